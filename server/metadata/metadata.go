@@ -1,0 +1,180 @@
+// Package metadata defines the metadata store that regkit's server treats
+// as its single source of truth: blob records, manifests and tags,
+// referrers, the catalog and upload sessions.
+//
+// Implementations (memmeta, boltmeta, redismeta) must all pass the contract
+// suite in package metadatatest, so they cannot drift apart.
+package metadata
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Sentinel errors. Implementations wrap them with %w; callers match them
+// with errors.Is.
+var (
+	// ErrNotFound means the record does not exist.
+	ErrNotFound = errors.New("metadata: not found")
+	// ErrExists means a record that must be new already exists.
+	ErrExists = errors.New("metadata: already exists")
+	// ErrConflict means a conditional update lost: an upload's offset
+	// differed from the expected one, or another writer holds its lease.
+	ErrConflict = errors.New("metadata: conflict")
+)
+
+// Blob is the record of committed, content-addressed bytes.
+type Blob struct {
+	// Digest identifies the content.
+	Digest digest.Digest `json:"digest"`
+	// Size is the content length in bytes.
+	Size int64 `json:"size"`
+	// Key is the object key in the bucket that holds the bytes. It is
+	// normally blobs/<alg>/<2>/<2>/<hex> but may be any key (for example
+	// the key of a completed multipart upload).
+	Key string `json:"key"`
+	// Created is when the record was first written.
+	Created time.Time `json:"created"`
+}
+
+// Blobs stores global blob records and their links into repositories.
+// A blob is readable in a repository only while it is linked there.
+type Blobs interface {
+	// PutBlob records a committed blob. When a record for b.Digest exists
+	// already it is kept unchanged (first writer wins) and returned;
+	// otherwise b is stored and returned.
+	PutBlob(ctx context.Context, b Blob) (Blob, error)
+	// GetBlob returns the global record of d, or ErrNotFound.
+	GetBlob(ctx context.Context, d digest.Digest) (Blob, error)
+	// LinkBlob makes b readable in repo. Linking twice is not an error.
+	// It does not add repo to the catalog.
+	LinkBlob(ctx context.Context, repo string, b Blob) error
+	// RepoBlob returns the record of d if d is linked into repo, in one
+	// round trip; ErrNotFound otherwise.
+	RepoBlob(ctx context.Context, repo string, d digest.Digest) (Blob, error)
+	// UnlinkBlob removes the link of d from repo; ErrNotFound when it was
+	// not linked. The global record stays (garbage collection removes it).
+	UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error
+}
+
+// Manifest is a stored manifest. Body is kept byte-exact.
+type Manifest struct {
+	// Digest of Body, with the algorithm the client chose.
+	Digest digest.Digest `json:"digest"`
+	// MediaType is the Content-Type the manifest was pushed with.
+	MediaType string `json:"mediaType"`
+	// Body is the manifest exactly as pushed.
+	Body []byte `json:"body"`
+	// Subject is the digest of the manifest's subject, if any.
+	Subject digest.Digest `json:"subject,omitempty"`
+	// ArtifactType is the manifest's artifactType or, failing that, its
+	// config media type; it is what the referrers API reports.
+	ArtifactType string `json:"artifactType,omitempty"`
+	// Annotations are the manifest's annotations, reported by referrers.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// References lists the blobs (config, layers) and child manifests the
+	// manifest refers to, for reference integrity and garbage collection.
+	References []digest.Digest `json:"references,omitempty"`
+	// Created is when the manifest was first stored in the repository.
+	Created time.Time `json:"created"`
+}
+
+// Descriptor returns the referrers descriptor of m.
+func (m Manifest) Descriptor() v1.Descriptor {
+	return v1.Descriptor{
+		MediaType:    m.MediaType,
+		Digest:       m.Digest,
+		Size:         int64(len(m.Body)),
+		ArtifactType: m.ArtifactType,
+		Annotations:  m.Annotations,
+	}
+}
+
+// Manifests stores manifests, tags, referrers and the catalog.
+type Manifests interface {
+	// PutManifest stores m in repo and points every tag in tags at it, in
+	// one atomic update. Storing a digest that exists already replaces
+	// nothing but still applies the tags (moving them from other
+	// manifests). When m.Subject is set, m becomes a referrer of it. The
+	// repository is created and added to the catalog.
+	PutManifest(ctx context.Context, repo string, m Manifest, tags ...string) error
+	// GetManifest resolves ref, a tag or a digest string, in one round
+	// trip. ErrNotFound when the tag or manifest does not exist.
+	GetManifest(ctx context.Context, repo, ref string) (Manifest, error)
+	// DeleteManifest removes the manifest d, every tag pointing at it and
+	// its referrer entry, atomically. ErrNotFound when absent.
+	DeleteManifest(ctx context.Context, repo string, d digest.Digest) error
+	// DeleteTag removes one tag; the manifest stays. ErrNotFound when the
+	// tag does not exist.
+	DeleteTag(ctx context.Context, repo, tag string) error
+	// Tags lists the tags of repo in ascending byte order, strictly after
+	// last (when non-empty), at most n of them (n < 0: no limit). more
+	// reports whether tags remain after the returned ones. ErrNotFound
+	// when the repository was never created; a repository whose tags were
+	// all deleted returns an empty, non-nil slice.
+	Tags(ctx context.Context, repo, last string, n int) (tags []string, more bool, err error)
+	// Referrers returns the descriptors of the manifests in repo whose
+	// subject is d, ordered by digest; an empty, non-nil slice when none.
+	Referrers(ctx context.Context, repo string, d digest.Digest) ([]v1.Descriptor, error)
+	// Repositories lists repositories in ascending byte order, strictly
+	// after last, at most n (n < 0: no limit), like Tags.
+	Repositories(ctx context.Context, last string, n int) (repos []string, more bool, err error)
+}
+
+// Upload is an upload session. Its bytes live in the bucket; everything
+// needed to continue it on any replica lives here.
+type Upload struct {
+	// ID is the session's opaque, unguessable identifier.
+	ID string `json:"id"`
+	// Repo is the repository the session belongs to.
+	Repo string `json:"repo"`
+	// Offset is the number of bytes received so far.
+	Offset int64 `json:"offset"`
+	// State is opaque to the metadata store: the storage layer keeps its
+	// saved hash states and backend parts here.
+	State []byte `json:"state,omitempty"`
+	// Started is when the session was created.
+	Started time.Time `json:"started"`
+	// Updated is when the session last changed; expiry is based on it.
+	Updated time.Time `json:"updated"`
+}
+
+// Uploads stores upload sessions. Writes to a session go through a lease:
+// AcquireUpload, then ReleaseUpload with the same token, so that two
+// writers racing on one session cannot both succeed.
+type Uploads interface {
+	// CreateUpload stores a new session; ErrExists when the ID is taken.
+	CreateUpload(ctx context.Context, u Upload) error
+	// GetUpload returns a session, or ErrNotFound.
+	GetUpload(ctx context.Context, id string) (Upload, error)
+	// AcquireUpload takes the write lease of session id for token, for at
+	// most ttl, and returns the session. It fails with ErrConflict when
+	// another token holds an unexpired lease, or when offset >= 0 and the
+	// session's offset differs from it; the current session is returned
+	// with ErrConflict so the caller can report its offset. ErrNotFound
+	// when the session does not exist.
+	AcquireUpload(ctx context.Context, id string, offset int64, token string, ttl time.Duration) (Upload, error)
+	// ReleaseUpload stores u (Offset, State, Updated; ID and Repo never
+	// change) and releases the lease, provided token still holds it;
+	// ErrConflict otherwise (the lease expired and was taken by another
+	// writer), ErrNotFound when the session is gone.
+	ReleaseUpload(ctx context.Context, u Upload, token string) error
+	// DeleteUpload removes a session; ErrNotFound when absent.
+	DeleteUpload(ctx context.Context, id string) error
+	// ExpiredUploads returns at most n sessions last updated before
+	// before, least recently updated first.
+	ExpiredUploads(ctx context.Context, before time.Time, n int) ([]Upload, error)
+}
+
+// Store is a complete metadata store.
+type Store interface {
+	Blobs
+	Manifests
+	Uploads
+	// Close releases the store's resources.
+	Close() error
+}
