@@ -46,7 +46,8 @@ type Blob struct {
 type Blobs interface {
 	// PutBlob records a committed blob. When a record for b.Digest exists
 	// already it is kept unchanged (first writer wins) and returned;
-	// otherwise b is stored and returned.
+	// otherwise b is stored and returned. A zero b.Created is set to the
+	// current time.
 	PutBlob(ctx context.Context, b Blob) (Blob, error)
 	// GetBlob returns the global record of d, or ErrNotFound.
 	GetBlob(ctx context.Context, d digest.Digest) (Blob, error)
@@ -100,10 +101,15 @@ type Manifests interface {
 	// one atomic update. Storing a digest that exists already replaces
 	// nothing but still applies the tags (moving them from other
 	// manifests). When m.Subject is set, m becomes a referrer of it. The
-	// repository is created and added to the catalog.
+	// repository is created and added to the catalog; only PutManifest
+	// creates repositories (LinkBlob does not), and a repository stays in
+	// the catalog when its manifests are deleted. A zero m.Created is set
+	// to the current time.
 	PutManifest(ctx context.Context, repo string, m Manifest, tags ...string) error
 	// GetManifest resolves ref, a tag or a digest string, in one round
-	// trip. ErrNotFound when the tag or manifest does not exist.
+	// trip. ErrNotFound when the tag or manifest does not exist. A ref
+	// containing ":" is a digest, anything else a tag (the tag grammar
+	// has no ":").
 	GetManifest(ctx context.Context, repo, ref string) (Manifest, error)
 	// DeleteManifest removes the manifest d, every tag pointing at it and
 	// its referrer entry, atomically. ErrNotFound when absent.
@@ -115,7 +121,8 @@ type Manifests interface {
 	// last (when non-empty), at most n of them (n < 0: no limit). more
 	// reports whether tags remain after the returned ones. ErrNotFound
 	// when the repository was never created; a repository whose tags were
-	// all deleted returns an empty, non-nil slice.
+	// all deleted returns an empty, non-nil slice. With n == 0 the slice
+	// is empty and more reports whether any tag follows last.
 	Tags(ctx context.Context, repo, last string, n int) (tags []string, more bool, err error)
 	// Referrers returns the descriptors of the manifests in repo whose
 	// subject is d, ordered by digest; an empty, non-nil slice when none.
@@ -148,6 +155,8 @@ type Upload struct {
 // writers racing on one session cannot both succeed.
 type Uploads interface {
 	// CreateUpload stores a new session; ErrExists when the ID is taken.
+	// A zero Started is set to the current time, a zero Updated to
+	// Started.
 	CreateUpload(ctx context.Context, u Upload) error
 	// GetUpload returns a session, or ErrNotFound.
 	GetUpload(ctx context.Context, id string) (Upload, error)
@@ -156,17 +165,23 @@ type Uploads interface {
 	// another token holds an unexpired lease, or when offset >= 0 and the
 	// session's offset differs from it; the current session is returned
 	// with ErrConflict so the caller can report its offset. ErrNotFound
-	// when the session does not exist.
+	// when the session does not exist. A failed acquire takes no lease.
+	// The holder may acquire again (the lease is renewed for ttl). token
+	// must not be empty. Lease expiry is measured by the store's clock
+	// (for Redis, the server's TIME), not the caller's.
 	AcquireUpload(ctx context.Context, id string, offset int64, token string, ttl time.Duration) (Upload, error)
 	// ReleaseUpload stores u (Offset, State, Updated; ID and Repo never
 	// change) and releases the lease, provided token still holds it;
 	// ErrConflict otherwise (the lease expired and was taken by another
-	// writer), ErrNotFound when the session is gone.
+	// writer), ErrNotFound when the session is gone. A token whose lease
+	// expired still holds it until another token acquires the session.
+	// A zero u.Updated is set to the current time.
 	ReleaseUpload(ctx context.Context, u Upload, token string) error
 	// DeleteUpload removes a session; ErrNotFound when absent.
 	DeleteUpload(ctx context.Context, id string) error
 	// ExpiredUploads returns at most n sessions last updated before
-	// before, least recently updated first.
+	// before (exclusive), least recently updated first, ties by ID
+	// (n < 0: no limit). The slice is empty, not an error, when none.
 	ExpiredUploads(ctx context.Context, before time.Time, n int) ([]Upload, error)
 }
 

@@ -1,0 +1,60 @@
+# regkit — make run starts the server on its embedded defaults; make test
+# runs every test (installing redis-server through apt when it is missing).
+
+GO            ?= go
+BIN           := bin/regkit
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOBIN         := $(shell $(GO) env GOPATH)/bin
+TEST_TIMEOUT  ?= 40m
+RUN_ARGS      ?=
+
+.PHONY: all build run test test-deps lint fmt vet staticcheck bench fuzz e2e conformance-peers clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/regkit
+
+## run: build and start the server (file storage + embedded metadata under ./data)
+run: build
+	./$(BIN) serve $(RUN_ARGS)
+
+## test: every unit, integration, contract and conformance test
+test: test-deps
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+## test-deps: install what the tests need when it is missing (redis-server)
+test-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing redis-server (tests start their own instances)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else \
+	    echo "redis-server is missing: install it (e.g. sudo apt-get install -y redis-server)"; exit 1; \
+	  fi; }
+
+## lint: gofmt, go vet and staticcheck
+lint: fmt vet staticcheck
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	@test -x $(GOBIN)/staticcheck || GOFLAGS= $(GO) install $(STATICCHECK)
+	$(GOBIN)/staticcheck ./...
+
+## bench: the benchmarks of bench/ and server/storage against the in-process server
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./bench/ ./server/storage/
+
+## fuzz: run each fuzzer for FUZZTIME (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./spec/oci/ -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,263 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/regkit/regkit/client/oci"
+	"github.com/regkit/regkit/fixtures"
+)
+
+// Defaults of the scenarios, as DESIGN.md's performance targets use them.
+const (
+	DefaultChunkedSize    = 256 << 20
+	DefaultChunkSize      = 8 << 20
+	DefaultMonolithicSize = 64 << 20
+	DefaultRangeBlobSize  = 256 << 20
+	DefaultRangeSize      = 64 << 10
+	DefaultConcurrency    = 8
+)
+
+// Load says how much work a concurrent scenario does: Concurrency
+// workers send requests until Requests were sent or Duration passed,
+// whichever comes first (at least one of them must be set).
+type Load struct {
+	// Concurrency is the number of concurrent clients (default 8).
+	Concurrency int
+	// Requests stops the run after this many requests (0: no limit).
+	Requests int
+	// Duration stops the run after this long (0: no limit).
+	Duration time.Duration
+}
+
+// ChunkedUpload uploads size bytes of Data(seed) to repo in chunks of
+// chunk bytes (POST, PATCHes, PUT) and measures the whole upload. The
+// client hashes each chunk while it is being sent. Latencies are those of
+// the PATCHes.
+func ChunkedUpload(ctx context.Context, c *oci.Client, repo string, size, chunk int64, seed uint64) (Result, error) {
+	start := time.Now()
+	u, d, lat, err := uploadChunks(ctx, c, repo, size, chunk, seed)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := c.UploadFinish(ctx, u, d); err != nil {
+		return Result{}, fmt.Errorf("finish: %w", err)
+	}
+	slices.Sort(lat)
+	return Result{Scenario: "chunked", Ops: len(lat), Bytes: size, Elapsed: time.Since(start), Latencies: lat, Digest: d}, nil
+}
+
+// FinishUpload uploads size bytes in chunks (untimed) and measures only
+// the closing PUT, whose cost must not depend on size.
+func FinishUpload(ctx context.Context, c *oci.Client, repo string, size, chunk int64, seed uint64) (Result, error) {
+	u, d, _, err := uploadChunks(ctx, c, repo, size, chunk, seed)
+	if err != nil {
+		return Result{}, err
+	}
+	start := time.Now()
+	if err := c.UploadFinish(ctx, u, d); err != nil {
+		return Result{}, fmt.Errorf("finish: %w", err)
+	}
+	el := time.Since(start)
+	return Result{Scenario: "finish", Ops: 1, Bytes: size, Elapsed: el, Latencies: []time.Duration{el}, Digest: d}, nil
+}
+
+// uploadChunks opens a session and PATCHes Data(seed, size) into it,
+// hashing each chunk concurrently with its PATCH. It returns the session,
+// the digest and the PATCH latencies.
+func uploadChunks(ctx context.Context, c *oci.Client, repo string, size, chunk int64, seed uint64) (*oci.Upload, digest.Digest, []time.Duration, error) {
+	if chunk <= 0 {
+		chunk = DefaultChunkSize
+	}
+	u, err := c.UploadStart(ctx, repo, nil)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("start upload: %w", err)
+	}
+	chunk = max(chunk, u.MinChunk)
+	src := Data(seed, size)
+	buf := make([]byte, min(chunk, max(size, 1)))
+	h := sha256.New()
+	lat := make([]time.Duration, 0, size/chunk+1)
+	for off := int64(0); off < size; {
+		n := min(int64(len(buf)), size-off)
+		b := buf[:n]
+		if _, err := io.ReadFull(src, b); err != nil {
+			return nil, "", nil, err
+		}
+		hashed := make(chan struct{})
+		go func() {
+			h.Write(b)
+			close(hashed)
+		}()
+		t0 := time.Now()
+		err := c.UploadChunk(ctx, u, bytes.NewReader(b), n)
+		lat = append(lat, time.Since(t0))
+		<-hashed
+		if err != nil {
+			_ = c.UploadCancel(context.WithoutCancel(ctx), u)
+			return nil, "", nil, fmt.Errorf("chunk at %d: %w", off, err)
+		}
+		off += n
+	}
+	return u, digest.NewDigest(digest.SHA256, h), lat, nil
+}
+
+// MonolithicUpload uploads size bytes of Data(seed) to repo in one POST
+// ?digest= request, streaming them. The digest is computed beforehand,
+// untimed.
+func MonolithicUpload(ctx context.Context, c *oci.Client, repo string, size int64, seed uint64) (Result, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, Data(seed, size)); err != nil {
+		return Result{}, err
+	}
+	d := digest.NewDigest(digest.SHA256, h)
+	start := time.Now()
+	if err := c.BlobPut(ctx, repo, d, Data(seed, size), size); err != nil {
+		return Result{}, err
+	}
+	el := time.Since(start)
+	return Result{Scenario: "monolithic", Ops: 1, Bytes: size, Elapsed: el, Latencies: []time.Duration{el}, Digest: d}, nil
+}
+
+// PrepareRangeBlob uploads the blob RangeRead reads (size bytes of
+// Data(seed), chunked) and returns its digest.
+func PrepareRangeBlob(ctx context.Context, c *oci.Client, repo string, size int64, seed uint64) (digest.Digest, error) {
+	return c.BlobPutChunked(ctx, repo, Data(seed, size), DefaultChunkSize)
+}
+
+// RangeRead reads random ranges of rangeSize bytes of blob d (of blobSize
+// bytes) in repo, concurrently as load says, and checks each answer's
+// length.
+func RangeRead(ctx context.Context, c *oci.Client, repo string, d digest.Digest, blobSize, rangeSize int64, load Load) (Result, error) {
+	if rangeSize <= 0 || rangeSize > blobSize {
+		return Result{}, fmt.Errorf("range size %d does not fit a blob of %d bytes", rangeSize, blobSize)
+	}
+	r, err := runLoad(ctx, load, func(ctx context.Context, rng *rand.Rand) (int64, error) {
+		off := rng.Int64N(blobSize - rangeSize + 1)
+		rc, _, err := c.BlobGetRange(ctx, repo, d, off, rangeSize)
+		if err != nil {
+			return 0, err
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err == nil && n != rangeSize {
+			err = fmt.Errorf("range at %d: got %d bytes, want %d", off, n, rangeSize)
+		}
+		return n, err
+	})
+	r.Scenario = "range"
+	return r, err
+}
+
+// PrepareManifest pushes a small image (one 1 KiB layer) to repo under tag
+// and returns the manifest's digest.
+func PrepareManifest(ctx context.Context, c *oci.Client, repo, tag string) (digest.Digest, error) {
+	img := fixtures.Image(fixtures.ImageOptions{Seed: 42})
+	for _, b := range img.Blobs() {
+		if err := c.BlobPut(ctx, repo, b.Digest(), bytes.NewReader(b.Data), int64(len(b.Data))); err != nil {
+			return "", err
+		}
+	}
+	return c.ManifestPut(ctx, repo, tag, img.MediaType(), img.Data)
+}
+
+// ManifestGet fetches manifest tag of repo, concurrently as load says.
+func ManifestGet(ctx context.Context, c *oci.Client, repo, tag string, load Load) (Result, error) {
+	r, err := runLoad(ctx, load, func(ctx context.Context, _ *rand.Rand) (int64, error) {
+		body, _, _, err := c.ManifestGet(ctx, repo, tag)
+		return int64(len(body)), err
+	})
+	r.Scenario = "manifest"
+	return r, err
+}
+
+// SHA256 hashes size bytes on one goroutine and measures it: the
+// machine's single-core sha256 speed, which bounds what a registry that
+// hashes uploads can reach.
+func SHA256(size int64) Result {
+	buf := fixtures.Blob(1, 8<<20)
+	h := sha256.New()
+	start := time.Now()
+	for left := size; left > 0; left -= int64(len(buf)) {
+		h.Write(buf[:min(int64(len(buf)), left)])
+	}
+	_ = h.Sum(nil)
+	return Result{Scenario: "sha256", Ops: 1, Bytes: size, Elapsed: time.Since(start)}
+}
+
+// runLoad runs op on load.Concurrency workers until the load is done or
+// an op fails, and collects the latencies.
+func runLoad(ctx context.Context, load Load, op func(context.Context, *rand.Rand) (int64, error)) (Result, error) {
+	if load.Requests <= 0 && load.Duration <= 0 {
+		return Result{}, errors.New("the load sets neither Requests nor Duration")
+	}
+	workers := load.Concurrency
+	if workers <= 0 {
+		workers = DefaultConcurrency
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var deadline time.Time
+	start := time.Now()
+	if load.Duration > 0 {
+		deadline = start.Add(load.Duration)
+	}
+	var (
+		issued   atomic.Int64
+		bytes    atomic.Int64
+		mu       sync.Mutex
+		lats     []time.Duration
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w)+1, 0x5eed))
+			mine := make([]time.Duration, 0, 1024)
+			for ctx.Err() == nil {
+				if load.Requests > 0 && issued.Add(1) > int64(load.Requests) {
+					break
+				}
+				if !deadline.IsZero() && !time.Now().Before(deadline) {
+					break
+				}
+				t0 := time.Now()
+				n, err := op(ctx, rng)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil && ctx.Err() == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					cancel()
+					break
+				}
+				mine = append(mine, time.Since(t0))
+				bytes.Add(n)
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if firstErr != nil {
+		return Result{}, firstErr
+	}
+	slices.Sort(lats)
+	return Result{Ops: len(lats), Bytes: bytes.Load(), Elapsed: el, Latencies: lats}, nil
+}

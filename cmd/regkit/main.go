@@ -1,0 +1,98 @@
+// Command regkit is the regkit toolkit's one binary: the reference
+// registry server, the conformance suites and the client verbs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one verb of the regkit binary.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the registry server", runServe},
+		{"version", "print the version", runVersion},
+		{"bench", "benchmark uploads, range reads and manifest GETs", runBench},
+		{"ping", "check that a registry speaks the OCI Distribution API", runPing},
+		{"push-blob", "upload a file (or stdin) as a blob", runPushBlob},
+		{"pull-blob", "download a blob, or a byte range of it", runPullBlob},
+		{"manifest", "get, head, put or delete a manifest", runManifest},
+		{"tags", "list the tags of a repository", runTags},
+		{"catalog", "list the repositories of a registry", runCatalog},
+		{"referrers", "list the manifests that refer to a digest", runReferrers},
+	}
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks an error whose message already explained the usage.
+var errUsage = errors.New("usage")
+
+// exitError carries a specific exit code.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(ctx, args[1:], stdout, stderr)
+			var ee exitError
+			switch {
+			case err == nil:
+				return 0
+			case errors.Is(err, flag.ErrHelp):
+				return 0
+			case errors.Is(err, errUsage):
+				return 2
+			case errors.As(err, &ee):
+				return ee.code
+			}
+			fmt.Fprintf(stderr, "regkit %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "regkit: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: regkit <command> [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'regkit <command> -h' for the flags of a command.")
+}
+
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	fmt.Fprintln(stdout, "regkit", version)
+	return nil
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/regkit/regkit/server"
+	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/metadata/boltmeta"
+	"github.com/regkit/regkit/server/metadata/redismeta"
+	"github.com/regkit/regkit/server/storage"
+)
+
+// serveConfig is the configuration of regkit serve. Every field is a
+// flag, a REGKIT_* environment variable and a YAML key.
+type serveConfig struct {
+	Addr            string        `yaml:"addr"`
+	Data            string        `yaml:"data"`
+	Storage         string        `yaml:"storage"`
+	Redis           string        `yaml:"redis"`
+	LogLevel        string        `yaml:"log-level"`
+	LogFormat       string        `yaml:"log-format"`
+	MaxManifestSize int64         `yaml:"max-manifest-size"`
+	AutoMount       bool          `yaml:"auto-mount"`
+	Delete          bool          `yaml:"delete"`
+	UploadExpiry    time.Duration `yaml:"upload-expiry"`
+	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
+}
+
+func defaultServeConfig() serveConfig {
+	return serveConfig{
+		Addr:            "127.0.0.1:5000",
+		Data:            "./data",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		MaxManifestSize: server.DefaultMaxManifestSize,
+		Delete:          true,
+		UploadExpiry:    24 * time.Hour,
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// newServeFlags returns the flag set of regkit serve bound to c.
+func newServeFlags(c *serveConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("regkit serve", flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address")
+	fs.StringVar(&c.Data, "data", c.Data, "data directory of the embedded defaults: blobs in <data>/blobs, metadata in <data>/meta.db")
+	fs.StringVar(&c.Storage, "storage", c.Storage, "blob bucket URL (file:///dir, mem://, ...); default file://<data>/blobs")
+	fs.StringVar(&c.Redis, "redis", c.Redis, "keep metadata in Redis instead of the embedded store: redis://host:port/db, redis+sentinel://..., redis+cluster://...")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	fs.Int64Var(&c.MaxManifestSize, "max-manifest-size", c.MaxManifestSize, "largest manifest accepted, in bytes (larger: 413)")
+	fs.BoolVar(&c.AutoMount, "auto-mount", c.AutoMount, "let a mount without 'from' succeed when the blob exists anywhere")
+	fs.BoolVar(&c.Delete, "delete", c.Delete, "allow deleting manifests, tags and blobs")
+	fs.DurationVar(&c.UploadExpiry, "upload-expiry", c.UploadExpiry, "idle upload sessions older than this are swept")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take on shutdown")
+	return fs
+}
+
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	cfg := defaultServeConfig()
+	fs := newServeFlags(&cfg)
+	fs.SetOutput(stderr)
+	var configPath string
+	fs.StringVar(&configPath, "config", "", "YAML configuration file (keys are the flag names)")
+	if err := loadConfig(fs, args, &cfg, &configPath); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, log, nil)
+}
+
+// serve runs the server until ctx ends. When ready is not nil, it
+// receives the listening address once the server accepts connections.
+func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- string) error {
+	meta, err := openMetadata(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer meta.Close()
+	bucketURL := cfg.Storage
+	if bucketURL == "" {
+		dir, err := filepath.Abs(filepath.Join(cfg.Data, "blobs"))
+		if err != nil {
+			return err
+		}
+		bucketURL = "file://" + filepath.ToSlash(dir)
+	}
+	store, err := storage.Open(ctx, bucketURL, meta, storage.WithLogger(log))
+	if err != nil {
+		return fmt.Errorf("storage %s: %w", bucketURL, err)
+	}
+	defer store.Close()
+
+	h := server.New(meta, store,
+		server.WithLogger(log),
+		server.WithMaxManifestSize(cfg.MaxManifestSize),
+		server.WithAutoMount(cfg.AutoMount),
+		server.WithDelete(cfg.Delete),
+	)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("regkit serving", "addr", ln.Addr().String(), "storage", bucketURL, "metadata", metadataName(cfg))
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	go sweepUploads(ctx, store, cfg.UploadExpiry, log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func openMetadata(ctx context.Context, cfg serveConfig) (metadata.Store, error) {
+	if cfg.Redis != "" {
+		s, err := redismeta.Open(ctx, cfg.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("redis metadata: %w", err)
+		}
+		return s, nil
+	}
+	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+		return nil, err
+	}
+	s, err := boltmeta.Open(filepath.Join(cfg.Data, "meta.db"))
+	if err != nil {
+		return nil, fmt.Errorf("embedded metadata: %w", err)
+	}
+	return s, nil
+}
+
+func metadataName(cfg serveConfig) string {
+	if cfg.Redis != "" {
+		return "redis"
+	}
+	return "embedded:" + filepath.Join(cfg.Data, "meta.db")
+}
+
+// sweepUploads deletes idle upload sessions and their bytes, hourly or
+// more often for short expiries. Any replica may run it.
+func sweepUploads(ctx context.Context, store *storage.Store, expiry time.Duration, log *slog.Logger) {
+	every := min(expiry/4, time.Hour)
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := store.SweepUploads(ctx, time.Now().Add(-expiry))
+			if err != nil {
+				log.Warn("upload sweep failed", "err", err)
+			} else if n > 0 {
+				log.Info("swept expired uploads", "count", n)
+			}
+		}
+	}
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("%w: -log-level %q: use debug, info, warn or error", errUsage, level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("%w: -log-format %q: use text or json", errUsage, format)
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// startServe runs serve with cfg in the background and returns its
+// address and a stop function that waits for a clean shutdown.
+func startServe(t *testing.T, cfg serveConfig) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() { done <- serve(ctx, cfg, log, ready) }()
+	select {
+	case addr := <-ready:
+		return addr, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve failed to start: %v", err)
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("serve did not start")
+	}
+	return "", nil
+}
+
+// TestRestartKeepsData pushes to regkit serve on its embedded defaults,
+// stops it, starts it again on the same data directory and pulls.
+func TestRestartKeepsData(t *testing.T) {
+	cfg := defaultServeConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Data = t.TempDir()
+
+	addr, stop := startServe(t, cfg)
+	img, err := random.Image(200_000, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(addr+"/keep/me:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	stop()
+
+	addr2, stop2 := startServe(t, cfg)
+	defer stop2()
+	ref2, _ := name.ParseReference(addr2+"/keep/me:v1", name.Insecure)
+	got, err := remote.Image(ref2)
+	if err != nil {
+		t.Fatalf("pull after restart: %v", err)
+	}
+	wm, _ := img.RawManifest()
+	gm, err := got.RawManifest()
+	if err != nil || !bytes.Equal(wm, gm) {
+		t.Fatalf("manifest after restart differs: %v", err)
+	}
+	layers, _ := img.Layers()
+	glayers, err := got.Layers()
+	if err != nil || len(glayers) != len(layers) {
+		t.Fatalf("layers after restart: %d, %v", len(glayers), err)
+	}
+	for i := range layers {
+		w, _ := layers[i].Compressed()
+		g, err := glayers[i].Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wb, _ := io.ReadAll(w)
+		gb, err := io.ReadAll(g)
+		if err != nil || !bytes.Equal(wb, gb) {
+			t.Fatalf("layer %d differs after restart", i)
+		}
+	}
+}
+
+// TestConfigPrecedence: flags beat environment, which beats the file.
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/regkit.yaml"
+	if err := writeFile(file, "addr: 127.0.0.1:7000\ndata: /from/file\nlog-level: debug\nmax-manifest-size: 1234\n"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("REGKIT_DATA", "/from/env")
+	t.Setenv("REGKIT_LOG_LEVEL", "warn")
+	cfg := defaultServeConfig()
+	fs := newServeFlags(&cfg)
+	var configPath string
+	fs.StringVar(&configPath, "config", "", "")
+	if err := loadConfig(fs, []string{"--config", file, "--log-level", "error"}, &cfg, &configPath); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:7000" || cfg.Data != "/from/env" || cfg.LogLevel != "error" || cfg.MaxManifestSize != 1234 {
+		t.Fatalf("config = %+v", cfg)
+	}
+	if _, err := newLogger(io.Discard, "loud", "text"); err == nil {
+		t.Fatal("a bad log level must be refused")
+	}
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }

@@ -1,0 +1,124 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/uptrace/bunrouter"
+
+	"github.com/regkit/regkit/spec/oci"
+)
+
+// handlerFunc is a handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r bunrouter.Request) error
+
+// errors turns h into a bunrouter handler; it is the one place where error
+// responses are written, in the OCI JSON format.
+func (s *Server) errors(h handlerFunc) bunrouter.HandlerFunc {
+	return func(w http.ResponseWriter, r bunrouter.Request) error {
+		err := h(w, r)
+		if err == nil {
+			return nil
+		}
+		s.writeError(w, r.Request, err)
+		return nil
+	}
+}
+
+// writeError writes err as an OCI error response. Errors that are not
+// *oci.Error are internal: they are logged and answered with a 500 that
+// reveals nothing.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var oe *oci.Error
+	if !errors.As(err, &oe) {
+		s.opts.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		oe = &oci.Error{Code: oci.CodeUnknown, Message: "internal server error", Status: http.StatusInternalServerError}
+	}
+	if rw, ok := w.(*responseWriter); ok && rw.wroteHeader {
+		// Headers are gone already (the body failed midway): nothing to
+		// add; the client sees a truncated body.
+		s.opts.log.WarnContext(r.Context(), "error after response started", "path", r.URL.Path, "err", err)
+		return
+	}
+	body, _ := json.Marshal(oci.Errors{Errors: []*oci.Error{oe}})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Del(oci.DockerContentDigest)
+	w.WriteHeader(oe.HTTPStatus())
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// notFound answers routes outside the API.
+func notFound(_ http.ResponseWriter, r bunrouter.Request) error {
+	return oci.CodeNotFound.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path)
+}
+
+// responseWriter records the status and size for the access log. It keeps
+// io.ReaderFrom so file-backed blob bodies still go out with sendfile.
+type responseWriter struct {
+	http.ResponseWriter
+	status      int
+	written     int64
+	wroteHeader bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status = code
+		w.wroteHeader = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.written += int64(n)
+	return n, err
+}
+
+// ReadFrom lets io.Copy reach the connection's sendfile path.
+func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err := rf.ReadFrom(r)
+		w.written += n
+		return n, err
+	}
+	n, err := io.Copy(w.ResponseWriter, r)
+	w.written += n
+	return n, err
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests is the access-log middleware. It logs the path without the
+// query string, which may carry credentials.
+func (s *Server) logRequests(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
+	return func(w http.ResponseWriter, r bunrouter.Request) error {
+		start := time.Now()
+		rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
+		err := next(rw, r)
+		level := slog.LevelDebug
+		if rw.status >= 500 {
+			level = slog.LevelError
+		}
+		s.opts.log.Log(r.Context(), level, "request",
+			"method", r.Method, "path", r.URL.Path, "status", rw.status,
+			"bytes", rw.written, "duration", time.Since(start))
+		return err
+	}
+}

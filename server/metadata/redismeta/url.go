@@ -1,0 +1,191 @@
+package redismeta
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Open connects to the Redis that rawURL names, checks it with PING and
+// returns a store that owns the client (Close closes it). Accepted URLs:
+//
+//	redis://[user:password@]host:port[/db][?option=value...]
+//	rediss://...                                  the same, over TLS
+//	unix://[user:password@]/path/to/redis.sock[?db=N]
+//	redis+sentinel://[user:password@]host1:26379,host2:26379/mastername[/db][?option=value...]
+//	rediss+sentinel://...                         the same, over TLS
+//	redis+cluster://[user:password@]host1:port1,host2:port2[?option=value...]
+//	rediss+cluster://...                          the same, over TLS
+//
+// The user and password are those of the Redis servers (for Sentinel, of
+// the master and replicas). Sentinel's own credentials go in the options
+// sentinel_username and sentinel_password. Other options are go-redis's
+// URL options (dial_timeout, read_timeout, pool_size, ...), as accepted by
+// redis.ParseURL, redis.ParseFailoverURL and redis.ParseClusterURL.
+func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
+	c, err := newClient(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redismeta: open %s: %w", redactURL(rawURL), err)
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("redismeta: open %s: %w", redactURL(rawURL), err)
+	}
+	s := New(c, opts...)
+	s.owned = true
+	return s, nil
+}
+
+// redactURL hides the password of rawURL for error messages.
+func redactURL(rawURL string) string {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return rawURL
+	}
+	authority, tail := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		authority, tail = rest[:i], rest[i:]
+	}
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		user, _, _ := strings.Cut(authority[:at], ":")
+		authority = user + ":xxxxx" + authority[at:]
+	}
+	return scheme + "://" + authority + tail
+}
+
+// newClient builds the client for rawURL without connecting.
+func newClient(rawURL string) (redis.UniversalClient, error) {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return nil, fmt.Errorf("not a URL")
+	}
+	switch scheme {
+	case "redis", "rediss", "unix":
+		o, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClient(o), nil
+	case "redis+sentinel", "rediss+sentinel":
+		o, err := parseSentinel(strings.TrimSuffix(scheme, "+sentinel"), rest)
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewFailoverClient(o), nil
+	case "redis+cluster", "rediss+cluster":
+		o, err := parseCluster(strings.TrimSuffix(scheme, "+cluster"), rest)
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClusterClient(o), nil
+	default:
+		return nil, fmt.Errorf("unknown scheme %q (want redis, rediss, unix, redis+sentinel, rediss+sentinel, redis+cluster or rediss+cluster)", scheme)
+	}
+}
+
+// multiHost splits "[userinfo@]h1:p1,h2:p2[/path][?query]".
+type multiHost struct {
+	userinfo string // with the trailing "@", or ""
+	hosts    []string
+	path     string
+	query    url.Values
+}
+
+func splitMultiHost(rest string) (multiHost, error) {
+	var m multiHost
+	rest, rawQuery, _ := strings.Cut(rest, "?")
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return m, fmt.Errorf("bad query: %w", err)
+	}
+	m.query = q
+	authority := rest
+	if i := strings.Index(rest, "/"); i >= 0 {
+		authority, m.path = rest[:i], rest[i:]
+	}
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		m.userinfo, authority = authority[:at+1], authority[at+1:]
+	}
+	for _, h := range strings.Split(authority, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			m.hosts = append(m.hosts, h)
+		}
+	}
+	if len(m.hosts) == 0 {
+		return m, fmt.Errorf("no hosts")
+	}
+	return m, nil
+}
+
+// userPassword decodes userinfo ("user:password@") like net/url does.
+func userPassword(userinfo string) (user, password string, err error) {
+	if userinfo == "" {
+		return "", "", nil
+	}
+	u, err := url.Parse("redis://" + userinfo + "host")
+	if err != nil {
+		return "", "", fmt.Errorf("bad user info: %w", err)
+	}
+	password, _ = u.User.Password()
+	return u.User.Username(), password, nil
+}
+
+// parseSentinel translates redis+sentinel://[user:password@]hosts/master[/db]
+// into go-redis's failover URL, whose user info is Sentinel's and whose
+// master is a query option.
+func parseSentinel(scheme, rest string) (*redis.FailoverOptions, error) {
+	m, err := splitMultiHost(rest)
+	if err != nil {
+		return nil, err
+	}
+	parts := strings.Split(strings.Trim(m.path, "/"), "/")
+	if parts[0] == "" || len(parts) > 2 {
+		return nil, fmt.Errorf("want /mastername[/db] after the Sentinel hosts, got %q", m.path)
+	}
+	q := m.query
+	q.Set("master_name", parts[0])
+	user, password, err := userPassword(m.userinfo)
+	if err != nil {
+		return nil, err
+	}
+	if user != "" {
+		q.Set("username", user)
+	}
+	if password != "" {
+		q.Set("password", password)
+	}
+	sentinelInfo := ""
+	if su, sp := q.Get("sentinel_username"), q.Get("sentinel_password"); su != "" || sp != "" {
+		sentinelInfo = url.UserPassword(su, sp).String() + "@"
+	}
+	q.Del("sentinel_username")
+	q.Del("sentinel_password")
+	for _, h := range m.hosts[1:] {
+		q.Add("addr", h)
+	}
+	path := ""
+	if len(parts) == 2 {
+		path = "/" + parts[1]
+	}
+	return redis.ParseFailoverURL(scheme + "://" + sentinelInfo + m.hosts[0] + path + "?" + q.Encode())
+}
+
+// parseCluster translates redis+cluster://[user:password@]hosts into
+// go-redis's cluster URL, which names further hosts in addr options.
+func parseCluster(scheme, rest string) (*redis.ClusterOptions, error) {
+	m, err := splitMultiHost(rest)
+	if err != nil {
+		return nil, err
+	}
+	if p := strings.Trim(m.path, "/"); p != "" && p != "0" {
+		return nil, fmt.Errorf("a cluster has only database 0, got path %q", m.path)
+	}
+	q := m.query
+	for _, h := range m.hosts[1:] {
+		q.Add("addr", h)
+	}
+	return redis.ParseClusterURL(scheme + "://" + m.userinfo + m.hosts[0] + "?" + q.Encode())
+}

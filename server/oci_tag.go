@@ -1,0 +1,90 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/regkit/regkit/spec/oci"
+)
+
+// tagsList answers GET /v2/<name>/tags/list with n/last pagination and a
+// Link header when more tags remain.
+func (s *Server) tagsList(w http.ResponseWriter, r *http.Request, req oci.Request) error {
+	tags, more, err := s.meta.Tags(r.Context(), req.Name, req.Last, req.N)
+	if err != nil {
+		return notFoundAs(err, oci.CodeNameUnknown.Errorf("repository %q is not known to this registry", req.Name).
+			WithDetail(map[string]string{"name": req.Name}))
+	}
+	if more && len(tags) > 0 {
+		next := oci.Request{Route: oci.RouteTagsPaged, Method: http.MethodGet, Name: req.Name, N: req.N, Last: tags[len(tags)-1]}
+		w.Header().Set(oci.Link, oci.NextLink(next))
+	}
+	return writeJSON(w, r, http.StatusOK, "application/json", struct {
+		Name string   `json:"name"`
+		Tags []string `json:"tags"`
+	}{req.Name, tags})
+}
+
+// catalog answers GET /v2/_catalog from the metadata store's sorted
+// repository index (never by walking the bucket).
+func (s *Server) catalog(w http.ResponseWriter, r *http.Request, req oci.Request) error {
+	repos, more, err := s.meta.Repositories(r.Context(), req.Last, req.N)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	if more && len(repos) > 0 {
+		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: req.N, Last: repos[len(repos)-1]}
+		w.Header().Set(oci.Link, oci.NextLink(next))
+	}
+	return writeJSON(w, r, http.StatusOK, "application/json", struct {
+		Repositories []string `json:"repositories"`
+	}{repos})
+}
+
+// referrers answers GET /v2/<name>/referrers/<digest>, optionally
+// filtered by artifactType. It always answers 200 with an image index.
+func (s *Server) referrers(w http.ResponseWriter, r *http.Request, req oci.Request) error {
+	descs, err := s.meta.Referrers(r.Context(), req.Name, req.Digest)
+	if err != nil {
+		return fmt.Errorf("referrers: %w", err)
+	}
+	if req.ArtifactType != "" {
+		kept := descs[:0]
+		for _, d := range descs {
+			if d.ArtifactType == req.ArtifactType {
+				kept = append(kept, d)
+			}
+		}
+		descs = kept
+		w.Header().Set(oci.OCIFiltersApplied, "artifactType")
+	}
+	if descs == nil {
+		descs = []v1.Descriptor{}
+	}
+	idx := struct {
+		SchemaVersion int             `json:"schemaVersion"`
+		MediaType     string          `json:"mediaType"`
+		Manifests     []v1.Descriptor `json:"manifests"`
+	}{2, oci.MediaTypeImageIndex, descs}
+	return writeJSON(w, r, http.StatusOK, oci.MediaTypeImageIndex, idx)
+}
+
+// writeJSON writes v as the response body with an exact Content-Length.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, contentType string, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+	return nil
+}

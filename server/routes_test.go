@@ -1,0 +1,24 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/regkit/regkit/server/metadata/memmeta"
+	"github.com/regkit/regkit/spec/oci"
+)
+
+// TestEveryRouteHasAHandler keeps the server in step with spec/oci: a
+// route added to the table without a handler fails here.
+func TestEveryRouteHasAHandler(t *testing.T) {
+	s := New(memmeta.New(), nil)
+	for _, r := range oci.Routes() {
+		if _, ok := s.handlers[r.ID]; !ok {
+			t.Errorf("route %s (%v %s) has no handler", r.ID, r.Methods, r.Path)
+		}
+	}
+	for id := range s.handlers {
+		if _, ok := oci.Lookup(id); !ok {
+			t.Errorf("handler for %s, which is not in the route table", id)
+		}
+	}
+}

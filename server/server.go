@@ -1,0 +1,87 @@
+// Package server is regkit's reference registry: the OCI Distribution API
+// v1.1 on bunrouter, with metadata in a metadata.Store and blob bytes in a
+// storage.Store. Every replica is stateless: any request may be served by
+// any process sharing the same metadata store and bucket.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/uptrace/bunrouter"
+
+	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/storage"
+	"github.com/regkit/regkit/spec/oci"
+)
+
+// DefaultMaxManifestSize is the largest manifest accepted by default
+// (4 MiB, the size the OCI specification says clients may expect).
+const DefaultMaxManifestSize = 4 << 20
+
+// Server is the registry's HTTP handler.
+type Server struct {
+	meta     metadata.Store
+	store    *storage.Store
+	opts     options
+	router   *bunrouter.Router
+	handlers map[oci.RouteID]ociHandler
+}
+
+type options struct {
+	log             *slog.Logger
+	maxManifestSize int64
+	autoMount       bool
+	deleteEnabled   bool
+	now             func() time.Time
+}
+
+// Option configures a Server.
+type Option func(*options)
+
+// WithLogger sets the logger (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithMaxManifestSize sets the largest manifest body accepted; larger
+// manifests are refused with 413.
+func WithMaxManifestSize(n int64) Option { return func(o *options) { o.maxManifestSize = n } }
+
+// WithAutoMount makes a mount request without "from" succeed (201) when
+// the blob exists anywhere in the registry. Off by default, as the OCI
+// specification describes it as optional.
+func WithAutoMount(on bool) Option { return func(o *options) { o.autoMount = on } }
+
+// WithDelete enables or disables manifest, tag and blob deletion (on by
+// default). Disabled deletes answer 405 UNSUPPORTED.
+func WithDelete(on bool) Option { return func(o *options) { o.deleteEnabled = on } }
+
+// New returns the registry handler over meta and store.
+func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
+	s := &Server{meta: meta, store: store, opts: options{
+		log:             slog.Default(),
+		maxManifestSize: DefaultMaxManifestSize,
+		deleteEnabled:   true,
+		now:             time.Now,
+	}}
+	for _, o := range opts {
+		o(&s.opts)
+	}
+	r := bunrouter.New(
+		bunrouter.Use(s.logRequests),
+		bunrouter.WithNotFoundHandler(s.errors(notFound)),
+	)
+	v2 := s.errors(s.dispatchOCI)
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		r.Handle(m, "/v2", v2)
+		r.Handle(m, "/v2/*path", v2)
+	}
+	s.router = r
+	s.handlers = s.ociRoutes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.router.ServeHTTP(w, r)
+}

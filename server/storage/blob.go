@@ -1,0 +1,135 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"gocloud.dev/gcerrors"
+
+	"github.com/regkit/regkit/server/metadata"
+)
+
+func isNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound }
+
+// PutBlob stores a whole blob from r (a monolithic upload), hashing while
+// streaming, and returns the stored record (meta.PutBlob done; not linked
+// to any repository). size < 0 means unknown; otherwise a body of another
+// length is ErrSizeMismatch (at most size+1 bytes are read). A digest
+// mismatch is ErrDigestMismatch. Either way nothing is stored.
+//
+// On file storage the body goes to a staging file that is fsynced and
+// renamed into place; elsewhere it is written straight to Key(want) and
+// the write is aborted unless it verifies (see the generic path).
+func (s *Store) PutBlob(ctx context.Context, want digest.Digest, r io.Reader, size int64) (metadata.Blob, error) {
+	if err := want.Validate(); err != nil {
+		return metadata.Blob{}, fmt.Errorf("%w: %q: %w", ErrDigestInvalid, want, err)
+	}
+	h, err := newHash(want.Algorithm())
+	if err != nil {
+		return metadata.Blob{}, err
+	}
+	if size >= 0 {
+		r = io.LimitReader(r, size+1)
+	}
+	check := func(n int64) error {
+		if size >= 0 && n != size {
+			if n > size {
+				return fmt.Errorf("%w: body longer than %d bytes", ErrSizeMismatch, size)
+			}
+			return fmt.Errorf("%w: got %d bytes, want %d", ErrSizeMismatch, n, size)
+		}
+		if got := digest.NewDigest(want.Algorithm(), h); got != want {
+			return fmt.Errorf("%w: expected %s, got %s", ErrDigestMismatch, want, got)
+		}
+		return nil
+	}
+	key := Key(want)
+	var n int64
+	if s.dir != "" {
+		n, err = s.putFile(ctx, r, h, check, key)
+	} else {
+		n, err = s.putGeneric(ctx, r, h, check, key)
+	}
+	if err != nil {
+		if errors.Is(err, ErrSizeMismatch) || errors.Is(err, ErrDigestMismatch) {
+			return metadata.Blob{}, err
+		}
+		return metadata.Blob{}, fmt.Errorf("storage: put blob %s: %w", want, err)
+	}
+	rec, err := s.meta.PutBlob(ctx, metadata.Blob{Digest: want, Size: n, Key: key, Created: time.Now().UTC()})
+	if err != nil {
+		return metadata.Blob{}, fmt.Errorf("storage: record blob %s: %w", want, err)
+	}
+	return rec, nil
+}
+
+// ReadBlob returns a reader of length bytes of b starting at offset
+// (length < 0: to the end). offset and length are checked against b.Size
+// (ErrInvalidRange); missing bytes are ErrNotFound.
+//
+// It makes exactly one backend read: one bucket.NewRangeReader call — or,
+// on file storage, one open of the file, positioned at offset and limited
+// to length. That reader implements io.WriterTo: io.Copy(w, rc) passes an
+// *io.LimitedReader over the *os.File to w's ReadFrom, and the
+// http.ResponseWriter of net/http then sends the bytes with sendfile(2)
+// when Content-Length is set (so the response is not chunked) and the
+// writer is not hidden behind a wrapper without ReadFrom.
+func (s *Store) ReadBlob(ctx context.Context, b metadata.Blob, offset, length int64) (io.ReadCloser, error) {
+	if offset < 0 || offset > b.Size {
+		return nil, fmt.Errorf("%w: offset %d of %d bytes", ErrInvalidRange, offset, b.Size)
+	}
+	if length < 0 {
+		length = b.Size - offset
+	}
+	if length > b.Size-offset {
+		return nil, fmt.Errorf("%w: %d bytes at %d of %d", ErrInvalidRange, length, offset, b.Size)
+	}
+	if s.dir != "" {
+		p, err := s.path(b.Key)
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.Open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s: %w", ErrNotFound, b.Key, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("storage: read %s: %w", b.Key, err)
+		}
+		if offset > 0 {
+			if _, err := f.Seek(offset, io.SeekStart); err != nil {
+				_ = f.Close()
+				return nil, fmt.Errorf("storage: read %s: %w", b.Key, err)
+			}
+		}
+		return &fileReader{lr: io.LimitedReader{R: f, N: length}, f: f}, nil
+	}
+	r, err := s.bucket.NewRangeReader(ctx, b.Key, offset, length, nil)
+	if isNotFound(err) {
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotFound, b.Key, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: read %s: %w", b.Key, err)
+	}
+	return r, nil
+}
+
+// DeleteBlobBytes removes the object of b; ErrNotFound when it is absent.
+// Callers delete the metadata record first (garbage collection, with a
+// grace period); this only frees the bytes.
+func (s *Store) DeleteBlobBytes(ctx context.Context, b metadata.Blob) error {
+	err := s.bucket.Delete(ctx, b.Key)
+	if isNotFound(err) {
+		return fmt.Errorf("%w: %s: %w", ErrNotFound, b.Key, err)
+	}
+	if err != nil {
+		return fmt.Errorf("storage: delete %s: %w", b.Key, err)
+	}
+	return nil
+}
