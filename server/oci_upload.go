@@ -102,7 +102,7 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, req oci.Req
 		start = a
 		body = exactly(r.Body, b-a+1)
 	}
-	u, err := s.store.AppendUpload(r.Context(), req.UploadID, start, body)
+	u, err := s.store.AppendUpload(r.Context(), req.Name, req.UploadID, start, body)
 	if err != nil {
 		return s.uploadFailure(w, r, req, err)
 	}
@@ -126,7 +126,7 @@ func (s *Server) uploadFinish(w http.ResponseWriter, r *http.Request, req oci.Re
 		if err != nil {
 			return s.rangeNotSatisfiable(w, r, req, fmt.Sprintf("malformed Content-Range %q: %v", cr, err))
 		}
-		u, err := s.store.UploadStatus(r.Context(), req.UploadID)
+		u, err := s.store.UploadStatus(r.Context(), req.Name, req.UploadID)
 		if err != nil {
 			return s.uploadFailure(w, r, req, err)
 		}
@@ -135,7 +135,7 @@ func (s *Server) uploadFinish(w http.ResponseWriter, r *http.Request, req oci.Re
 		}
 		final = exactly(r.Body, b-a+1)
 	}
-	b, err := s.store.FinishUpload(r.Context(), req.UploadID, final, req.Digest)
+	b, err := s.store.FinishUpload(r.Context(), req.Name, req.UploadID, final, req.Digest)
 	if err != nil {
 		return s.uploadFailure(w, r, req, err)
 	}
@@ -144,9 +144,9 @@ func (s *Server) uploadFinish(w http.ResponseWriter, r *http.Request, req oci.Re
 
 // uploadStatus answers GET on an upload URL: 204 with its Range.
 func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, req oci.Request) error {
-	u, err := s.store.UploadStatus(r.Context(), req.UploadID)
-	if err != nil || u.Repo != req.Name {
-		return s.uploadFailure(w, r, req, errOr(err, storage.ErrUploadUnknown))
+	u, err := s.store.UploadStatus(r.Context(), req.Name, req.UploadID)
+	if err != nil {
+		return s.uploadFailure(w, r, req, err)
 	}
 	writeUploadHeaders(w, req.Name, u)
 	w.WriteHeader(http.StatusNoContent)
@@ -155,7 +155,7 @@ func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, req oci.Re
 
 // uploadCancel answers DELETE on an upload URL.
 func (s *Server) uploadCancel(w http.ResponseWriter, r *http.Request, req oci.Request) error {
-	if err := s.store.CancelUpload(r.Context(), req.UploadID); err != nil {
+	if err := s.store.CancelUpload(r.Context(), req.Name, req.UploadID); err != nil {
 		return s.uploadFailure(w, r, req, err)
 	}
 	w.Header().Set("Content-Length", "0")
@@ -173,7 +173,9 @@ func (s *Server) uploadFailure(w http.ResponseWriter, r *http.Request, req oci.R
 		return oci.CodeBlobUploadInvalid.Errorf("the upload has %d bytes; a chunk must start at byte %d", re.Offset, re.Offset).
 			WithStatus(http.StatusRequestedRangeNotSatisfiable)
 	case errors.Is(err, storage.ErrUploadUnknown):
-		return oci.CodeBlobUploadUnknown.Errorf("upload %q does not exist: it was finished, cancelled or expired", req.UploadID)
+		return oci.CodeBlobUploadUnknown.Errorf("upload %q does not exist in repository %q: it was finished, cancelled or expired", req.UploadID, req.Name)
+	case errors.Is(err, storage.ErrUploadBroken):
+		return oci.CodeBlobUploadInvalid.Errorf("upload %q lost bytes it had acknowledged (the server crashed); start the upload again", req.UploadID)
 	}
 	return uploadError(err, req)
 }
@@ -182,7 +184,7 @@ func (s *Server) uploadFailure(w http.ResponseWriter, r *http.Request, req oci.R
 func uploadError(err error, req oci.Request) error {
 	var bad *badBody
 	switch {
-	case errors.Is(err, storage.ErrDigestMismatch):
+	case errors.Is(err, storage.ErrDigestMismatch), errors.Is(err, storage.ErrDigestInvalid):
 		return oci.CodeDigestInvalid.Errorf("%v", err).WithDetail(map[string]string{"digest": req.Digest.String()})
 	case errors.Is(err, storage.ErrSizeMismatch):
 		return oci.CodeSizeInvalid.Errorf("%v", err)
@@ -194,7 +196,7 @@ func uploadError(err error, req oci.Request) error {
 
 // rangeNotSatisfiable answers 416 with the session's current Range.
 func (s *Server) rangeNotSatisfiable(w http.ResponseWriter, r *http.Request, req oci.Request, msg string) error {
-	u, err := s.store.UploadStatus(r.Context(), req.UploadID)
+	u, err := s.store.UploadStatus(r.Context(), req.Name, req.UploadID)
 	if err != nil {
 		return s.uploadFailure(w, r, req, err)
 	}
@@ -209,13 +211,6 @@ func writeUploadHeaders(w http.ResponseWriter, repo string, u metadata.Upload) {
 	h.Set(oci.Range, oci.UploadRange(u.Offset))
 	h.Set(oci.DockerUploadUUID, u.ID)
 	h.Set("Content-Length", "0")
-}
-
-func errOr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
 }
 
 // badBody reports a request body that did not match its declared length.

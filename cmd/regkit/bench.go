@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/regkit/regkit/bench"
@@ -67,15 +66,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
-	size, err := parseSizeFlag("size", *sizeFlag)
+	size, err := parseSizeFlag(fs, "size", *sizeFlag)
 	if err != nil {
 		return err
 	}
-	chunk, err := parseSizeFlag("chunk", *chunkFlag)
+	chunk, err := parseSizeFlag(fs, "chunk", *chunkFlag)
 	if err != nil {
 		return err
 	}
-	rangeSize, err := parseSizeFlag("range-size", *rangeFlag)
+	rangeSize, err := parseSizeFlag(fs, "range-size", *rangeFlag)
 	if err != nil {
 		return err
 	}
@@ -87,11 +86,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		case slices.Contains(benchScenarios, s):
 			run = append(run, s)
 		default:
-			return fmt.Errorf("%w: unknown scenario %q (want %s or all)", errUsage, s, strings.Join(benchScenarios, ", "))
+			return usagef(fs, "unknown scenario %q (want %s or all)", s, strings.Join(benchScenarios, ", "))
 		}
 	}
 	if size < rangeSize && slices.Contains(run, "range") {
-		return fmt.Errorf("%w: --size %s is smaller than --range-size %s", errUsage, *sizeFlag, *rangeFlag)
+		return usagef(fs, "--size %s is smaller than --range-size %s", *sizeFlag, *rangeFlag)
 	}
 
 	var target *bench.Target
@@ -122,28 +121,33 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !cf.json {
 		fmt.Fprintf(stdout, "target:  %s\nmachine: %s\n\n", target.Name, report.Machine)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	// Rows are printed as they come (a run takes a while), so the
+	// columns have fixed widths.
+	const rowFormat = "%-10s  %-40s  %9s  %9s  %9s  %9s\n"
 	if !cf.json {
-		fmt.Fprintln(tw, "SCENARIO\tPARAMETERS\tMB/s\treq/s\tp50\tp99\t")
+		fmt.Fprintf(stdout, rowFormat, "SCENARIO", "PARAMETERS", "MB/s", "req/s", "p50", "p99")
 	}
 	add := func(r bench.Result, params string) {
 		row := newBenchRow(r, params)
 		report.Rows = append(report.Rows, row)
-		if !cf.json {
-			req := "-"
-			if r.Ops > 1 {
-				req = fmt.Sprintf("%.1f", row.ReqPerSec)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s\t%s\t%s\t\n", row.Scenario, row.Parameters, row.MBps, req,
-				fmtLatency(r, 0.50), fmtLatency(r, 0.99))
-			_ = tw.Flush()
+		if cf.json {
+			return
 		}
+		mbps, req := "-", "-"
+		switch r.Scenario {
+		case "sha256", "chunked", "monolithic", "range":
+			mbps = fmt.Sprintf("%.1f", row.MBps)
+		}
+		if r.Ops > 1 {
+			req = fmt.Sprintf("%.1f", row.ReqPerSec)
+		}
+		fmt.Fprintf(stdout, rowFormat, row.Scenario, row.Parameters, mbps, req, fmtLatency(r, 0.50), fmtLatency(r, 0.99))
 	}
 	c := target.Client
 	seed := uint64(time.Now().UnixNano())
 	load := bench.Load{Concurrency: *concurrency, Duration: *duration}
 	if slices.Contains(run, "chunked") || slices.Contains(run, "monolithic") {
-		add(bench.SHA256(min(size, 256<<20)), "single core (the yardstick of uploads)")
+		add(bench.SHA256(min(size, 256<<20)), "one core: the yardstick of uploads")
 	}
 	for _, s := range run {
 		var err error

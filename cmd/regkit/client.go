@@ -26,12 +26,21 @@ type clientFlags struct {
 	password string
 	token    string
 	json     bool
+	fs       *flag.FlagSet
+}
+
+// usagef prints "regkit <verb>: <message>" to the flag set's output and
+// returns errUsage, on which main exits 2 without printing more.
+func usagef(fs *flag.FlagSet, format string, args ...any) error {
+	fmt.Fprintf(fs.Output(), "%s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
+	return errUsage
 }
 
 // newClientFlagSet returns the flag set of verb with the common flags.
 func newClientFlagSet(verb, args string, stderr io.Writer, cf *clientFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("regkit "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	cf.fs = fs
 	fs.StringVar(&cf.url, "url", "", "registry base URL, e.g. http://127.0.0.1:5000 (env REGKIT_URL)")
 	fs.StringVar(&cf.username, "username", "", "user name (env REGKIT_USERNAME)")
 	fs.StringVar(&cf.password, "password", "", "password (env REGKIT_PASSWORD)")
@@ -59,7 +68,7 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, fmt.Errorf("%w: %w", errUsage, err)
+			return nil, errUsage // the flag package printed the error
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -81,7 +90,7 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 		}
 		if v, ok := os.LookupEnv(envName(f.Name)); ok && v != "" {
 			if serr := f.Value.Set(v); serr != nil {
-				err = fmt.Errorf("%w: %s=%q: %w", errUsage, envName(f.Name), v, serr)
+				err = usagef(fs, "%s=%q: %v", envName(f.Name), v, serr)
 			}
 		}
 	})
@@ -90,7 +99,7 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 	}
 	if want >= 0 && len(pos) != want {
 		fs.Usage()
-		return nil, fmt.Errorf("%w: want %d arguments, got %d", errUsage, want, len(pos))
+		return nil, usagef(fs, "want %d arguments, got %d", want, len(pos))
 	}
 	return pos, nil
 }
@@ -98,7 +107,7 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 // client returns the client the flags describe.
 func (cf *clientFlags) client() (*oci.Client, error) {
 	if cf.url == "" {
-		return nil, fmt.Errorf("%w: no registry: set --url or REGKIT_URL", errUsage)
+		return nil, usagef(cf.fs, "no registry: set --url or REGKIT_URL")
 	}
 	var opts []oci.Option
 	if cf.username != "" || cf.password != "" {
@@ -163,7 +172,7 @@ func runPushBlob(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	repo, file := pos[0], pos[1]
-	chunkSize, err := parseSizeFlag("chunk", *chunk)
+	chunkSize, err := parseSizeFlag(fs, "chunk", *chunk)
 	if err != nil {
 		return err
 	}
@@ -177,7 +186,7 @@ func runPushBlob(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *mono {
 		f, ok := in.(*os.File)
 		if !ok {
-			return fmt.Errorf("%w: --monolithic needs a file, not stdin", errUsage)
+			return usagef(fs, "--monolithic needs a file, not stdin")
 		}
 		st, err := f.Stat()
 		if err != nil {
@@ -222,7 +231,7 @@ func runPullBlob(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	repo := pos[0]
 	d, err := ocispec.ParseDigest(pos[1])
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return usagef(fs, "%v", err)
 	}
 	var rc io.ReadCloser
 	if *rng == "" {
@@ -230,7 +239,7 @@ func runPullBlob(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	} else {
 		off, length, perr := parseRange(*rng)
 		if perr != nil {
-			return fmt.Errorf("%w: --range: %w", errUsage, perr)
+			return usagef(fs, "--range: %v", perr)
 		}
 		rc, _, err = c.BlobGetRange(ctx, repo, d, off, length)
 	}
@@ -417,7 +426,7 @@ func runReferrers(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	d, err := ocispec.ParseDigest(pos[1])
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return usagef(fs, "%v", err)
 	}
 	descs, err := c.Referrers(ctx, pos[0], d, *at)
 	if err != nil {
@@ -439,10 +448,10 @@ func lines(items []string) string {
 }
 
 // parseSizeFlag parses a size flag such as "8MiB".
-func parseSizeFlag(name, v string) (int64, error) {
+func parseSizeFlag(fs *flag.FlagSet, name, v string) (int64, error) {
 	n, err := bench.ParseSize(v)
 	if err != nil {
-		return 0, fmt.Errorf("%w: --%s: %w", errUsage, name, err)
+		return 0, usagef(fs, "--%s: %v", name, err)
 	}
 	return n, nil
 }

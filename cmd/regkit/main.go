@@ -23,6 +23,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the registry server", runServe},
+		{"conformance", "run a conformance suite against any registry (conformance oci ...)", runConformance},
 		{"version", "print the version", runVersion},
 		{"bench", "benchmark uploads, range reads and manifest GETs", runBench},
 		{"ping", "check that a registry speaks the OCI Distribution API", runPing},

@@ -27,11 +27,11 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	if u, err = s.AppendUpload(ctx, u.ID, 0, strings.NewReader("hello, ")); err != nil {
+	if u, err = s.AppendUpload(ctx, "", u.ID, 0, strings.NewReader("hello, ")); err != nil {
 		panic(err)
 	}
 	fmt.Println("offset:", u.Offset)
-	b, err := s.FinishUpload(ctx, u.ID, strings.NewReader("world"), digest.FromString("hello, world"))
+	b, err := s.FinishUpload(ctx, "", u.ID, strings.NewReader("world"), digest.FromString("hello, world"))
 	if err != nil {
 		panic(err)
 	}

@@ -79,7 +79,7 @@ func BenchmarkFinishUpload(b *testing.B) {
 				if prefix > 0 {
 					u = sparseSession(b, s, u.ID, prefix, prefixState)
 				}
-				if _, err := s.AppendUpload(ctx, u.ID, prefix, bytes.NewReader(tail)); err != nil {
+				if _, err := s.AppendUpload(ctx, "", u.ID, prefix, bytes.NewReader(tail)); err != nil {
 					b.Fatal(err)
 				}
 				th := sha256.New()
@@ -90,7 +90,7 @@ func BenchmarkFinishUpload(b *testing.B) {
 				want := digest.NewDigest(digest.SHA256, th)
 				b.StartTimer()
 
-				blob, err := s.FinishUpload(ctx, u.ID, nil, want)
+				blob, err := s.FinishUpload(ctx, "", u.ID, nil, want)
 
 				b.StopTimer()
 				if err != nil {
@@ -121,7 +121,7 @@ func sparseSession(b *testing.B, s *Store, id string, prefix int64, hashState []
 		b.Fatal(err)
 	}
 	_ = f.Close()
-	u, l, err := s.acquire(ctx, id, 0)
+	u, l, err := s.acquire(ctx, "", id, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func BenchmarkAppend8MiB(b *testing.B) {
 				if i%perSession == 0 {
 					b.StopTimer()
 					if id != "" {
-						if err := s.CancelUpload(ctx, id); err != nil {
+						if err := s.CancelUpload(ctx, "", id); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -172,7 +172,7 @@ func BenchmarkAppend8MiB(b *testing.B) {
 					id, off = u.ID, 0
 					b.StartTimer()
 				}
-				u, err := s.AppendUpload(ctx, id, off, bytes.NewReader(chunk))
+				u, err := s.AppendUpload(ctx, "", id, off, bytes.NewReader(chunk))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -222,7 +222,7 @@ func TestChunkedAcrossReplicas(t *testing.T) {
 		}
 		var off int64
 		for i, c := range chunks[:3] {
-			nu, err := e.replica(t).AppendUpload(ctx, u.ID, off, bytes.NewReader(c))
+			nu, err := e.replica(t).AppendUpload(ctx, "", u.ID, off, bytes.NewReader(c))
 			if err != nil {
 				t.Fatalf("AppendUpload %d: %v", i, err)
 			}
@@ -230,18 +230,18 @@ func TestChunkedAcrossReplicas(t *testing.T) {
 			if nu.Offset != off {
 				t.Fatalf("offset after chunk %d = %d, want %d", i, nu.Offset, off)
 			}
-			st, err := e.replica(t).UploadStatus(ctx, u.ID)
+			st, err := e.replica(t).UploadStatus(ctx, "", u.ID)
 			if err != nil || st.Offset != off || st.Repo != "library/x" {
 				t.Fatalf("UploadStatus = %+v, %v", st, err)
 			}
 		}
 		s := e.replica(t)
-		b, err := s.FinishUpload(ctx, u.ID, bytes.NewReader(chunks[3]), digest.FromBytes(data))
+		b, err := s.FinishUpload(ctx, "", u.ID, bytes.NewReader(chunks[3]), digest.FromBytes(data))
 		if err != nil {
 			t.Fatalf("FinishUpload: %v", err)
 		}
 		checkStored(t, e, s, b, data)
-		if _, err := s.UploadStatus(ctx, u.ID); !errors.Is(err, storage.ErrUploadUnknown) {
+		if _, err := s.UploadStatus(ctx, "", u.ID); !errors.Is(err, storage.ErrUploadUnknown) {
 			t.Fatalf("UploadStatus after finish: %v, want ErrUploadUnknown", err)
 		}
 		checkNoStaged(t, s)
@@ -257,25 +257,25 @@ func TestStaleOffsetRetry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AppendUpload(ctx, u.ID, 0, bytes.NewReader(data[:100_000])); err != nil {
+		if _, err := s.AppendUpload(ctx, "", u.ID, 0, bytes.NewReader(data[:100_000])); err != nil {
 			t.Fatalf("AppendUpload: %v", err)
 		}
 		for _, start := range []int64{0, 50_000, 100_001} {
-			_, err := e.replica(t).AppendUpload(ctx, u.ID, start, bytes.NewReader(data[:100_000]))
+			_, err := e.replica(t).AppendUpload(ctx, "", u.ID, start, bytes.NewReader(data[:100_000]))
 			var re *storage.RangeError
 			if !errors.As(err, &re) || re.Offset != 100_000 {
 				t.Fatalf("append at stale offset %d: %v, want *RangeError{Offset: 100000}", start, err)
 			}
 		}
-		if _, err := s.AppendUpload(ctx, u.ID, 100_000, bytes.NewReader(data[100_000:200_000])); err != nil {
+		if _, err := s.AppendUpload(ctx, "", u.ID, 100_000, bytes.NewReader(data[100_000:200_000])); err != nil {
 			t.Fatalf("AppendUpload: %v", err)
 		}
 		// A PUT whose final chunk is stale is rejected too, and changes nothing.
-		_, err = s.FinishUpload(ctx, "aaaaaaaaaaaaaaaaaaaaaaaaaa", nil, digest.FromBytes(data))
+		_, err = s.FinishUpload(ctx, "", "aaaaaaaaaaaaaaaaaaaaaaaaaa", nil, digest.FromBytes(data))
 		if !errors.Is(err, storage.ErrUploadUnknown) {
 			t.Fatalf("FinishUpload(unknown): %v", err)
 		}
-		b, err := s.FinishUpload(ctx, u.ID, bytes.NewReader(data[200_000:]), digest.FromBytes(data))
+		b, err := s.FinishUpload(ctx, "", u.ID, bytes.NewReader(data[200_000:]), digest.FromBytes(data))
 		if err != nil {
 			t.Fatalf("FinishUpload: %v", err)
 		}
@@ -293,16 +293,16 @@ func TestStreamedAppend(t *testing.T) {
 		}
 		for i := 0; i < len(data); i += 300_000 {
 			c := data[i:min(i+300_000, len(data))]
-			if _, err := e.replica(t).AppendUpload(ctx, u.ID, -1, bytes.NewReader(c)); err != nil {
+			if _, err := e.replica(t).AppendUpload(ctx, "", u.ID, -1, bytes.NewReader(c)); err != nil {
 				t.Fatalf("AppendUpload(-1) at %d: %v", i, err)
 			}
 		}
 		// An empty streamed PATCH changes nothing.
-		if nu, err := e.replica(t).AppendUpload(ctx, u.ID, -1, bytes.NewReader(nil)); err != nil || nu.Offset != int64(len(data)) {
+		if nu, err := e.replica(t).AppendUpload(ctx, "", u.ID, -1, bytes.NewReader(nil)); err != nil || nu.Offset != int64(len(data)) {
 			t.Fatalf("empty AppendUpload = %+v, %v", nu, err)
 		}
 		s := e.replica(t)
-		b, err := s.FinishUpload(ctx, u.ID, nil, digest.FromBytes(data))
+		b, err := s.FinishUpload(ctx, "", u.ID, nil, digest.FromBytes(data))
 		if err != nil {
 			t.Fatalf("FinishUpload: %v", err)
 		}
@@ -339,14 +339,14 @@ func TestFinishDigests(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := s.AppendUpload(ctx, u.ID, 0, bytes.NewReader(data[:400_000])); err != nil {
+				if _, err := s.AppendUpload(ctx, "", u.ID, 0, bytes.NewReader(data[:400_000])); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := s.AppendUpload(ctx, u.ID, 400_000, bytes.NewReader(data[400_000:])); err != nil {
+				if _, err := s.AppendUpload(ctx, "", u.ID, 400_000, bytes.NewReader(data[400_000:])); err != nil {
 					t.Fatal(err)
 				}
 				before := keys(t, s, "blobs/")
-				b, err := s.FinishUpload(ctx, u.ID, nil, tc.want)
+				b, err := s.FinishUpload(ctx, "", u.ID, nil, tc.want)
 				if tc.wantErr != nil {
 					if !errors.Is(err, tc.wantErr) {
 						t.Fatalf("FinishUpload: %v, want %v", err, tc.wantErr)
@@ -360,7 +360,7 @@ func TestFinishDigests(t *testing.T) {
 					if ks := keys(t, s, "blobs/"); !slices.Equal(ks, before) {
 						t.Fatalf("blobs/ after a mismatch = %q, want unchanged %q", ks, before)
 					}
-					if _, err := s.UploadStatus(ctx, u.ID); !errors.Is(err, storage.ErrUploadUnknown) {
+					if _, err := s.UploadStatus(ctx, "", u.ID); !errors.Is(err, storage.ErrUploadUnknown) {
 						t.Fatalf("session kept after a mismatch: %v", err)
 					}
 					checkNoStaged(t, s)
@@ -389,10 +389,10 @@ func TestInvalidDigestKeepsSession(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.FinishUpload(ctx, u.ID, strings.NewReader("x"), "sha256:nothex"); !errors.Is(err, storage.ErrDigestInvalid) {
+		if _, err := s.FinishUpload(ctx, "", u.ID, strings.NewReader("x"), "sha256:nothex"); !errors.Is(err, storage.ErrDigestInvalid) {
 			t.Fatalf("FinishUpload(bad digest): %v", err)
 		}
-		if st, err := s.UploadStatus(ctx, u.ID); err != nil || st.Offset != 0 {
+		if st, err := s.UploadStatus(ctx, "", u.ID); err != nil || st.Offset != 0 {
 			t.Fatalf("session after a bad digest = %+v, %v", st, err)
 		}
 		if _, err := s.StartUpload(ctx, "r", "md5"); !errors.Is(err, storage.ErrDigestInvalid) {
@@ -410,7 +410,7 @@ func TestZeroByte(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := s.FinishUpload(ctx, u.ID, nil, empty)
+		b, err := s.FinishUpload(ctx, "", u.ID, nil, empty)
 		if err != nil {
 			t.Fatalf("FinishUpload(empty): %v", err)
 		}
@@ -423,7 +423,7 @@ func TestZeroByte(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.FinishUpload(ctx, u.ID, bytes.NewReader(nil), empty); err != nil {
+		if _, err := s.FinishUpload(ctx, "", u.ID, bytes.NewReader(nil), empty); err != nil {
 			t.Fatalf("FinishUpload(empty again): %v", err)
 		}
 		checkNoStaged(t, s)
@@ -438,22 +438,22 @@ func TestCancel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AppendUpload(ctx, u.ID, 0, bytes.NewReader(randBytes(1000))); err != nil {
+		if _, err := s.AppendUpload(ctx, "", u.ID, 0, bytes.NewReader(randBytes(1000))); err != nil {
 			t.Fatal(err)
 		}
 		if len(keys(t, s, "_uploads/")) == 0 {
 			t.Fatalf("no staged bytes after an append")
 		}
-		if err := e.replica(t).CancelUpload(ctx, u.ID); err != nil {
+		if err := e.replica(t).CancelUpload(ctx, "", u.ID); err != nil {
 			t.Fatalf("CancelUpload: %v", err)
 		}
 		checkNoStaged(t, s)
 		for name, err := range map[string]error{
-			"status": func() error { _, err := s.UploadStatus(ctx, u.ID); return err }(),
-			"append": func() error { _, err := s.AppendUpload(ctx, u.ID, -1, strings.NewReader("x")); return err }(),
-			"finish": func() error { _, err := s.FinishUpload(ctx, u.ID, nil, digest.FromBytes(nil)); return err }(),
-			"cancel": s.CancelUpload(ctx, u.ID),
-			"bad id": s.CancelUpload(ctx, "../../etc/passwd"),
+			"status": func() error { _, err := s.UploadStatus(ctx, "", u.ID); return err }(),
+			"append": func() error { _, err := s.AppendUpload(ctx, "", u.ID, -1, strings.NewReader("x")); return err }(),
+			"finish": func() error { _, err := s.FinishUpload(ctx, "", u.ID, nil, digest.FromBytes(nil)); return err }(),
+			"cancel": s.CancelUpload(ctx, "", u.ID),
+			"bad id": s.CancelUpload(ctx, "", "../../etc/passwd"),
 		} {
 			if !errors.Is(err, storage.ErrUploadUnknown) {
 				t.Errorf("%s after cancel: %v, want ErrUploadUnknown", name, err)
@@ -472,7 +472,7 @@ func TestSweepUploads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.AppendUpload(ctx, u.ID, 0, bytes.NewReader(randBytes(5000))); err != nil {
+			if _, err := s.AppendUpload(ctx, "", u.ID, 0, bytes.NewReader(randBytes(5000))); err != nil {
 				t.Fatal(err)
 			}
 			ids = append(ids, u.ID)
@@ -495,7 +495,7 @@ func TestSweepUploads(t *testing.T) {
 		}
 		checkNoStaged(t, s)
 		for _, id := range ids {
-			if _, err := s.UploadStatus(ctx, id); !errors.Is(err, storage.ErrUploadUnknown) {
+			if _, err := s.UploadStatus(ctx, "", id); !errors.Is(err, storage.ErrUploadUnknown) {
 				t.Fatalf("session %s survived the sweep: %v", id, err)
 			}
 		}
@@ -527,30 +527,30 @@ func TestFailingBody(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AppendUpload(ctx, u.ID, 0, bytes.NewReader(data[:1<<20])); err != nil {
+		if _, err := s.AppendUpload(ctx, "", u.ID, 0, bytes.NewReader(data[:1<<20])); err != nil {
 			t.Fatal(err)
 		}
 		// The client disconnects after 1.5 MiB of a 2 MiB chunk, then again
 		// on the final PUT.
 		broken := &failingReader{data: randBytes(2 << 20), n: 3 << 19, err: io.ErrUnexpectedEOF}
-		if _, err := e.replica(t).AppendUpload(ctx, u.ID, 1<<20, broken); err == nil || !errors.Is(err, io.ErrUnexpectedEOF) {
+		if _, err := e.replica(t).AppendUpload(ctx, "", u.ID, 1<<20, broken); err == nil || !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("AppendUpload(failing body): %v, want io.ErrUnexpectedEOF", err)
 		}
-		if st, err := s.UploadStatus(ctx, u.ID); err != nil || st.Offset != 1<<20 {
+		if st, err := s.UploadStatus(ctx, "", u.ID); err != nil || st.Offset != 1<<20 {
 			t.Fatalf("session after failed append = offset %d, %v; want %d", st.Offset, err, 1<<20)
 		}
 		broken = &failingReader{data: randBytes(1 << 20), n: 1000, err: errors.New("connection reset")}
-		if _, err := e.replica(t).FinishUpload(ctx, u.ID, broken, digest.FromBytes(data)); err == nil {
+		if _, err := e.replica(t).FinishUpload(ctx, "", u.ID, broken, digest.FromBytes(data)); err == nil {
 			t.Fatalf("FinishUpload(failing body) succeeded")
 		}
 		if exists(t, s, storage.Key(digest.FromBytes(data))) {
 			t.Fatalf("blob stored by a failed finish")
 		}
 		// The retry at the same offset completes the upload.
-		if _, err := e.replica(t).AppendUpload(ctx, u.ID, 1<<20, bytes.NewReader(data[1<<20:3<<20])); err != nil {
+		if _, err := e.replica(t).AppendUpload(ctx, "", u.ID, 1<<20, bytes.NewReader(data[1<<20:3<<20])); err != nil {
 			t.Fatalf("retry: %v", err)
 		}
-		b, err := e.replica(t).FinishUpload(ctx, u.ID, bytes.NewReader(data[3<<20:]), digest.FromBytes(data))
+		b, err := e.replica(t).FinishUpload(ctx, "", u.ID, bytes.NewReader(data[3<<20:]), digest.FromBytes(data))
 		if err != nil {
 			t.Fatalf("FinishUpload: %v", err)
 		}
@@ -592,7 +592,7 @@ func TestConcurrentAppend(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, errs[i] = s.AppendUpload(ctx, u.ID, 0, &slowReader{data: data, pause: time.Millisecond})
+					_, errs[i] = s.AppendUpload(ctx, "", u.ID, 0, &slowReader{data: data, pause: time.Millisecond})
 				}()
 			}
 			wg.Wait()
@@ -611,7 +611,7 @@ func TestConcurrentAppend(t *testing.T) {
 				t.Fatalf("round %d: %d writers succeeded, want exactly 1 (%v)", round, ok, errs)
 			}
 			s := e.replica(t)
-			b, err := s.FinishUpload(ctx, u.ID, nil, digest.FromBytes(data))
+			b, err := s.FinishUpload(ctx, "", u.ID, nil, digest.FromBytes(data))
 			if err != nil {
 				t.Fatalf("FinishUpload: %v", err)
 			}
@@ -633,19 +633,19 @@ func TestLeaseRefresh(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() {
-			_, err := e.replica(t, ttl).AppendUpload(ctx, u.ID, 0, &slowReader{data: data, pause: 60 * time.Millisecond})
+			_, err := e.replica(t, ttl).AppendUpload(ctx, "", u.ID, 0, &slowReader{data: data, pause: 60 * time.Millisecond})
 			done <- err
 		}()
 		time.Sleep(350 * time.Millisecond) // past the ttl
 		var re *storage.RangeError
-		_, ierr := e.replica(t, ttl).AppendUpload(ctx, u.ID, 0, strings.NewReader("intruder"))
+		_, ierr := e.replica(t, ttl).AppendUpload(ctx, "", u.ID, 0, strings.NewReader("intruder"))
 		if err := <-done; err != nil {
 			t.Fatalf("long PATCH: %v", err)
 		}
 		if !errors.As(ierr, &re) {
 			t.Fatalf("second writer during a long PATCH: %v, want *RangeError", ierr)
 		}
-		b, err := e.replica(t, ttl).FinishUpload(ctx, u.ID, nil, digest.FromBytes(data))
+		b, err := e.replica(t, ttl).FinishUpload(ctx, "", u.ID, nil, digest.FromBytes(data))
 		if err != nil {
 			t.Fatalf("FinishUpload: %v", err)
 		}
@@ -664,7 +664,7 @@ func TestDedup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := s.FinishUpload(ctx, u.ID, bytes.NewReader(data), digest.FromBytes(data))
+			b, err := s.FinishUpload(ctx, "", u.ID, bytes.NewReader(data), digest.FromBytes(data))
 			if err != nil {
 				t.Fatalf("FinishUpload %d: %v", i, err)
 			}
@@ -764,13 +764,13 @@ func TestFileFastPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AppendUpload(ctx, u.ID, 0, bytes.NewReader(data[:50_000])); err != nil {
+	if _, err := s.AppendUpload(ctx, "", u.ID, 0, bytes.NewReader(data[:50_000])); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "_uploads", u.ID)); err != nil {
 		t.Fatalf("staging file: %v", err)
 	}
-	b, err := s.FinishUpload(ctx, u.ID, bytes.NewReader(data[50_000:]), d)
+	b, err := s.FinishUpload(ctx, "", u.ID, bytes.NewReader(data[50_000:]), d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -830,7 +830,7 @@ func TestFileStaleTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AppendUpload(ctx, u.ID, 0, bytes.NewReader(data)); err != nil {
+	if _, err := s.AppendUpload(ctx, "", u.ID, 0, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	// Garbage after the offset, as a crashed writer would leave it.
@@ -842,7 +842,7 @@ func TestFileStaleTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = f.Close()
-	b, err := s.FinishUpload(ctx, u.ID, nil, digest.FromBytes(data))
+	b, err := s.FinishUpload(ctx, "", u.ID, nil, digest.FromBytes(data))
 	if err != nil {
 		t.Fatalf("FinishUpload: %v", err)
 	}
@@ -853,16 +853,16 @@ func TestFileStaleTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AppendUpload(ctx, u.ID, 0, bytes.NewReader(data[:5000])); err != nil {
+	if _, err := s.AppendUpload(ctx, "", u.ID, 0, bytes.NewReader(data[:5000])); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Truncate(filepath.Join(e.dir, "_uploads", u.ID), 100); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.FinishUpload(ctx, u.ID, nil, digest.FromBytes(data[:5000])); !errors.Is(err, storage.ErrUploadBroken) {
+	if _, err := s.FinishUpload(ctx, "", u.ID, nil, digest.FromBytes(data[:5000])); !errors.Is(err, storage.ErrUploadBroken) {
 		t.Fatalf("FinishUpload(lost bytes): %v, want ErrUploadBroken", err)
 	}
-	if _, err := s.AppendUpload(ctx, u.ID, 5000, bytes.NewReader(data[5000:])); !errors.Is(err, storage.ErrUploadBroken) {
+	if _, err := s.AppendUpload(ctx, "", u.ID, 5000, bytes.NewReader(data[5000:])); !errors.Is(err, storage.ErrUploadBroken) {
 		t.Fatalf("AppendUpload(lost bytes): %v, want ErrUploadBroken", err)
 	}
 }

@@ -34,7 +34,9 @@ type lease struct {
 
 // acquire takes the lease of session id, which must be at offset (offset
 // < 0: any offset).
-func (s *Store) acquire(ctx context.Context, id string, offset int64) (metadata.Upload, *lease, error) {
+// A session of another repository than repo (when repo is not empty) is
+// unknown.
+func (s *Store) acquire(ctx context.Context, repo, id string, offset int64) (metadata.Upload, *lease, error) {
 	if !validID(id) {
 		return metadata.Upload{}, nil, fmt.Errorf("%w: %q", ErrUploadUnknown, id)
 	}
@@ -44,9 +46,18 @@ func (s *Store) acquire(ctx context.Context, id string, offset int64) (metadata.
 	case errors.Is(err, metadata.ErrNotFound):
 		return metadata.Upload{}, nil, fmt.Errorf("%w: %s", ErrUploadUnknown, id)
 	case errors.Is(err, metadata.ErrConflict):
+		if repo != "" && u.Repo != repo {
+			return metadata.Upload{}, nil, fmt.Errorf("%w: %s is not an upload of %s", ErrUploadUnknown, id, repo)
+		}
 		return metadata.Upload{}, nil, &RangeError{Offset: u.Offset}
 	case err != nil:
 		return metadata.Upload{}, nil, fmt.Errorf("storage: acquire upload %s: %w", id, err)
+	}
+	if repo != "" && u.Repo != repo {
+		if rerr := s.meta.ReleaseUpload(ctx, u, token); rerr != nil {
+			s.opts.log.Warn("release of a foreign upload", "upload", id, "err", rerr)
+		}
+		return metadata.Upload{}, nil, fmt.Errorf("%w: %s is not an upload of %s", ErrUploadUnknown, id, repo)
 	}
 	lctx, cancel := context.WithCancelCause(ctx)
 	l := &lease{s: s, id: id, token: token, ctx: lctx, cancel: cancel, done: make(chan struct{})}
@@ -139,8 +150,8 @@ func (s *Store) StartUpload(ctx context.Context, repo string, algs ...digest.Alg
 }
 
 // UploadStatus returns the session id; ErrUploadUnknown when it does not
-// exist.
-func (s *Store) UploadStatus(ctx context.Context, id string) (metadata.Upload, error) {
+// exist or (when repo is not empty) belongs to another repository.
+func (s *Store) UploadStatus(ctx context.Context, repo, id string) (metadata.Upload, error) {
 	if !validID(id) {
 		return metadata.Upload{}, fmt.Errorf("%w: %q", ErrUploadUnknown, id)
 	}
@@ -150,6 +161,9 @@ func (s *Store) UploadStatus(ctx context.Context, id string) (metadata.Upload, e
 	}
 	if err != nil {
 		return metadata.Upload{}, fmt.Errorf("storage: get upload %s: %w", id, err)
+	}
+	if repo != "" && u.Repo != repo {
+		return metadata.Upload{}, fmt.Errorf("%w: %s is not an upload of %s", ErrUploadUnknown, id, repo)
 	}
 	return u, nil
 }
@@ -174,8 +188,11 @@ func (s *Store) UploadStatus(ctx context.Context, id string) (metadata.Upload, e
 // left to flush. FinishUpload checks the staged size against the recorded
 // offset, so bytes lost in a crash are detected (ErrUploadBroken), never
 // committed.
-func (s *Store) AppendUpload(ctx context.Context, id string, start int64, r io.Reader) (metadata.Upload, error) {
-	u, l, err := s.acquire(ctx, id, start)
+//
+// A session of another repository than repo (when repo is not empty) is
+// unknown; the same holds for FinishUpload and CancelUpload.
+func (s *Store) AppendUpload(ctx context.Context, repo, id string, start int64, r io.Reader) (metadata.Upload, error) {
+	u, l, err := s.acquire(ctx, repo, id, start)
 	if err != nil {
 		return metadata.Upload{}, err
 	}
@@ -258,11 +275,11 @@ func (s *Store) appendLeased(l *lease, u metadata.Upload, r io.Reader) (metadata
 // kept); ErrDigestMismatch (wrapped, naming expected and actual digests) —
 // then nothing is stored and the session is removed with its bytes;
 // ErrUploadBroken.
-func (s *Store) FinishUpload(ctx context.Context, id string, final io.Reader, want digest.Digest) (metadata.Blob, error) {
+func (s *Store) FinishUpload(ctx context.Context, repo, id string, final io.Reader, want digest.Digest) (metadata.Blob, error) {
 	if err := want.Validate(); err != nil {
 		return metadata.Blob{}, fmt.Errorf("%w: %q: %w", ErrDigestInvalid, want, err)
 	}
-	u0, l, err := s.acquire(ctx, id, -1)
+	u0, l, err := s.acquire(ctx, repo, id, -1)
 	if err != nil {
 		return metadata.Blob{}, err
 	}
@@ -324,7 +341,12 @@ func (s *Store) FinishUpload(ctx context.Context, id string, final io.Reader, wa
 // CancelUpload deletes the session and its staged bytes;
 // ErrUploadUnknown when it does not exist. The record goes first, so a
 // writer still streaming into the session cannot record its bytes.
-func (s *Store) CancelUpload(ctx context.Context, id string) error {
+func (s *Store) CancelUpload(ctx context.Context, repo, id string) error {
+	if repo != "" {
+		if _, err := s.UploadStatus(ctx, repo, id); err != nil {
+			return err
+		}
+	}
 	if !validID(id) {
 		return fmt.Errorf("%w: %q", ErrUploadUnknown, id)
 	}
