@@ -56,5 +56,9 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./spec/oci/ -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
+## conformance-peers: run the OCI suite against CNCF Distribution v3 and Debian's docker-registry
+conformance-peers:
+	$(GO) run ./conformance/peers -out conformance/peers/results
+
 clean:
 	rm -rf bin

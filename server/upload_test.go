@@ -209,3 +209,21 @@ func expectOCIError(t *testing.T, resp *http.Response, body []byte, status int, 
 		t.Fatalf("error %+v, want code %s with a message", e.Errors[0], code)
 	}
 }
+
+// TestUploadOfAnotherRepository: an upload URL used under another
+// repository's name is unknown there, and the session stays usable.
+func TestUploadOfAnotherRepository(t *testing.T) {
+	base := newServer(t, newMeta(t, "mem"), "mem://")
+	data := randomBytes(4, 1000)
+	loc := startUpload(t, base, "team/a")
+	other := strings.Replace(loc, "/team/a/", "/team/b/", 1)
+	for _, m := range []string{http.MethodPatch, http.MethodGet, http.MethodDelete} {
+		resp, body := do(t, m, base+other, bytes.NewReader(data))
+		expectOCIError(t, resp, body, http.StatusNotFound, oci.CodeBlobUploadUnknown)
+	}
+	resp, body := do(t, http.MethodPut, base+other+"?digest="+digest.FromBytes(data).String(), bytes.NewReader(data))
+	expectOCIError(t, resp, body, http.StatusNotFound, oci.CodeBlobUploadUnknown)
+	if r := patch(t, base, loc, 0, data); r.StatusCode != http.StatusAccepted {
+		t.Fatalf("PATCH on the right repository: %d", r.StatusCode)
+	}
+}

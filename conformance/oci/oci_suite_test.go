@@ -6,7 +6,12 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -14,7 +19,11 @@ import (
 	"github.com/regkit/regkit/conformance"
 	"github.com/regkit/regkit/conformance/oci"
 	"github.com/regkit/regkit/server"
+	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/metadata/boltmeta"
 	"github.com/regkit/regkit/server/metadata/memmeta"
+	"github.com/regkit/regkit/server/metadata/redismeta"
+	"github.com/regkit/regkit/server/metadata/redismeta/redistest"
 	"github.com/regkit/regkit/server/storage"
 )
 
@@ -22,13 +31,24 @@ import (
 // REGKIT_CONFORMANCE_URL (with the other REGKIT_CONFORMANCE_* settings)
 // when it is set, otherwise against regkit's own server in this process.
 // Reports go to REGKIT_CONFORMANCE_REPORT when it is set.
+//
+// Without a URL, the suite runs once per server backend in a child
+// process each (Ginkgo runs one suite per process): file storage with the
+// embedded store, file storage with Redis, and memory.
 func TestOCIConformance(t *testing.T) {
 	cfg := conformance.Default()
 	if err := cfg.LoadEnv(os.Getenv); err != nil {
 		t.Fatal(err)
 	}
+	backend := os.Getenv(backendEnv)
+	if cfg.URL == "" && backend == "" {
+		for _, b := range []string{"file+bolt", "file+redis", "mem+mem"} {
+			t.Run(b, func(t *testing.T) { runChild(t, b) })
+		}
+		return
+	}
 	if cfg.URL == "" {
-		cfg.URL = startServer(t)
+		cfg.URL = startServer(t, backend)
 		// regkit implements every optional feature: check them all.
 		on := conformance.FeatureOn
 		cfg.Referrers, cfg.Delete, cfg.SHA512, cfg.Catalog, cfg.AutoMount = on, on, on, on, on
@@ -52,12 +72,56 @@ func TestOCIConformance(t *testing.T) {
 	RunSpecs(t, "OCI conformance", suiteConfig, reporterConfig)
 }
 
-// startServer starts regkit's server on memory storage and returns its URL.
-func startServer(t *testing.T) string {
+// backendEnv selects the backend of the in-process server of a child run.
+const backendEnv = "REGKIT_CONFORMANCE_BACKEND"
+
+// runChild runs this test in a child process against backend and fails
+// unless every spec passed.
+func runChild(t *testing.T, backend string) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOCIConformance$", "-test.v")
+	cmd.Env = append(os.Environ(), backendEnv+"="+backend)
+	out, err := cmd.CombinedOutput()
+	line := regexp.MustCompile(`(?m)\d+ passed, (\d+) failed, \d+ skipped.*$`).FindSubmatch(out)
+	if err != nil || line == nil || string(line[1]) != "0" {
+		t.Fatalf("OCI suite on %s: %v\n%s", backend, err, tail(out, 20000))
+	}
+	t.Logf("%s: %s", backend, line[0])
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// startServer starts regkit's server on backend ("<storage>+<metadata>")
+// and returns its URL.
+func startServer(t *testing.T, backend string) string {
 	t.Helper()
 	ctx := context.Background()
-	meta := memmeta.New()
-	store, err := storage.Open(ctx, "mem://", meta)
+	var (
+		meta      metadata.Store
+		bucketURL = "mem://"
+		err       error
+	)
+	switch backend {
+	case "file+bolt":
+		bucketURL = "file://" + t.TempDir()
+		meta, err = boltmeta.Open(filepath.Join(t.TempDir(), "meta.db"))
+	case "file+redis":
+		bucketURL = "file://" + t.TempDir()
+		meta = redismeta.New(redis.NewClient(&redis.Options{Addr: redistest.Start(t)}))
+	case "mem+mem":
+		meta = memmeta.New()
+	default:
+		t.Fatalf("unknown %s %q", backendEnv, backend)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = meta.Close() })
+	store, err := storage.Open(ctx, bucketURL, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
