@@ -56,6 +56,11 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./spec/oci/ -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
+## e2e: real clients (crane, skopeo, regctl, helm) against regkit serve; installs them first
+e2e:
+	GO=$(GO) bash .ci/e2e-tools.sh
+	$(GO) test -tags e2e -run E2E -count=1 ./cmd/regkit/
+
 ## conformance-peers: run the OCI suite against CNCF Distribution v3 and Debian's docker-registry
 conformance-peers:
 	$(GO) run ./conformance/peers -out conformance/peers/results

@@ -12,6 +12,7 @@ require (
 	github.com/uptrace/bunrouter v1.0.23
 	go.etcd.io/bbolt v1.5.0
 	gocloud.dev v0.47.0
+	golang.org/x/crypto v0.56.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -64,6 +65,24 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, req oci.Reque
 	}
 	if descs == nil {
 		descs = []v1.Descriptor{}
+	}
+	// Pagination: descriptors are ordered by digest; a page holds at most
+	// n (or the server's page size) and Link names the next one.
+	if req.Last != "" {
+		i := sort.Search(len(descs), func(i int) bool { return descs[i].Digest.String() > req.Last })
+		descs = descs[i:]
+	}
+	page := s.opts.referrersPageSize
+	if req.N >= 0 && req.N < page {
+		page = req.N
+	}
+	if len(descs) > page {
+		descs = descs[:page]
+		if page > 0 {
+			next := req
+			next.Last = descs[page-1].Digest.String()
+			w.Header().Set(oci.Link, oci.NextLink(next))
+		}
 	}
 	idx := struct {
 		SchemaVersion int             `json:"schemaVersion"`

@@ -30,11 +30,13 @@ type Server struct {
 }
 
 type options struct {
-	log             *slog.Logger
-	maxManifestSize int64
-	autoMount       bool
-	deleteEnabled   bool
-	now             func() time.Time
+	log               *slog.Logger
+	maxManifestSize   int64
+	autoMount         bool
+	deleteEnabled     bool
+	referrersPageSize int
+	sparse            bool
+	now               func() time.Time
 }
 
 // Option configures a Server.
@@ -56,13 +58,28 @@ func WithAutoMount(on bool) Option { return func(o *options) { o.autoMount = on 
 // default). Disabled deletes answer 405 UNSUPPORTED.
 func WithDelete(on bool) Option { return func(o *options) { o.deleteEnabled = on } }
 
+// DefaultReferrersPageSize is the most referrers one response lists; the
+// rest follow through Link.
+const DefaultReferrersPageSize = 1000
+
+// WithReferrersPageSize sets the most descriptors one referrers response
+// lists before it paginates with Link.
+func WithReferrersPageSize(n int) Option { return func(o *options) { o.referrersPageSize = max(n, 1) } }
+
+// WithSparseManifests accepts manifests whose blobs or child manifests
+// are not in the repository (sparse images and indexes, as mirrors of
+// partial content need). Off by default: such manifests get 400
+// MANIFEST_BLOB_UNKNOWN.
+func WithSparseManifests(on bool) Option { return func(o *options) { o.sparse = on } }
+
 // New returns the registry handler over meta and store.
 func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 	s := &Server{meta: meta, store: store, opts: options{
-		log:             slog.Default(),
-		maxManifestSize: DefaultMaxManifestSize,
-		deleteEnabled:   true,
-		now:             time.Now,
+		log:               slog.Default(),
+		maxManifestSize:   DefaultMaxManifestSize,
+		deleteEnabled:     true,
+		referrersPageSize: DefaultReferrersPageSize,
+		now:               time.Now,
 	}}
 	for _, o := range opts {
 		o(&s.opts)

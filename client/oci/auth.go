@@ -65,15 +65,21 @@ func scopeOf(r ocispec.Request) string {
 	return s
 }
 
-// cached returns a valid cached token for scope.
+// cached returns a valid cached token for scope. For a pull scope, a
+// token granted for pull and push does too.
 func (a *authState) cached(scope string) (string, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	t, ok := a.tokens[scope]
-	if !ok || time.Now().After(t.expires) {
-		return "", false
+	now := time.Now()
+	if t, ok := a.tokens[scope]; ok && now.Before(t.expires) {
+		return t.value, true
 	}
-	return t.value, true
+	if base, ok := strings.CutSuffix(scope, ":pull"); ok && !strings.Contains(scope, " ") {
+		if t, ok := a.tokens[base+":pull,push"]; ok && now.Before(t.expires) {
+			return t.value, true
+		}
+	}
+	return "", false
 }
 
 // authorize sets the Authorization header of hr for scope.

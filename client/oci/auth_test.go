@@ -65,7 +65,7 @@ func newAuthServer(t *testing.T, basic bool) *authServer {
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
-		case auth != "Bearer tok:"+scope:
+		case !strings.HasPrefix(auth, "Bearer tok:") || !covers(strings.TrimPrefix(auth, "Bearer tok:"), scope):
 			as.challenges.Add(1)
 			ch := `Bearer realm="` + as.url + `/token",service="test-registry"`
 			if scope != "" {
@@ -83,6 +83,27 @@ func newAuthServer(t *testing.T, basic bool) *authServer {
 	t.Cleanup(ts.Close)
 	as.url = ts.URL
 	return as
+}
+
+// covers reports whether a token granted for scope granted allows need:
+// every "type:name:actions" of need is granted with all its actions.
+func covers(granted, need string) bool {
+	have := map[string]bool{}
+	for _, g := range strings.Fields(granted) {
+		i := strings.LastIndexByte(g, ':')
+		for _, a := range strings.Split(g[i+1:], ",") {
+			have[g[:i]+":"+a] = true
+		}
+	}
+	for _, n := range strings.Fields(need) {
+		i := strings.LastIndexByte(n, ':')
+		for _, a := range strings.Split(n[i+1:], ",") {
+			if !have[n[:i]+":"+a] {
+				return false
+			}
+		}
+	}
+	return need != "" || granted == ""
 }
 
 func TestBearerTokenFlow(t *testing.T) {

@@ -32,6 +32,7 @@ type serveConfig struct {
 	MaxManifestSize int64         `yaml:"max-manifest-size"`
 	AutoMount       bool          `yaml:"auto-mount"`
 	Delete          bool          `yaml:"delete"`
+	SparseManifests bool          `yaml:"sparse-manifests"`
 	UploadExpiry    time.Duration `yaml:"upload-expiry"`
 	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
 }
@@ -61,6 +62,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.Int64Var(&c.MaxManifestSize, "max-manifest-size", c.MaxManifestSize, "largest manifest accepted, in bytes (larger: 413)")
 	fs.BoolVar(&c.AutoMount, "auto-mount", c.AutoMount, "let a mount without 'from' succeed when the blob exists anywhere")
 	fs.BoolVar(&c.Delete, "delete", c.Delete, "allow deleting manifests, tags and blobs")
+	fs.BoolVar(&c.SparseManifests, "sparse-manifests", c.SparseManifests, "accept manifests whose blobs or child manifests are missing (sparse images and indexes)")
 	fs.DurationVar(&c.UploadExpiry, "upload-expiry", c.UploadExpiry, "idle upload sessions older than this are swept")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take on shutdown")
 	return fs
@@ -112,6 +114,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		server.WithMaxManifestSize(cfg.MaxManifestSize),
 		server.WithAutoMount(cfg.AutoMount),
 		server.WithDelete(cfg.Delete),
+		server.WithSparseManifests(cfg.SparseManifests),
 	)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -39,26 +39,38 @@ type Blob struct {
 	Key string `json:"key"`
 	// Created is when the record was first written.
 	Created time.Time `json:"created"`
+	// Used is when the blob was last put, linked or touched, by the
+	// store's clock (see GC). Only GetBlob, TouchBlob and ListBlobs report
+	// the current value; RepoBlob returns the record as it was linked.
+	// Stores ignore the Used of records given to them.
+	Used time.Time `json:"used,omitzero"`
 }
 
 // Blobs stores global blob records and their links into repositories.
 // A blob is readable in a repository only while it is linked there.
 type Blobs interface {
 	// PutBlob records a committed blob. When a record for b.Digest exists
-	// already it is kept unchanged (first writer wins) and returned;
-	// otherwise b is stored and returned. A zero b.Created is set to the
-	// current time.
+	// already it is kept (first writer wins), its Used time is refreshed,
+	// and it is returned; otherwise b is stored and returned. A zero
+	// b.Created is set to the current time; Used is set to the store's
+	// current time either way. ErrConflict when the record is being
+	// deleted by garbage collection (see GC).
 	PutBlob(ctx context.Context, b Blob) (Blob, error)
 	// GetBlob returns the global record of d, or ErrNotFound.
 	GetBlob(ctx context.Context, d digest.Digest) (Blob, error)
-	// LinkBlob makes b readable in repo. Linking twice is not an error.
-	// It does not add repo to the catalog.
+	// LinkBlob makes b readable in repo and adds b.Size to repo's usage
+	// (once: linking twice is not an error). It refreshes the Used time
+	// of b's global record, and fails with ErrConflict, linking nothing,
+	// when that record is being deleted by garbage collection; without a
+	// global record it links all the same. It does not add repo to the
+	// catalog.
 	LinkBlob(ctx context.Context, repo string, b Blob) error
 	// RepoBlob returns the record of d if d is linked into repo, in one
 	// round trip; ErrNotFound otherwise.
 	RepoBlob(ctx context.Context, repo string, d digest.Digest) (Blob, error)
-	// UnlinkBlob removes the link of d from repo; ErrNotFound when it was
-	// not linked. The global record stays (garbage collection removes it).
+	// UnlinkBlob removes the link of d from repo and subtracts its size
+	// from repo's usage; ErrNotFound when it was not linked. The global
+	// record stays (garbage collection removes it).
 	UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error
 }
 
@@ -190,6 +202,9 @@ type Store interface {
 	Blobs
 	Manifests
 	Uploads
+	GC
+	Leases
+	Usage
 	// Close releases the store's resources.
 	Close() error
 }

@@ -247,6 +247,12 @@ func Parse(method string, u *url.URL) (Request, error) {
 			if r.ArtifactType = q.Get("artifactType"); r.ArtifactType != "" {
 				r.Route = RouteReferrersFiltered
 			}
+			// Pages after the first: the registry's own Link carries n and
+			// last (the digest of the last referrer of the previous page).
+			if r.N, err = parseN(q.Get("n")); err != nil {
+				return r, err
+			}
+			r.Last = q.Get("last")
 		}
 	case kindUploads:
 		if alg := q.Get("digest-algorithm"); alg != "" {
@@ -285,12 +291,8 @@ func Parse(method string, u *url.URL) (Request, error) {
 			}
 		}
 	case kindTags, kindCatalog:
-		if s := q.Get("n"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 0 || strings.IndexFunc(s, func(c rune) bool { return c < '0' || c > '9' }) >= 0 {
-				return r, CodePaginationNumberInvalid.Errorf("pagination parameter n=%s is invalid: it must be a non-negative integer", quote(s))
-			}
-			r.N = n
+		if r.N, err = parseN(q.Get("n")); err != nil {
+			return r, err
 		}
 		r.Last = q.Get("last")
 		if kind == kindTags && (r.N >= 0 || r.Last != "") {
@@ -298,6 +300,18 @@ func Parse(method string, u *url.URL) (Request, error) {
 		}
 	}
 	return r, nil
+}
+
+// parseN parses the pagination parameter n; -1 when absent.
+func parseN(s string) (int, error) {
+	if s == "" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || strings.IndexFunc(s, func(c rune) bool { return c < '0' || c > '9' }) >= 0 {
+		return -1, CodePaginationNumberInvalid.Errorf("pagination parameter n=%s is invalid: it must be a non-negative integer", quote(s))
+	}
+	return n, nil
 }
 
 // parseReference checks a manifest reference: a digest when it contains
@@ -498,9 +512,9 @@ func (r Request) Path() string {
 	case RouteTags, RouteTagsPaged:
 		return name + "/tags/list" + query{"n", n, "last", r.Last}.String()
 	case RouteReferrers:
-		return name + "/referrers/" + url.PathEscape(string(r.Digest))
+		return name + "/referrers/" + url.PathEscape(string(r.Digest)) + query{"n", n, "last", r.Last}.String()
 	case RouteReferrersFiltered:
-		return name + "/referrers/" + url.PathEscape(string(r.Digest)) + query{"artifactType", r.ArtifactType}.String()
+		return name + "/referrers/" + url.PathEscape(string(r.Digest)) + query{"artifactType", r.ArtifactType, "n", n, "last", r.Last}.String()
 	}
 	return name
 }

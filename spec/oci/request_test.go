@@ -39,6 +39,7 @@ func TestParse(t *testing.T) {
 		{"upload start", "POST", "/v2/x/blobs/uploads/", Request{Route: RouteUploadStart, Method: "POST", Name: "x", N: -1}},
 		{"upload start no slash", "POST", "/v2/x/blobs/uploads", Request{Route: RouteUploadStart, Method: "POST", Name: "x", N: -1}},
 		{"upload start sha512", "POST", "/v2/x/blobs/uploads/?digest-algorithm=sha512", Request{Route: RouteUploadAlgorithm, Method: "POST", Name: "x", DigestAlgorithm: "sha512", N: -1}},
+		{"referrers page", "GET", "/v2/x/referrers/" + string(d256) + "?artifactType=a%2Fb&n=2&last=" + string(d256), Request{Route: RouteReferrersFiltered, Method: "GET", Name: "x", Digest: d256, ArtifactType: "a/b", N: 2, Last: string(d256)}},
 		{"upload monolithic", "POST", "/v2/x/blobs/uploads/?digest=" + string(d256), Request{Route: RouteUploadMonolithic, Method: "POST", Name: "x", Digest: d256, N: -1}},
 		{"upload monolithic escaped colon", "POST", "/v2/x/blobs/uploads/?digest=" + strings.Replace(string(d256), ":", "%3A", 1), Request{Route: RouteUploadMonolithic, Method: "POST", Name: "x", Digest: d256, N: -1}},
 		{"mount", "POST", "/v2/x/blobs/uploads/?mount=" + string(d256) + "&from=other/repo", Request{Route: RouteBlobMount, Method: "POST", Name: "x", Digest: d256, From: "other/repo", N: -1}},
@@ -214,7 +215,7 @@ func TestPath(t *testing.T) {
 		{"finish", Request{Route: RouteUploadFinish, Name: "a", UploadID: "u", Digest: d512}, "/v2/a/blobs/uploads/u?digest=" + string(d512)},
 		{"tags", Request{Route: RouteTags, Name: "a", N: -1}, "/v2/a/tags/list"},
 		{"tags paged", Request{Route: RouteTagsPaged, Name: "a", N: 0, Last: "v&1"}, "/v2/a/tags/list?n=0&last=v%261"},
-		{"referrers filtered", Request{Route: RouteReferrersFiltered, Name: "a", Digest: d256, ArtifactType: "application/x+json"}, "/v2/a/referrers/" + string(d256) + "?artifactType=application/x%2Bjson"},
+		{"referrers filtered", Request{Route: RouteReferrersFiltered, N: -1, Name: "a", Digest: d256, ArtifactType: "application/x+json"}, "/v2/a/referrers/" + string(d256) + "?artifactType=application/x%2Bjson"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package boltmeta
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -14,15 +15,24 @@ import (
 // PutBlob implements metadata.Blobs.
 func (s *Store) PutBlob(ctx context.Context, b metadata.Blob) (metadata.Blob, error) {
 	err := s.update(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketTombstones).Get([]byte(b.Digest)) != nil {
+			return errDeleting
+		}
 		blobs := tx.Bucket(bucketBlobs)
+		now := s.nowTime()
 		if v := blobs.Get([]byte(b.Digest)); v != nil {
 			old, err := record.DecodeBlob(v)
+			if err != nil {
+				return err
+			}
+			old.Used = now
 			b = old
-			return err
+			return blobs.Put([]byte(b.Digest), record.EncodeBlob(b))
 		}
 		if b.Created.IsZero() {
-			b.Created = s.nowTime()
+			b.Created = now
 		}
+		b.Used = now
 		enc := record.EncodeBlob(b)
 		var err error
 		b, err = record.DecodeBlob(enc) // normalized as a later GetBlob returns it
@@ -58,8 +68,26 @@ func (s *Store) GetBlob(ctx context.Context, d digest.Digest) (metadata.Blob, er
 // LinkBlob implements metadata.Blobs.
 func (s *Store) LinkBlob(ctx context.Context, repoName string, b metadata.Blob) error {
 	err := s.update(ctx, func(tx *bolt.Tx) error {
+		if _, err := s.touch(tx, b.Digest); err != nil && !errors.Is(err, metadata.ErrNotFound) {
+			return err
+		}
 		r, err := repo(tx, repoName, true)
 		if err != nil {
+			return err
+		}
+		if old := r.links.Get([]byte(b.Digest)); old != nil {
+			ob, err := record.DecodeBlob(old)
+			if err != nil {
+				return err
+			}
+			if err := addUsage(r, -ob.Size); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketBlobLinks).Put(pair(string(b.Digest), repoName), nil); err != nil {
+			return err
+		}
+		if err := addUsage(r, b.Size); err != nil {
 			return err
 		}
 		return r.links.Put([]byte(b.Digest), record.EncodeBlob(b))
@@ -99,7 +127,7 @@ func (s *Store) UnlinkBlob(ctx context.Context, repoName string, d digest.Digest
 		if !r.exists() || r.links.Get([]byte(d)) == nil {
 			return metadata.ErrNotFound
 		}
-		return r.links.Delete([]byte(d))
+		return unlink(tx, r, repoName, d)
 	})
 	if err != nil {
 		return fmt.Errorf("boltmeta: unlink blob %s from %s: %w", d, repoName, err)

@@ -32,6 +32,9 @@ func (s *Store) PutManifest(ctx context.Context, repoName string, m metadata.Man
 			if err := r.manifests.Put(d, record.EncodeManifest(m)); err != nil {
 				return err
 			}
+			if err := addUsage(r, int64(len(m.Body))); err != nil {
+				return err
+			}
 			if m.Subject != "" {
 				if err := r.referrers.Put(pair(string(m.Subject), string(m.Digest)), record.EncodeDescriptor(m.Descriptor())); err != nil {
 					return err
@@ -107,6 +110,9 @@ func (s *Store) DeleteManifest(ctx context.Context, repoName string, d digest.Di
 			return err
 		}
 		if err := r.manifests.Delete([]byte(d)); err != nil {
+			return err
+		}
+		if err := addUsage(r, -int64(len(m.Body))); err != nil {
 			return err
 		}
 		prefix := pair(string(d), "")

@@ -9,7 +9,15 @@
 // holds one nested bucket per repository with the buckets "links"
 // (digest → blob record), "manifests" (digest → manifest record), "tags"
 // (tag → digest), "digest-tags" (digest NUL tag → empty, to find a
-// manifest's tags) and "referrers" (subject NUL referrer → descriptor).
+// manifest's tags) and "referrers" (subject NUL referrer → descriptor),
+// plus the key "usage" (8 bytes, big-endian: the repository's usage).
+//
+// For garbage collection and quotas (gc.go): "blob-tombstones" (digest →
+// blob record being deleted), "blob-links" (digest NUL repository →
+// empty: where each blob is linked) and "leases" (name → lease record).
+// Opening a database written before these existed builds the link index
+// and the usage counters from the repositories' links and manifests.
+//
 // Every method runs in one bbolt transaction, so each is atomic.
 package boltmeta
 
@@ -98,7 +106,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		return createGCBuckets(tx)
 	})
 	if err != nil {
 		_ = db.Close()
@@ -136,6 +144,7 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 
 // repoBuckets are the buckets of one repository.
 type repoBuckets struct {
+	root                                          *bolt.Bucket // holds the "usage" key
 	links, manifests, tags, digestTags, referrers *bolt.Bucket
 }
 
@@ -159,6 +168,7 @@ func repo(tx *bolt.Tx, name string, create bool) (repoBuckets, error) {
 		}
 	}
 	return repoBuckets{
+		root:       rb,
 		links:      rb.Bucket(bucketLinks),
 		manifests:  rb.Bucket(bucketManifests),
 		tags:       rb.Bucket(bucketTags),

@@ -16,13 +16,20 @@ func (s *Store) PutBlob(ctx context.Context, b metadata.Blob) (metadata.Blob, er
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.tombstones[b.Digest]; ok {
+		return metadata.Blob{}, fmt.Errorf("memmeta: put blob %s: being deleted: %w", b.Digest, metadata.ErrConflict)
+	}
+	now := s.nowTime()
 	if old, ok := s.blobs[b.Digest]; ok {
+		old.Used = now
+		s.blobs[b.Digest] = old
 		return old, nil
 	}
 	b.Created = normTime(b.Created)
 	if b.Created.IsZero() {
-		b.Created = s.nowTime()
+		b.Created = now
 	}
+	b.Used = now
 	s.blobs[b.Digest] = b
 	return b, nil
 }
@@ -48,8 +55,20 @@ func (s *Store) LinkBlob(ctx context.Context, repo string, b metadata.Blob) erro
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b.Created = normTime(b.Created)
-	s.repo(repo, true).links[b.Digest] = b
+	if _, ok := s.tombstones[b.Digest]; ok {
+		return fmt.Errorf("memmeta: link blob %s into %s: being deleted: %w", b.Digest, repo, metadata.ErrConflict)
+	}
+	if g, ok := s.blobs[b.Digest]; ok {
+		g.Used = s.nowTime()
+		s.blobs[b.Digest] = g
+	}
+	b.Created, b.Used = normTime(b.Created), normTime(b.Used)
+	r := s.repo(repo, true)
+	if old, ok := r.links[b.Digest]; ok {
+		r.usage -= old.Size
+	}
+	r.links[b.Digest] = b
+	r.usage += b.Size
 	return nil
 }
 
@@ -76,8 +95,9 @@ func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r := s.repo(repo, false); r != nil {
-		if _, ok := r.links[d]; ok {
+		if b, ok := r.links[d]; ok {
 			delete(r.links, d)
+			r.usage -= b.Size
 			return nil
 		}
 	}

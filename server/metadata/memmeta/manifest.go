@@ -45,6 +45,7 @@ func (s *Store) PutManifest(ctx context.Context, repo string, m metadata.Manifes
 			m.Created = s.nowTime()
 		}
 		r.manifests[m.Digest] = m
+		r.usage += int64(len(m.Body))
 		if m.Subject != "" {
 			refs := r.referrers[m.Subject]
 			if refs == nil {
@@ -104,6 +105,7 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 		return fmt.Errorf("memmeta: manifest %s in %s: %w", d, repo, metadata.ErrNotFound)
 	}
 	delete(r.manifests, d)
+	r.usage -= int64(len(m.Body))
 	for t, td := range r.tags {
 		if td == d {
 			delete(r.tags, t)

@@ -15,11 +15,13 @@ import (
 // Store is an in-memory metadata.Store. It is safe for concurrent use.
 // The zero value is not usable; call New.
 type Store struct {
-	mu      sync.Mutex
-	blobs   map[digest.Digest]metadata.Blob
-	repos   map[string]*repo
-	uploads map[string]*upload
-	now     func() time.Time
+	mu         sync.Mutex
+	blobs      map[digest.Digest]metadata.Blob
+	tombstones map[digest.Digest]metadata.Blob // records being deleted by GC
+	repos      map[string]*repo
+	uploads    map[string]*upload
+	leases     map[string]lease
+	now        func() time.Time
 }
 
 type repo struct {
@@ -28,6 +30,7 @@ type repo struct {
 	tags      map[string]digest.Digest
 	created   bool                                              // a manifest was put: listed in the catalog
 	referrers map[digest.Digest]map[digest.Digest]v1.Descriptor // subject → referrer → descriptor
+	usage     int64                                             // bytes of linked blobs and manifest bodies
 }
 
 type upload struct {
@@ -41,10 +44,12 @@ var _ metadata.Store = (*Store)(nil)
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		blobs:   map[digest.Digest]metadata.Blob{},
-		repos:   map[string]*repo{},
-		uploads: map[string]*upload{},
-		now:     time.Now,
+		blobs:      map[digest.Digest]metadata.Blob{},
+		tombstones: map[digest.Digest]metadata.Blob{},
+		repos:      map[string]*repo{},
+		uploads:    map[string]*upload{},
+		leases:     map[string]lease{},
+		now:        time.Now,
 	}
 }
 
@@ -53,8 +58,10 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.blobs = map[digest.Digest]metadata.Blob{}
+	s.tombstones = map[digest.Digest]metadata.Blob{}
 	s.repos = map[string]*repo{}
 	s.uploads = map[string]*upload{}
+	s.leases = map[string]lease{}
 	return nil
 }
 

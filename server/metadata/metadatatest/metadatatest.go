@@ -26,7 +26,7 @@ import (
 
 // Run runs the whole contract suite against the stores newStore returns,
 // in subtests by resource (Blobs, Manifests, Tags, Referrers, Repositories,
-// Uploads, Concurrency).
+// Uploads, Concurrency, GC, Leases, Usage).
 //
 // newStore is called once per leaf subtest, possibly from several
 // goroutines at once (the subtests run in parallel). Every call must return
@@ -55,6 +55,9 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 	t.Run("Repositories", func(t *testing.T) { testRepositories(t, open) })
 	t.Run("Uploads", func(t *testing.T) { testUploads(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
+	t.Run("GC", func(t *testing.T) { testGC(t, open) })
+	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
+	t.Run("Usage", func(t *testing.T) { testUsage(t, open) })
 }
 
 type opener func(t *testing.T) metadata.Store

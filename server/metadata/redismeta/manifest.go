@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/metadata/internal/record"
@@ -20,21 +21,26 @@ func (s *Store) PutManifest(ctx context.Context, repo string, m metadata.Manifes
 		m.Created = nowUTC()
 	}
 	k := s.repoKeys(repo)
-	keys := []string{k.created, k.manifests, k.tags, k.tagz, k.digestTags}
+	keys := []string{k.created, k.manifests, k.tags, k.tagz, k.digestTags, k.usage}
 	var desc []byte
 	if m.Subject != "" {
 		keys = append(keys, s.referrersKey(repo, string(m.Subject)))
 		desc = record.EncodeDescriptor(m.Descriptor())
 	}
-	args := make([]any, 0, 3+len(tags))
-	args = append(args, string(m.Digest), record.EncodeManifest(m), desc)
+	args := make([]any, 0, 4+len(tags))
+	args = append(args, string(m.Digest), record.EncodeManifest(m), desc, len(m.Body))
 	for _, t := range tags {
 		args = append(args, t)
 	}
 	if err := putManifestScript.Run(ctx, s.c, keys, args...).Err(); err != nil {
 		return fmt.Errorf("redismeta: put manifest %s in %s: %w", m.Digest, repo, err)
 	}
-	if err := s.c.ZAdd(ctx, s.catalogKey(), redisZ(repo)).Err(); err != nil {
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, s.catalogKey(), redisZ(repo))
+		p.ZAdd(ctx, s.reposKey(), redisZ(repo))
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("redismeta: put manifest %s in %s: add to catalog: %w", m.Digest, repo, err)
 	}
 	return nil
@@ -74,12 +80,12 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 		m, err = record.DecodeManifest(v)
 	}
 	if err == nil {
-		keys := []string{k.manifests, k.tags, k.tagz, k.digestTags}
+		keys := []string{k.manifests, k.tags, k.tagz, k.digestTags, k.usage}
 		if m.Subject != "" {
 			keys = append(keys, s.referrersKey(repo, string(m.Subject)))
 		}
 		var n int64
-		n, err = deleteManifestScript.Run(ctx, s.c, keys, string(d)).Int64()
+		n, err = deleteManifestScript.Run(ctx, s.c, keys, string(d), len(m.Body)).Int64()
 		if err == nil && n == 0 {
 			err = metadata.ErrNotFound
 		}

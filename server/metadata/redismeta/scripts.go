@@ -4,24 +4,17 @@ import "github.com/redis/go-redis/v9"
 
 // Every script touches only the keys it is given, all in one slot.
 
-// putBlobScript: KEYS blob; ARGV record. Stores the record unless one
-// exists and returns the stored record.
-var putBlobScript = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v then return v end
-redis.call('SET', KEYS[1], ARGV[1])
-return ARGV[1]
-`)
-
-// putManifestScript: KEYS created, manifests, tags, tagz, digesttags
-// [, referrers of the subject]; ARGV digest, record, descriptor, tags...
+// putManifestScript: KEYS created, manifests, tags, tagz, digesttags,
+// usage [, referrers of the subject]; ARGV digest, record, descriptor,
+// body length, tags...
 var putManifestScript = redis.NewScript(`
 redis.call('SET', KEYS[1], '1')
 local d = ARGV[1]
-if redis.call('HSETNX', KEYS[2], d, ARGV[2]) == 1 and KEYS[6] then
-  redis.call('HSET', KEYS[6], d, ARGV[3])
+if redis.call('HSETNX', KEYS[2], d, ARGV[2]) == 1 then
+  redis.call('INCRBY', KEYS[6], ARGV[4])
+  if KEYS[7] then redis.call('HSET', KEYS[7], d, ARGV[3]) end
 end
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local tag = ARGV[i]
   local old = redis.call('HGET', KEYS[3], tag)
   if old ~= d then
@@ -42,11 +35,13 @@ if not d then return false end
 return redis.call('HGET', KEYS[2], d)
 `)
 
-// deleteManifestScript: KEYS manifests, tags, tagz, digesttags
-// [, referrers of the subject]; ARGV digest. Returns 0 when absent.
+// deleteManifestScript: KEYS manifests, tags, tagz, digesttags, usage
+// [, referrers of the subject]; ARGV digest, body length. Returns 0 when
+// absent.
 var deleteManifestScript = redis.NewScript(`
 local d = ARGV[1]
 if redis.call('HDEL', KEYS[1], d) == 0 then return 0 end
+redis.call('DECRBY', KEYS[5], ARGV[2])
 local members = redis.call('ZRANGEBYLEX', KEYS[4], '[' .. d .. '\0', '(' .. d .. '\1')
 for _, m in ipairs(members) do
   local tag = string.sub(m, #d + 2)
@@ -54,7 +49,7 @@ for _, m in ipairs(members) do
   redis.call('ZREM', KEYS[3], tag)
   redis.call('ZREM', KEYS[4], m)
 end
-if KEYS[5] then redis.call('HDEL', KEYS[5], d) end
+if KEYS[6] then redis.call('HDEL', KEYS[6], d) end
 return 1
 `)
 

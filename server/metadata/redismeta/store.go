@@ -15,10 +15,24 @@
 //	{PR}:digesttags        zset   "digest NUL tag", score 0: a manifest's tags
 //	{PR}:referrers:<subj>  hash   referrer digest → descriptor record
 //	{PR}:blobs             hash   digest → blob record (linked blobs)
+//	{PR}:usage             string bytes of linked blobs and manifest
+//	                              bodies, updated in the scripts that
+//	                              change links and manifests
 //
-// Global keys:
+// Global keys (those of one digest D share the hash tag {D}):
 //
-//	Pblob:{<digest>}       string blob record
+//	Pblob:{D}              string blob record (its Used field unset)
+//	Pblobused:{D}          string last use, Unix ns by Redis TIME
+//	Pblobdel:{D}           string tombstone: the record being deleted
+//	                              by garbage collection (renamed from
+//	                              Pblob:{D}, atomically with the Used check)
+//	Pbloblinks:{D}         set    repositories D is linked into (a
+//	                              superset: added before linking)
+//	Pblobs                 zset   digests with a record, score 0, for
+//	                              ListBlobs (added after the record)
+//	Prepos                 zset   every repository with links or
+//	                              manifests, score 0 (added before linking)
+//	Please:{name}          string lease token, with a PX expiry
 //	Pcatalog               zset   repositories, score 0
 //	Pupload:{<id>}         hash   id, repo, offset, state, started, updated,
 //	                              lease, leaseexp (ms, Redis TIME)
@@ -103,7 +117,7 @@ func (s *Store) repoKey(repo, suffix string) string {
 }
 
 type repoKeys struct {
-	created, manifests, tags, tagz, digestTags, blobs string
+	created, manifests, tags, tagz, digestTags, blobs, usage string
 }
 
 func (s *Store) repoKeys(repo string) repoKeys {
@@ -114,6 +128,7 @@ func (s *Store) repoKeys(repo string) repoKeys {
 		tagz:       s.repoKey(repo, "tagz"),
 		digestTags: s.repoKey(repo, "digesttags"),
 		blobs:      s.repoKey(repo, "blobs"),
+		usage:      s.repoKey(repo, "usage"),
 	}
 }
 

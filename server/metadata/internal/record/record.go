@@ -26,6 +26,7 @@ const (
 	kindManifest   = 0xA1
 	kindDescriptor = 0xD1
 	kindUpload     = 0xC1
+	kindLease      = 0xE1
 )
 
 // ErrCorrupt means a stored record could not be decoded.
@@ -165,6 +166,7 @@ func EncodeBlob(b metadata.Blob) []byte {
 	e.int(b.Size)
 	e.string(b.Key)
 	e.time(b.Created)
+	e.time(b.Used)
 	return e.b
 }
 
@@ -177,6 +179,9 @@ func DecodeBlob(p []byte) (metadata.Blob, error) {
 		Size:    d.int(),
 		Key:     d.string(),
 		Created: d.time(),
+	}
+	if len(d.b) > 0 && d.err == nil { // records written before Used existed end here
+		b.Used = d.time()
 	}
 	return b, d.done("blob")
 }
@@ -287,4 +292,21 @@ func DecodeUpload(p []byte) (metadata.Upload, Lease, error) {
 	}
 	l := Lease{Token: d.string(), Expires: d.time()}
 	return u, l, d.done("upload")
+}
+
+// EncodeLease encodes a named lease.
+func EncodeLease(l Lease) []byte {
+	e := encoder{b: make([]byte, 0, 16+len(l.Token))}
+	e.b = append(e.b, kindLease)
+	e.string(l.Token)
+	e.time(l.Expires)
+	return e.b
+}
+
+// DecodeLease decodes a record written by EncodeLease.
+func DecodeLease(p []byte) (Lease, error) {
+	d := decoder{b: p}
+	d.kind(kindLease)
+	l := Lease{Token: d.string(), Expires: d.time()}
+	return l, d.done("lease")
 }
