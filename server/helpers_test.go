@@ -91,3 +91,6 @@ func do(t *testing.T, method, url string, body io.Reader, header ...string) (*ht
 	}
 	return resp, b
 }
+
+// quiet is a logger that discards everything.
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

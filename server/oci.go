@@ -48,6 +48,9 @@ func (s *Server) dispatchOCI(w http.ResponseWriter, r bunrouter.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.authorize(w, r.Request, &req); err != nil {
+		return err
+	}
 	h, ok := s.handlers[req.Route]
 	if !ok {
 		return oci.ErrUnsupported.WithStatus(http.StatusNotFound)
@@ -66,10 +69,13 @@ func (s *Server) base(w http.ResponseWriter, _ *http.Request, _ oci.Request) err
 	return nil
 }
 
-// token is the token endpoint; without an auth mode there is nothing to
-// grant, so it is not found.
-func (s *Server) token(_ http.ResponseWriter, _ *http.Request, _ oci.Request) error {
-	return oci.CodeNotFound.Errorf("this registry runs without authentication; no token endpoint")
+// token is the token endpoint (see issueToken in auth.go); without an
+// auth mode there is nothing to grant, so it is not found.
+func (s *Server) token(w http.ResponseWriter, r *http.Request, req oci.Request) error {
+	if s.opts.auth == nil {
+		return oci.CodeNotFound.Errorf("this registry runs without authentication; no token endpoint")
+	}
+	return s.issueToken(w, r, req)
 }
 
 // notFoundAs maps metadata.ErrNotFound to e and wraps anything else.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -244,9 +245,17 @@ func (s *Server) checkReferences(ctx context.Context, repo string, m parsedManif
 		return nil
 	}
 	for _, d := range m.blobs {
+		unknown := oci.CodeManifestBlobUnknown.Errorf("blob %s referenced by the manifest is not in repository %q; push it first", d, repo).
+			WithDetail(map[string]string{"digest": d.String()})
 		if _, err := s.meta.RepoBlob(ctx, repo, d); err != nil {
-			return notFoundAs(err, oci.CodeManifestBlobUnknown.Errorf("blob %s referenced by the manifest is not in repository %q; push it first", d, repo).
-				WithDetail(map[string]string{"digest": d.String()}))
+			return notFoundAs(err, unknown)
+		}
+		// Refresh the blob's last use, so that garbage collection keeps it
+		// while this manifest is being stored (see package gc).
+		if _, err := s.meta.TouchBlob(ctx, d); errors.Is(err, metadata.ErrConflict) {
+			return unknown
+		} else if err != nil && !errors.Is(err, metadata.ErrNotFound) {
+			return fmt.Errorf("touch blob %s: %w", d, err)
 		}
 	}
 	for _, d := range m.manifests {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
 	"github.com/regkit/regkit/spec/oci"
 )
@@ -28,9 +30,17 @@ func (s *Server) uploadStart(w http.ResponseWriter, r *http.Request, req oci.Req
 	}
 	if req.Route == oci.RouteUploadMonolithic {
 		size := r.ContentLength
+		if err := s.checkQuota(ctx, req.Name, req.Digest, max(size, 0)); err != nil {
+			return err
+		}
 		b, err := s.store.PutBlob(ctx, req.Digest, r.Body, size)
 		if err != nil {
 			return uploadError(err, req)
+		}
+		if size < 0 {
+			if err := s.checkQuota(ctx, req.Name, b.Digest, b.Size); err != nil {
+				return err
+			}
 		}
 		return s.blobCreated(w, r, req.Name, b)
 	}
@@ -73,12 +83,27 @@ func (s *Server) mount(w http.ResponseWriter, r *http.Request, req oci.Request) 
 	if err != nil {
 		return false, fmt.Errorf("mount lookup: %w", err)
 	}
+	// Refresh its last use so garbage collection keeps it; a blob being
+	// collected is not mountable.
+	if _, err := s.meta.TouchBlob(ctx, req.Digest); errors.Is(err, metadata.ErrConflict) || errors.Is(err, metadata.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("mount: %w", err)
+	}
+	if err := s.checkQuota(ctx, req.Name, b.Digest, b.Size); err != nil {
+		return true, err
+	}
 	return true, s.blobCreated(w, r, req.Name, b)
 }
 
 // blobCreated links b into repo and answers 201.
 func (s *Server) blobCreated(w http.ResponseWriter, r *http.Request, repo string, b metadata.Blob) error {
-	if err := s.meta.LinkBlob(r.Context(), repo, b); err != nil {
+	if err := s.meta.LinkBlob(r.Context(), repo, b); errors.Is(err, metadata.ErrConflict) {
+		// Garbage collection is deleting this digest right now: the client
+		// should push it again.
+		return oci.CodeBlobUploadInvalid.Errorf("blob %s was being garbage-collected while it was uploaded; push it again", b.Digest).
+			WithStatus(http.StatusConflict)
+	} else if err != nil {
 		return fmt.Errorf("link blob: %w", err)
 	}
 	h := w.Header()
@@ -86,6 +111,28 @@ func (s *Server) blobCreated(w http.ResponseWriter, r *http.Request, repo string
 	h.Set(oci.DockerContentDigest, b.Digest.String())
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// checkQuota refuses with 403 DENIED when adding size bytes to repo would
+// exceed its namespace's quota. A blob already linked into repo adds
+// nothing and is not checked.
+func (s *Server) checkQuota(ctx context.Context, repo string, d digest.Digest, size int64) error {
+	if s.opts.quota == nil || size <= 0 {
+		return nil
+	}
+	if d != "" {
+		if _, err := s.meta.RepoBlob(ctx, repo, d); err == nil {
+			return nil
+		}
+	}
+	err := s.opts.quota.Check(ctx, repo, size)
+	if errors.Is(err, quota.ErrExceeded) {
+		return oci.CodeDenied.Errorf("%v", err)
+	}
+	if err != nil {
+		return fmt.Errorf("quota: %w", err)
+	}
 	return nil
 }
 
@@ -101,6 +148,17 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, req oci.Req
 		}
 		start = a
 		body = exactly(r.Body, b-a+1)
+		if err := s.checkQuota(r.Context(), req.Name, "", b+1); err != nil {
+			return err
+		}
+	} else if r.ContentLength > 0 {
+		u, err := s.store.UploadStatus(r.Context(), req.Name, req.UploadID)
+		if err != nil {
+			return s.uploadFailure(w, r, req, err)
+		}
+		if err := s.checkQuota(r.Context(), req.Name, "", u.Offset+r.ContentLength); err != nil {
+			return err
+		}
 	}
 	u, err := s.store.AppendUpload(r.Context(), req.Name, req.UploadID, start, body)
 	if err != nil {
@@ -138,6 +196,9 @@ func (s *Server) uploadFinish(w http.ResponseWriter, r *http.Request, req oci.Re
 	b, err := s.store.FinishUpload(r.Context(), req.Name, req.UploadID, final, req.Digest)
 	if err != nil {
 		return s.uploadFailure(w, r, req, err)
+	}
+	if err := s.checkQuota(r.Context(), req.Name, b.Digest, b.Size); err != nil {
+		return err
 	}
 	return s.blobCreated(w, r, req.Name, b)
 }

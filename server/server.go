@@ -11,7 +11,9 @@ import (
 
 	"github.com/uptrace/bunrouter"
 
+	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
 	"github.com/regkit/regkit/spec/oci"
 )
@@ -36,7 +38,9 @@ type options struct {
 	deleteEnabled     bool
 	referrersPageSize int
 	sparse            bool
+	quota             *quota.Checker
 	now               func() time.Time
+	auth              *auth.Service
 }
 
 // Option configures a Server.
@@ -72,6 +76,17 @@ func WithReferrersPageSize(n int) Option { return func(o *options) { o.referrers
 // MANIFEST_BLOB_UNKNOWN.
 func WithSparseManifests(on bool) Option { return func(o *options) { o.sparse = on } }
 
+// WithAuth switches authentication on (auth mode "tokens"): every request
+// is authenticated and authorized by a, the token endpoint /v2/token
+// issues bearer tokens, and the account and token API is served under
+// /api/v1 (see auth.go and api_users.go). Without it (auth mode "none")
+// the registry is open to everyone.
+func WithAuth(a *auth.Service) Option { return func(o *options) { o.auth = a } }
+
+// WithQuota enforces the namespace storage quotas of q: uploads that
+// would exceed them get 403 DENIED.
+func WithQuota(q *quota.Checker) Option { return func(o *options) { o.quota = q } }
+
 // New returns the registry handler over meta and store.
 func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 	s := &Server{meta: meta, store: store, opts: options{
@@ -84,10 +99,11 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&s.opts)
 	}
-	r := bunrouter.New(
-		bunrouter.Use(s.logRequests),
-		bunrouter.WithNotFoundHandler(s.errors(notFound)),
-	)
+	ropts := []bunrouter.Option{bunrouter.Use(s.logRequests), bunrouter.WithNotFoundHandler(s.errors(notFound))}
+	if s.opts.auth != nil {
+		ropts = append(ropts, bunrouter.Use(s.authenticate))
+	}
+	r := bunrouter.New(ropts...)
 	v2 := s.errors(s.dispatchOCI)
 	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		r.Handle(m, "/v2", v2)
@@ -95,6 +111,10 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 	}
 	s.router = r
 	s.handlers = s.ociRoutes()
+	if s.opts.auth != nil {
+		s.apiRoutes(r)
+		s.handlers[oci.RouteCatalog] = s.catalogVisible
+	}
 	return s
 }
 

@@ -4,9 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/regkit/regkit/bench"
 )
 
 // loadConfig fills cfg from, in increasing precedence: its defaults, the
@@ -64,4 +67,58 @@ func loadConfig(fs *flag.FlagSet, args []string, cfg any, configFlag *string) er
 // envName is the environment variable of a flag.
 func envName(flagName string) string {
 	return "REGKIT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// byteSize is a size in bytes written like "512MiB", "10GB" or "1024";
+// a flag.Value and a YAML scalar.
+type byteSize int64
+
+func (b *byteSize) String() string { return bench.FormatSize(int64(*b)) }
+
+// Set parses s.
+func (b *byteSize) Set(s string) error {
+	n, err := bench.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(n)
+	return nil
+}
+
+// UnmarshalYAML accepts a number or a size string.
+func (b *byteSize) UnmarshalYAML(n *yaml.Node) error { return b.Set(n.Value) }
+
+// quotaMap maps namespaces to quotas: repeated NS=SIZE flags, or a YAML
+// mapping of namespace to size.
+type quotaMap map[string]byteSize
+
+func (q *quotaMap) String() string {
+	if q == nil || len(*q) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(*q))
+	for ns, n := range *q {
+		parts = append(parts, ns+"="+n.String())
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+// Set adds NS=SIZE (several may be separated by commas).
+func (q *quotaMap) Set(s string) error {
+	if *q == nil {
+		*q = quotaMap{}
+	}
+	for _, kv := range strings.Split(s, ",") {
+		ns, size, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || ns == "" {
+			return fmt.Errorf("quota %q: want NAMESPACE=SIZE, e.g. team=10GiB", kv)
+		}
+		var n byteSize
+		if err := n.Set(size); err != nil {
+			return fmt.Errorf("quota of %q: %w", ns, err)
+		}
+		(*q)[ns] = n
+	}
+	return nil
 }

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/regkit/regkit/server"
+	"github.com/regkit/regkit/server/gc"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/metadata/boltmeta"
 	"github.com/regkit/regkit/server/metadata/redismeta"
+	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
 )
 
@@ -34,7 +36,13 @@ type serveConfig struct {
 	Delete          bool          `yaml:"delete"`
 	SparseManifests bool          `yaml:"sparse-manifests"`
 	UploadExpiry    time.Duration `yaml:"upload-expiry"`
+	GCInterval      time.Duration `yaml:"gc-interval"`
+	GCGrace         time.Duration `yaml:"gc-grace"`
+	GCDryRun        bool          `yaml:"gc-dry-run"`
+	QuotaDefault    byteSize      `yaml:"quota-default"`
+	Quotas          quotaMap      `yaml:"quotas"`
 	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
+	authConfig      `yaml:",inline"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -46,7 +54,11 @@ func defaultServeConfig() serveConfig {
 		MaxManifestSize: server.DefaultMaxManifestSize,
 		Delete:          true,
 		UploadExpiry:    24 * time.Hour,
+		GCInterval:      time.Hour,
+		GCGrace:         gc.DefaultGrace,
+		Quotas:          quotaMap{},
 		ShutdownTimeout: 30 * time.Second,
+		authConfig:      defaultAuthConfig(),
 	}
 }
 
@@ -64,7 +76,13 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.BoolVar(&c.Delete, "delete", c.Delete, "allow deleting manifests, tags and blobs")
 	fs.BoolVar(&c.SparseManifests, "sparse-manifests", c.SparseManifests, "accept manifests whose blobs or child manifests are missing (sparse images and indexes)")
 	fs.DurationVar(&c.UploadExpiry, "upload-expiry", c.UploadExpiry, "idle upload sessions older than this are swept")
+	fs.DurationVar(&c.GCInterval, "gc-interval", c.GCInterval, "how often garbage collection runs (0: never; any replica may run it, one at a time)")
+	fs.DurationVar(&c.GCGrace, "gc-grace", c.GCGrace, "unreferenced blobs are deleted once unused for this long")
+	fs.BoolVar(&c.GCDryRun, "gc-dry-run", c.GCDryRun, "garbage collection only reports what it would delete")
+	fs.Var(&c.QuotaDefault, "quota-default", "storage quota of every namespace, e.g. 10GiB (0: unlimited)")
+	fs.Var(&c.Quotas, "quota", "storage quota of one namespace, NS=SIZE (repeatable; 0: unlimited), e.g. team=50GiB")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take on shutdown")
+	addAuthFlags(fs, &c.authConfig)
 	return fs
 }
 
@@ -95,13 +113,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		return err
 	}
 	defer meta.Close()
-	bucketURL := cfg.Storage
-	if bucketURL == "" {
-		dir, err := filepath.Abs(filepath.Join(cfg.Data, "blobs"))
-		if err != nil {
-			return err
-		}
-		bucketURL = "file://" + filepath.ToSlash(dir)
+	bucketURL, err := cfg.bucketURL()
+	if err != nil {
+		return err
 	}
 	store, err := storage.Open(ctx, bucketURL, meta, storage.WithLogger(log))
 	if err != nil {
@@ -109,7 +123,25 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 	}
 	defer store.Close()
 
+	var quotaOpts []quota.Option
+	if cfg.QuotaDefault > 0 {
+		quotaOpts = append(quotaOpts, quota.WithDefault(int64(cfg.QuotaDefault)))
+	}
+	for ns, n := range cfg.Quotas {
+		quotaOpts = append(quotaOpts, quota.WithLimit(ns, int64(n)))
+	}
+	var q *quota.Checker
+	if len(quotaOpts) > 0 {
+		q = quota.New(meta, quotaOpts...)
+	}
+
+	authService, err := newAuth(ctx, cfg.authConfig, meta, log)
+	if err != nil {
+		return err
+	}
 	h := server.New(meta, store,
+		server.WithAuth(authService),
+		server.WithQuota(q),
 		server.WithLogger(log),
 		server.WithMaxManifestSize(cfg.MaxManifestSize),
 		server.WithAutoMount(cfg.AutoMount),
@@ -130,7 +162,15 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		ready <- ln.Addr().String()
 	}
 
-	go sweepUploads(ctx, store, cfg.UploadExpiry, log)
+	if cfg.GCInterval > 0 {
+		sweeper := gc.New(meta, store, gc.WithGrace(cfg.GCGrace), gc.WithInterval(cfg.GCInterval),
+			gc.WithUploadExpiry(cfg.UploadExpiry), gc.WithDryRun(cfg.GCDryRun), gc.WithLogger(log))
+		go func() {
+			if err := sweeper.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("garbage collection stopped", "err", err)
+			}
+		}()
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -146,6 +186,18 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// bucketURL is the blob bucket: --storage, or file://<data>/blobs.
+func (c serveConfig) bucketURL() (string, error) {
+	if c.Storage != "" {
+		return c.Storage, nil
+	}
+	dir, err := filepath.Abs(filepath.Join(c.Data, "blobs"))
+	if err != nil {
+		return "", err
+	}
+	return "file://" + filepath.ToSlash(dir), nil
 }
 
 func openMetadata(ctx context.Context, cfg serveConfig) (metadata.Store, error) {
@@ -171,30 +223,6 @@ func metadataName(cfg serveConfig) string {
 		return "redis"
 	}
 	return "embedded:" + filepath.Join(cfg.Data, "meta.db")
-}
-
-// sweepUploads deletes idle upload sessions and their bytes, hourly or
-// more often for short expiries. Any replica may run it.
-func sweepUploads(ctx context.Context, store *storage.Store, expiry time.Duration, log *slog.Logger) {
-	every := min(expiry/4, time.Hour)
-	if every <= 0 {
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := store.SweepUploads(ctx, time.Now().Add(-expiry))
-			if err != nil {
-				log.Warn("upload sweep failed", "err", err)
-			} else if n > 0 {
-				log.Info("swept expired uploads", "count", n)
-			}
-		}
-	}
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

@@ -49,6 +49,9 @@ func (s *Store) PutBlob(ctx context.Context, want digest.Digest, r io.Reader, si
 		}
 		return nil
 	}
+	if err := s.claim(ctx, want); err != nil {
+		return metadata.Blob{}, err
+	}
 	key := Key(want)
 	var n int64
 	if s.dir != "" {
@@ -67,6 +70,31 @@ func (s *Store) PutBlob(ctx context.Context, want digest.Digest, r io.Reader, si
 		return metadata.Blob{}, fmt.Errorf("storage: record blob %s: %w", want, err)
 	}
 	return rec, nil
+}
+
+// claim refreshes the last use of an existing record of d before an
+// upload relies on bytes that may already be stored under Key(d), so that
+// garbage collection cannot delete them in between. While a collection is
+// deleting d (metadata.ErrConflict) it waits for the deletion to finish —
+// then the upload stores its own bytes. No record (metadata.ErrNotFound)
+// is fine: collection deletes only bytes whose record it marked.
+func (s *Store) claim(ctx context.Context, d digest.Digest) error {
+	const wait, tries = 50 * time.Millisecond, 200
+	for range tries {
+		_, err := s.meta.TouchBlob(ctx, d)
+		switch {
+		case err == nil, errors.Is(err, metadata.ErrNotFound):
+			return nil
+		case !errors.Is(err, metadata.ErrConflict):
+			return fmt.Errorf("storage: touch blob %s: %w", d, err)
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(wait):
+		}
+	}
+	return fmt.Errorf("storage: blob %s is still being garbage-collected after %v", d, wait*tries)
 }
 
 // ReadBlob returns a reader of length bytes of b starting at offset

@@ -670,8 +670,10 @@ func TestDedup(t *testing.T) {
 			}
 			if i == 0 {
 				first = b
-			} else if b != first {
+			} else if b.Digest != first.Digest || b.Size != first.Size || b.Key != first.Key || !b.Created.Equal(first.Created) {
 				t.Fatalf("second record %+v differs from the first %+v", b, first)
+			} else if b.Used.Before(first.Used) {
+				t.Fatalf("reuse did not refresh the record's last use: %v, then %v", first.Used, b.Used)
 			}
 		}
 		if _, err := s.PutBlob(ctx, digest.FromBytes(data), bytes.NewReader(data), int64(len(data))); err != nil {

@@ -319,6 +319,9 @@ func (s *Store) FinishUpload(ctx context.Context, repo, id string, final io.Read
 		s.removeSession(ctx, id)
 		return metadata.Blob{}, fmt.Errorf("%w: expected %s, got %s", ErrDigestMismatch, want, got)
 	}
+	if err := s.claim(l.ctx, want); err != nil {
+		return fail(err)
+	}
 	key := Key(want)
 	if s.dir != "" {
 		err = s.commitFile(u.ID, u.Offset, key)
@@ -411,25 +414,53 @@ func (s *Store) stagedDigest(ctx context.Context, u metadata.Upload, st *state, 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // copyHashed copies r to w, feeding every hash in hs, and returns the
-// number of bytes copied. It reads in large blocks to keep syscalls few.
+// number of bytes copied. It reads in large blocks to keep syscalls few,
+// and hashes in a goroutine of its own while the next block is read and
+// written, so that on a multi-core machine hashing overlaps the I/O
+// instead of adding to it. Every byte written to w is hashed, in order,
+// before copyHashed returns.
 func copyHashed(ctx context.Context, w io.Writer, r io.Reader, hs []hash.Hash) (int64, error) {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
+	const depth = 3 // buffers in flight: one being read, up to two being hashed
+	free := make(chan *[]byte, depth)
+	for range depth {
+		free <- bufPool.Get().(*[]byte)
+	}
+	toHash := make(chan []byte, depth)
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		for b := range toHash {
+			for _, h := range hs {
+				h.Write(b)
+			}
+			bp := b[:cap(b)]
+			free <- &bp
+		}
+	}()
+	defer func() {
+		close(toHash)
+		<-hashed
+		for range depth {
+			bufPool.Put(<-free)
+		}
+	}()
 	var total int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, context.Cause(ctx)
 		}
+		bp := <-free
+		buf := *bp
 		n, rerr := fill(r, buf)
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {
+				free <- bp
 				return total, err
 			}
-			for _, h := range hs {
-				h.Write(buf[:n])
-			}
+			toHash <- buf[:n]
 			total += int64(n)
+		} else {
+			free <- bp
 		}
 		if rerr == io.EOF {
 			return total, nil

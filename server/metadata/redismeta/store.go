@@ -49,6 +49,18 @@
 // ExpiredUploads when a crash left it stale, so no session escapes expiry.
 // Upload leases expire by the Redis server's clock (TIME), which all
 // replicas share.
+//
+// Garbage collection (gc.go): Used times are set by TIME inside the
+// scripts of the digest's slot. LinkBlob first runs a script there that
+// fails on a tombstone, refreshes Used and adds the repository to
+// Pbloblinks:{D}, then adds it to Prepos, and only then links in the
+// repository's slot; so the link index is always a superset of the real
+// links. DeleteBlobIfUnused renames the record to the tombstone with a
+// compare-and-swap script in the digest's slot (which also reads the
+// link index), then removes the links repository by repository; while the
+// tombstone exists no script of the digest's slot will touch, put or
+// link it. A link is never written without a successful script in the
+// digest's slot first, so no link can appear after the tombstone.
 package redismeta
 
 import (

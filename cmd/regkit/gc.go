@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/regkit/regkit/server/gc"
+	"github.com/regkit/regkit/server/storage"
+)
+
+// runGC implements "regkit gc": one garbage collection over the stores of
+// a serve configuration (same flags, environment and YAML file), printing
+// its report as JSON. With the embedded store, the server must be stopped
+// (it holds the store's lock); with Redis, replicas may keep serving.
+func runGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := defaultServeConfig()
+	fs := newServeFlags(&cfg)
+	fs.Init("regkit gc", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var configPath string
+	fs.StringVar(&configPath, "config", "", "YAML configuration file (the serve keys)")
+	dryRun := fs.Bool("dry-run", false, "report what would be deleted, delete nothing")
+	if err := loadConfig(fs, args, &cfg, &configPath); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	meta, err := openMetadata(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer meta.Close()
+	bucketURL, err := cfg.bucketURL()
+	if err != nil {
+		return err
+	}
+	store, err := storage.Open(ctx, bucketURL, meta, storage.WithLogger(log))
+	if err != nil {
+		return fmt.Errorf("storage %s: %w", bucketURL, err)
+	}
+	defer store.Close()
+	rep, err := gc.New(meta, store, gc.WithGrace(cfg.GCGrace), gc.WithUploadExpiry(cfg.UploadExpiry),
+		gc.WithDryRun(*dryRun || cfg.GCDryRun), gc.WithLogger(log)).RunOnce(ctx)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}

@@ -1,0 +1,354 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bunrouter"
+
+	"github.com/regkit/regkit/server/auth"
+	"github.com/regkit/regkit/spec/oci"
+)
+
+// Authentication and authorization with auth mode "tokens" (WithAuth).
+//
+// The authenticate middleware parses and verifies the credentials of
+// every request once and stores the outcome in the request context; it
+// also applies the rate limits (429 with Retry-After; TOOMANYREQUESTS on
+// /v2). Authorization happens per route: authorize, called by dispatchOCI
+// for /v2, and the /api/v1 handlers (api_users.go).
+//
+// OCI routes need these actions on the repository's owner (the first
+// path component): pull for blob and manifest GET/HEAD, tags and
+// referrers; push for every upload route and manifest PUT; delete for
+// manifest and blob DELETE; a mount also needs pull on its from=
+// repository, and without it (or without from=) it is answered as a plain
+// upload start (202), so a mount never reveals a blob the caller may not
+// read. GET /v2/ and GET /v2/_catalog need any valid credentials (or an
+// anonymous bearer token), as the docker login flow expects: a client
+// without them is challenged, so clients that only send credentials after
+// a challenge (crane, skopeo) still send them. The catalog lists only the
+// repositories the caller may pull (catalogVisible); anonymous callers
+// (with an anonymous bearer token) see public owners only.
+
+// authKey is the context key of the authentication outcome.
+type authKey struct{}
+
+// authResult is the outcome of authenticating a request.
+type authResult struct {
+	p   auth.Principal
+	err error // wraps auth.ErrInvalidCredentials or auth.ErrMalformedCredentials
+}
+
+// principal returns the authentication outcome of r's request.
+func principal(ctx context.Context) authResult {
+	res, _ := ctx.Value(authKey{}).(authResult)
+	return res
+}
+
+// isOCIPath reports whether p is under /v2.
+func isOCIPath(p string) bool { return p == "/v2" || strings.HasPrefix(p, "/v2/") }
+
+// clientIP returns the host part of the peer address.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// credentials extracts the credentials of r: the Authorization header,
+// or on /api routes ?token= (and ?access_token=) when allowed.
+func (s *Server) credentials(r *http.Request) (auth.Credentials, error) {
+	h := r.Header.Values("Authorization")
+	if len(h) > 1 {
+		return auth.Credentials{}, auth.ErrMalformedCredentials
+	}
+	if len(h) == 1 {
+		return auth.ParseAuthorization(h[0])
+	}
+	if !isOCIPath(r.URL.Path) && s.opts.auth.AllowQueryToken() {
+		q := r.URL.Query()
+		for _, k := range []string{"token", "access_token"} {
+			if v, ok := q[k]; ok && len(v) > 0 {
+				return auth.QueryToken(v[0])
+			}
+		}
+	}
+	return auth.Credentials{}, nil
+}
+
+// authenticate is the middleware that authenticates every request and
+// applies the rate limits.
+func (s *Server) authenticate(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
+	return func(w http.ResponseWriter, req bunrouter.Request) error {
+		a := s.opts.auth
+		r := req.Request
+		ctx := r.Context()
+		ip := clientIP(r)
+		var res authResult
+		creds, err := s.credentials(r)
+		if err == nil && creds.Kind != auth.NoCredentials {
+			if err := a.CheckFailures(ctx, ip); err != nil {
+				s.writeAuthError(w, r, err)
+				return nil
+			}
+			res.p, err = a.Authenticate(ctx, creds)
+		}
+		if err != nil {
+			if !errors.Is(err, auth.ErrUnauthenticated) && !errors.Is(err, auth.ErrMalformedCredentials) {
+				s.writeAuthError(w, r, err)
+				return nil
+			}
+			a.RecordFailure(ctx, ip)
+			res = authResult{err: err}
+		}
+		if err := a.Hit(ctx, ip, res.p); err != nil {
+			s.writeAuthError(w, r, err)
+			return nil
+		}
+		return next(w, req.WithContext(context.WithValue(ctx, authKey{}, res)))
+	}
+}
+
+// writeAuthError writes an error of the middleware in the format of the
+// path's protocol.
+func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	if isOCIPath(r.URL.Path) {
+		var rl *auth.RateLimitError
+		if errors.As(err, &rl) {
+			w.Header().Set("Retry-After", strconv.Itoa(rl.RetryAfterSeconds()))
+			err = oci.CodeTooManyRequests.Errorf("%s", rl.Error())
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeAPIError(w, r, err)
+}
+
+// ociActions returns the actions a route needs on its repository.
+func ociActions(route oci.RouteID) auth.Actions {
+	switch route {
+	case oci.RouteBlob, oci.RouteManifest, oci.RouteTags, oci.RouteTagsPaged, oci.RouteReferrers, oci.RouteReferrersFiltered:
+		return auth.ActionsOf(string(auth.Pull))
+	case oci.RouteManifestDelete, oci.RouteBlobDelete:
+		return auth.ActionsOf(string(auth.Delete))
+	}
+	return auth.ActionsOf(string(auth.Push))
+}
+
+// challengeScope is the scope of the Bearer challenge for req.
+func challengeScope(req *oci.Request) string {
+	switch req.Route {
+	case oci.RouteBase, oci.RouteToken:
+		return ""
+	case oci.RouteCatalog:
+		return "registry:catalog:*"
+	}
+	need := ociActions(req.Route)
+	if need.Has(auth.ActionsOf(string(auth.Push))) {
+		need |= auth.ActionsOf(string(auth.Pull))
+	}
+	scope := "repository:" + req.Name + ":" + need.String()
+	if req.Route == oci.RouteBlobMount && req.From != "" {
+		scope += " repository:" + req.From + ":pull"
+	}
+	return scope
+}
+
+// baseURL is the externally visible base URL of the registry, for the
+// challenge's realm. X-Forwarded-Proto and X-Forwarded-Host are honoured
+// (they only change where the caller's own client is sent for a token).
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	host := r.Host
+	if h := r.Header.Get("X-Forwarded-Host"); h != "" && !strings.ContainsAny(h, "\"\\, /") {
+		host = h
+	}
+	return scheme + "://" + host
+}
+
+// challenge sets the Bearer challenge for req and returns the 401 error
+// for cause.
+func (s *Server) challenge(w http.ResponseWriter, r *http.Request, req *oci.Request, cause error) error {
+	a := s.opts.auth
+	h := fmt.Sprintf("Bearer realm=%q,service=%q", baseURL(r)+"/v2/token", a.Service())
+	if scope := challengeScope(req); scope != "" {
+		h += fmt.Sprintf(",scope=%q", scope)
+	}
+	msg := "authentication required"
+	switch {
+	case errors.Is(cause, auth.ErrInsufficientScope):
+		h += `,error="insufficient_scope"`
+		msg = "the bearer token does not cover this request; get a token for its scope"
+	case errors.Is(cause, auth.ErrInvalidCredentials), errors.Is(cause, auth.ErrMalformedCredentials):
+		h += `,error="invalid_token"`
+		msg = "invalid, expired or revoked credentials"
+	}
+	w.Header().Set(oci.WWWAuthenticate, h)
+	return oci.CodeUnauthorized.Errorf("%s", msg)
+}
+
+// denied is the 403 of a valid principal without the right.
+func denied(req *oci.Request) error {
+	return oci.CodeDenied.Errorf("requested access to %s is denied", req.Name)
+}
+
+// authorize decides an OCI request (nil when allowed), after Parse and
+// before its handler. It may rewrite a mount into a plain upload start
+// (see above).
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req *oci.Request) error {
+	a := s.opts.auth
+	if a == nil || req.Route == oci.RouteToken {
+		return nil
+	}
+	ctx := r.Context()
+	res := principal(ctx)
+	if res.err != nil {
+		return s.challenge(w, r, req, res.err)
+	}
+	p := res.p
+	switch req.Route {
+	case oci.RouteBase, oci.RouteCatalog:
+		// Any valid credentials, or an anonymous bearer token; the
+		// catalog then lists what the caller may pull.
+		if !p.Authenticated() && p.Method != auth.MethodBearer {
+			return s.challenge(w, r, req, auth.ErrUnauthenticated)
+		}
+		return nil
+	}
+	if err := s.decide(w, r, req, a.Authorize(ctx, p, req.Name, auth.PackageContainer, ociActions(req.Route))); err != nil {
+		return err
+	}
+	if req.Route == oci.RouteBlobMount {
+		if req.From == "" || a.Authorize(ctx, p, req.From, auth.PackageContainer, auth.ActionsOf(string(auth.Pull))) != nil {
+			req.Route, req.From, req.Digest = oci.RouteUploadStart, "", ""
+		}
+	}
+	return nil
+}
+
+// decide maps an auth.Authorize outcome to the OCI error.
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, req *oci.Request, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return s.challenge(w, r, req, err)
+	case errors.Is(err, auth.ErrDenied):
+		return denied(req)
+	}
+	return err
+}
+
+// tokenResponse is the body of GET /v2/token.
+type tokenResponse struct {
+	Token       string `json:"token"`
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int    `json:"expires_in"`
+	IssuedAt    string `json:"issued_at"`
+}
+
+// issueToken answers GET /v2/token?service=&scope=...: a bearer token for
+// the caller (Basic credentials, a token, or anonymous) granting the
+// intersection of the requested and the permitted actions.
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, _ oci.Request) error {
+	a := s.opts.auth
+	res := principal(r.Context())
+	if res.err != nil {
+		w.Header().Set(oci.WWWAuthenticate, fmt.Sprintf("Basic realm=%q", a.Service()))
+		return oci.CodeUnauthorized.Errorf("invalid, expired or revoked credentials")
+	}
+	tok, err := a.IssueBearer(r.Context(), res.p, r.URL.Query()["scope"])
+	if err != nil {
+		return fmt.Errorf("issue token: %w", err)
+	}
+	body, err := json.Marshal(tokenResponse{
+		Token: tok.Token, AccessToken: tok.Token,
+		ExpiresIn: int(tok.ExpiresIn / time.Second),
+		IssuedAt:  tok.IssuedAt.UTC().Format(time.RFC3339),
+	})
+	if err != nil {
+		return fmt.Errorf("encode token: %w", err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return nil
+}
+
+// catalogPage is how many repositories catalogVisible reads at a time.
+const catalogPage = 100
+
+// catalogVisible answers GET /v2/_catalog with auth: only the
+// repositories the caller may pull are listed (site admins see all), with
+// the same n/last pagination and Link header as the open catalog.
+func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.Request) error {
+	ctx := r.Context()
+	a := s.opts.auth
+	p := principal(ctx).p
+	visible := map[string]bool{}
+	canSee := func(repo string) (bool, error) {
+		owner := auth.Owner(repo)
+		if v, ok := visible[owner]; ok {
+			return v, nil
+		}
+		acts, err := a.Actions(ctx, p, owner, auth.PackageContainer)
+		if err != nil {
+			return false, err
+		}
+		v := acts.Has(auth.ActionsOf(string(auth.Pull)))
+		visible[owner] = v
+		return v, nil
+	}
+	out := []string{}
+	last, full := req.Last, false
+	for req.N != 0 && !full {
+		repos, more, err := s.meta.Repositories(ctx, last, catalogPage)
+		if err != nil {
+			return fmt.Errorf("catalog: %w", err)
+		}
+		for _, repo := range repos {
+			ok, err := canSee(repo)
+			if err != nil {
+				return fmt.Errorf("catalog: %w", err)
+			}
+			if ok {
+				out = append(out, repo)
+				if req.N > 0 && len(out) > req.N {
+					full = true
+					break
+				}
+			}
+		}
+		if !more || len(repos) == 0 {
+			break
+		}
+		last = repos[len(repos)-1]
+	}
+	if full {
+		out = out[:req.N]
+		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: req.N, Last: out[len(out)-1]}
+		w.Header().Set(oci.Link, oci.NextLink(next))
+	}
+	return writeJSON(w, r, http.StatusOK, "application/json", struct {
+		Repositories []string `json:"repositories"`
+	}{out})
+}

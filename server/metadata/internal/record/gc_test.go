@@ -1,0 +1,35 @@
+package record
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/regkit/regkit/server/metadata"
+)
+
+func TestBlobUsed(t *testing.T) {
+	b := metadata.Blob{Digest: digest.FromString("b"), Size: 3, Key: "k", Created: when, Used: when.Add(time.Hour)}
+	if got, err := DecodeBlob(EncodeBlob(b)); err != nil || !reflect.DeepEqual(got, b) {
+		t.Fatalf("got %+v, %v; want %+v", got, err, b)
+	}
+	// A record written before Used existed ends after Created.
+	old := EncodeBlob(metadata.Blob{Digest: b.Digest, Size: 3, Key: "k", Created: when})
+	old = old[:len(old)-1] // drop the zero Used
+	got, err := DecodeBlob(old)
+	if err != nil || !got.Used.IsZero() || !got.Created.Equal(when) || got.Key != "k" {
+		t.Fatalf("old record: got %+v, %v", got, err)
+	}
+}
+
+func TestLease(t *testing.T) {
+	l := Lease{Token: "tok", Expires: when}
+	if got, err := DecodeLease(EncodeLease(l)); err != nil || got != l {
+		t.Fatalf("got %+v, %v; want %+v", got, err, l)
+	}
+	if _, err := DecodeLease(EncodeBlob(metadata.Blob{})); err == nil {
+		t.Fatal("a blob record decoded as a lease")
+	}
+}
