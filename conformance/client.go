@@ -203,6 +203,9 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		c.tokens[key] = tok
 		c.tokens[scopeKey(scopes)] = tok
 		c.mu.Unlock()
+		// Retry with this token even when the request named no scope
+		// (GET /v2/, a catalog Link), which authorization cannot look up.
+		return c.send(ctx, req, u, "Bearer "+tok, "")
 	default:
 		return resp, nil
 	}

@@ -93,6 +93,11 @@ type Config struct {
 	// Namespace is the repository prefix the run may write under; each run
 	// creates a unique repository <Namespace>/conformance-<random> in it.
 	Namespace string
+	// DeniedNamespace is a repository prefix the credentials may not push
+	// to (another owner's namespace). When set, the auth specs check that a
+	// push there is refused with 403 DENIED, not 401; empty reports those
+	// specs as unsupported.
+	DeniedNamespace string
 	// Username and Password are credentials for Basic auth or for the token
 	// endpoint of a Bearer challenge.
 	Username string
@@ -164,6 +169,7 @@ func (c *Config) fields() []field {
 	return []field{
 		{"url", "registry base URL, e.g. https://registry.example", (*stringValue)(&c.URL)},
 		{"namespace", "repository prefix the run may write under", (*stringValue)(&c.Namespace)},
+		{"denied-namespace", "repository prefix the credentials may NOT push to (checks 403 vs 401)", (*stringValue)(&c.DeniedNamespace)},
 		{"username", "user name for Basic auth or the token endpoint", (*stringValue)(&c.Username)},
 		{"password", "password (never printed)", &c.Password},
 		{"token", "bearer token sent as is (never printed)", &c.Token},
@@ -232,7 +238,7 @@ func (c *Config) Load(fs *flag.FlagSet, getenv func(string) string) error {
 }
 
 // LoadEnv applies every REGKIT_CONFORMANCE_* variable that getenv returns
-// non-empty (URL, NAMESPACE, USERNAME, PASSWORD, TOKEN, REPORT, REFERRERS,
+// non-empty (URL, NAMESPACE, DENIED_NAMESPACE, USERNAME, PASSWORD, TOKEN, REPORT, REFERRERS,
 // DELETE, AUTO_MOUNT, SHA512, CATALOG, TIMEOUT, INSECURE_TLS, SEED, LABELS,
 // MAX_BODY).
 func (c *Config) LoadEnv(getenv func(string) string) error {
@@ -251,7 +257,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 }
 
 // LoadFile applies a YAML file whose keys are the flag names (url,
-// namespace, username, password, token, report, referrers, delete,
+// namespace, denied-namespace, username, password, token, report, referrers, delete,
 // auto-mount, sha512, catalog, timeout, insecure-tls, seed, labels,
 // max-body). Unknown keys are an error.
 func (c *Config) LoadFile(path string) error {

@@ -151,7 +151,7 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, req oci.Req
 		if err := s.checkQuota(r.Context(), req.Name, "", b+1); err != nil {
 			return err
 		}
-	} else if r.ContentLength > 0 {
+	} else if r.ContentLength > 0 && s.opts.quota != nil {
 		u, err := s.store.UploadStatus(r.Context(), req.Name, req.UploadID)
 		if err != nil {
 			return s.uploadFailure(w, r, req, err)

@@ -41,6 +41,7 @@ type options struct {
 	quota             *quota.Checker
 	now               func() time.Time
 	auth              *auth.Service
+	generic           genericOptions // see generic.go
 }
 
 // Option configures a Server.
@@ -111,6 +112,7 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 	}
 	s.router = r
 	s.handlers = s.ociRoutes()
+	s.genericRoutes(r) // generic.go: /api/packages and /api/v1/packages
 	if s.opts.auth != nil {
 		s.apiRoutes(r)
 		s.handlers[oci.RouteCatalog] = s.catalogVisible

@@ -19,6 +19,7 @@ import (
 	"github.com/regkit/regkit/conformance"
 	"github.com/regkit/regkit/conformance/oci"
 	"github.com/regkit/regkit/server"
+	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/metadata/boltmeta"
 	"github.com/regkit/regkit/server/metadata/memmeta"
@@ -34,7 +35,9 @@ import (
 //
 // Without a URL, the suite runs once per server backend in a child
 // process each (Ginkgo runs one suite per process): file storage with the
-// embedded store, file storage with Redis, and memory.
+// embedded store, file storage with Redis, memory, and memory with auth
+// mode "tokens" (credentials of user "conformance", and another owner's
+// namespace as the denied namespace).
 func TestOCIConformance(t *testing.T) {
 	cfg := conformance.Default()
 	if err := cfg.LoadEnv(os.Getenv); err != nil {
@@ -42,7 +45,7 @@ func TestOCIConformance(t *testing.T) {
 	}
 	backend := os.Getenv(backendEnv)
 	if cfg.URL == "" && backend == "" {
-		for _, b := range []string{"file+bolt", "file+redis", "mem+mem"} {
+		for _, b := range []string{"file+bolt", "file+redis", "mem+mem", "mem+mem+auth"} {
 			t.Run(b, func(t *testing.T) { runChild(t, b) })
 		}
 		return
@@ -52,6 +55,13 @@ func TestOCIConformance(t *testing.T) {
 		// regkit implements every optional feature: check them all.
 		on := conformance.FeatureOn
 		cfg.Referrers, cfg.Delete, cfg.SHA512, cfg.Catalog, cfg.AutoMount = on, on, on, on, on
+		if backend == authBackend {
+			// With auth, a mount without from= never reveals a blob
+			// (it starts an upload).
+			cfg.AutoMount = conformance.FeatureOff
+			cfg.Username, cfg.Password = authUser, authPassword
+			cfg.Namespace, cfg.DeniedNamespace = authUser, authOtherUser
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -112,7 +122,7 @@ func startServer(t *testing.T, backend string) string {
 	case "file+redis":
 		bucketURL = "file://" + t.TempDir()
 		meta = redismeta.New(redis.NewClient(&redis.Options{Addr: redistest.Start(t)}))
-	case "mem+mem":
+	case "mem+mem", authBackend:
 		meta = memmeta.New()
 	default:
 		t.Fatalf("unknown %s %q", backendEnv, backend)
@@ -126,7 +136,43 @@ func startServer(t *testing.T, backend string) string {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(server.New(meta, store, server.WithLogger(log), server.WithDelete(true), server.WithAutoMount(true)))
+	opts := []server.Option{server.WithLogger(log), server.WithDelete(true), server.WithAutoMount(true)}
+	if backend == authBackend {
+		opts = append(opts, server.WithAuth(newAuth(t, meta)))
+	}
+	srv := httptest.NewServer(server.New(meta, store, opts...))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// The auth backend: regkit with auth mode "tokens".
+const (
+	authBackend   = "mem+mem+auth"
+	authUser      = "conformance"
+	authPassword  = "conformance-password"
+	authOtherUser = "someone-else"
+)
+
+// newAuth returns the auth service of the auth backend: users
+// "conformance" (whose namespace the suite writes) and "someone-else"
+// (public, the denied namespace).
+func newAuth(t *testing.T, meta metadata.Store) *auth.Service {
+	t.Helper()
+	ctx := context.Background()
+	ident := meta.(metadata.Identity)
+	kdf := auth.KDF{Time: 1, Memory: 64, Threads: 1}
+	a, err := auth.New(auth.Config{Identity: ident, SigningKeys: [][]byte{[]byte("conformance-signing-key-0123456789abcdef")}, KDF: kdf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, pw := range map[string]string{authUser: authPassword, authOtherUser: authPassword + "-other"} {
+		h, err := auth.HashPassword(pw, kdf)
+		if err == nil {
+			_, err = ident.CreateAccount(ctx, metadata.Account{Name: u, Type: metadata.AccountUser, Visibility: metadata.VisibilityPublic, PasswordHash: h})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
 }

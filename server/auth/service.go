@@ -219,9 +219,9 @@ type Principal struct {
 // credentials of a user or token.
 func (p Principal) Authenticated() bool { return p.User != nil || p.Token != nil }
 
-// SiteAdmin reports whether the principal is a site admin's password
-// login (or a bearer token from one). Tokens never carry site-admin
-// rights beyond their scopes.
+// SiteAdmin reports whether the principal's user is a site admin. A site
+// admin's tokens stay limited by their scopes, and administration
+// (RequireSiteAdmin) needs a password login.
 func (p Principal) SiteAdmin() bool { return p.User != nil && p.User.SiteAdmin }
 
 // String names the principal for logs; it contains no secret.

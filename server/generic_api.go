@@ -1,0 +1,483 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/spec/generic"
+)
+
+// The management API (/api/v1/packages), after Gitea's. Generic packages
+// come from metadata.Packages; OCI repositories of the owner (<owner>/...)
+// are listed as packages of type "container", one version per tag (the
+// tag's manifest is the version's one file). Listings are newest first
+// and paginated with page/limit, X-Total-Count and Link.
+
+// apiUser is Gitea's user object.
+type apiUser struct {
+	ID         int64  `json:"id"`
+	Login      string `json:"login"`
+	LoginName  string `json:"login_name"`
+	FullName   string `json:"full_name"`
+	Email      string `json:"email"`
+	AvatarURL  string `json:"avatar_url"`
+	Username   string `json:"username"`
+	Visibility string `json:"visibility"`
+	IsAdmin    bool   `json:"is_admin"`
+	Created    string `json:"created,omitempty"`
+}
+
+// apiRepository is the linked repository of a package.
+type apiRepository struct {
+	Name     string  `json:"name"`
+	FullName string  `json:"full_name"`
+	Owner    apiUser `json:"owner"`
+	HTMLURL  string  `json:"html_url"`
+}
+
+// apiFile is Gitea's package file object.
+type apiFile struct {
+	ID          int64  `json:"id"`
+	Size        int64  `json:"size"`
+	Name        string `json:"name"`
+	MD5         string `json:"md5"`
+	SHA1        string `json:"sha1"`
+	SHA256      string `json:"sha256"`
+	SHA512      string `json:"sha512"`
+	ContentType string `json:"content_type"`
+	CreatedAt   string `json:"created_at"`
+}
+
+// apiPackage is Gitea's package object (one version), plus
+// download_count, semver_compatible and, on latest, latest_rule.
+type apiPackage struct {
+	ID            int64          `json:"id"`
+	Owner         apiUser        `json:"owner"`
+	Repository    *apiRepository `json:"repository"`
+	Creator       apiUser        `json:"creator"`
+	Type          string         `json:"type"`
+	Name          string         `json:"name"`
+	Version       string         `json:"version"`
+	HTMLURL       string         `json:"html_url"`
+	CreatedAt     string         `json:"created_at"`
+	DownloadCount int64          `json:"download_count"`
+	SemVer        bool           `json:"semver_compatible"`
+	LatestRule    string         `json:"latest_rule,omitempty"`
+	Files         []apiFile      `json:"files,omitempty"`
+
+	created time.Time // for ordering
+}
+
+// stableID derives a JSON-safe ID from parts (for owners without an
+// account and for container versions, which have no stored ID).
+func stableID(parts ...string) int64 {
+	h := fnv.New64a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return int64(h.Sum64() & (1<<53 - 1))
+}
+
+// pkgTime formats a time of the management API (RFC 3339, UTC).
+func pkgTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// user returns the user object of name: from its account with auth,
+// synthesized without (owners are implicit then). Empty name: the ghost
+// user of anonymous uploads.
+func (s *Server) user(ctx context.Context, name string) apiUser {
+	if name == "" {
+		return apiUser{ID: -1, Login: "Ghost", Username: "Ghost", Visibility: "public"}
+	}
+	u := apiUser{ID: stableID("owner", generic.Key(name)), Login: name, Username: name, Visibility: "public"}
+	if s.opts.auth != nil {
+		if a, err := s.opts.auth.Identity().GetAccount(ctx, name); err == nil {
+			u = apiUser{ID: a.ID, Login: a.Name, Username: a.Name, FullName: a.FullName, Email: a.Email,
+				Visibility: string(a.Visibility), IsAdmin: a.SiteAdmin, Created: pkgTime(a.Created)}
+		}
+	}
+	return u
+}
+
+// ownerExists reports whether owner is known: an account with auth; an
+// owner of any generic package or container repository without.
+func (s *Server) ownerExists(ctx context.Context, owner string) (bool, error) {
+	if s.opts.auth != nil {
+		_, err := s.opts.auth.Identity().GetAccount(ctx, owner)
+		if errors.Is(err, metadata.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	_, total, err := s.opts.generic.packages.ListPackageVersions(ctx, owner, metadata.PackageFilter{}, 0, 0)
+	if err != nil || total > 0 {
+		return total > 0, err
+	}
+	repos, err := s.containerRepos(ctx, owner, 1)
+	return len(repos) > 0, err
+}
+
+func (s *Server) htmlURL(r *http.Request, owner, typ, name, version string) string {
+	return baseURL(r) + "/" + owner + "/-/packages/" + typ + "/" + name + "/" + version
+}
+
+// toAPI converts a generic version (files included when it has them).
+func (s *Server) toAPI(r *http.Request, v metadata.PackageVersion) apiPackage {
+	ctx := r.Context()
+	p := v.Package
+	owner := s.user(ctx, p.Owner)
+	out := apiPackage{
+		ID: v.ID, Owner: owner, Creator: s.user(ctx, v.Creator), Type: p.Type, Name: p.Name, Version: v.Version,
+		HTMLURL: s.htmlURL(r, p.Owner, p.Type, p.Name, v.Version), CreatedAt: pkgTime(v.Created),
+		DownloadCount: v.Downloads, SemVer: p.SemVer, created: v.Created,
+	}
+	if p.Repository != "" {
+		out.Repository = &apiRepository{Name: p.Repository, FullName: p.Owner + "/" + p.Repository, Owner: owner,
+			HTMLURL: baseURL(r) + "/" + p.Owner + "/" + p.Repository}
+	}
+	for _, f := range v.Files {
+		out.Files = append(out.Files, apiFile{ID: f.ID, Size: f.Size, Name: f.Name, MD5: f.MD5, SHA1: f.SHA1,
+			SHA256: f.SHA256, SHA512: f.SHA512, ContentType: f.ContentType, CreatedAt: pkgTime(f.Created)})
+	}
+	return out
+}
+
+// containerRepos lists the OCI repositories of owner (at most n; n < 0
+// all), in name order.
+func (s *Server) containerRepos(ctx context.Context, owner string, n int) ([]string, error) {
+	prefix := generic.Key(owner) + "/"
+	var out []string
+	last := prefix
+	for n < 0 || len(out) < n {
+		repos, more, err := s.meta.Repositories(ctx, last, 100)
+		if err != nil {
+			return nil, fmt.Errorf("repositories: %w", err)
+		}
+		for _, repo := range repos {
+			if !strings.HasPrefix(repo, prefix) {
+				return out, nil
+			}
+			out = append(out, repo)
+		}
+		if !more || len(repos) == 0 {
+			break
+		}
+		last = repos[len(repos)-1]
+	}
+	return out, nil
+}
+
+// containerVersions returns the tags of repository repo as package
+// versions (with the manifest as their file when files is set); 404 when
+// the repository does not exist.
+func (s *Server) containerVersions(r *http.Request, owner, repo string, files bool) ([]apiPackage, error) {
+	ctx := r.Context()
+	tags, _, err := s.meta.Tags(ctx, repo, "", -1)
+	if err != nil {
+		return nil, notFoundErr(err, "container package %q not found", repo)
+	}
+	name := strings.TrimPrefix(repo, generic.Key(owner)+"/")
+	u := s.user(ctx, owner)
+	out := make([]apiPackage, 0, len(tags))
+	for _, tag := range tags {
+		m, err := s.meta.GetManifest(ctx, repo, tag)
+		if errors.Is(err, metadata.ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s:%s: %w", repo, tag, err)
+		}
+		p := apiPackage{
+			ID: stableID("container", repo, tag), Owner: u, Creator: u, Type: generic.TypeContainer, Name: name, Version: tag,
+			HTMLURL: s.htmlURL(r, owner, generic.TypeContainer, name, tag), CreatedAt: pkgTime(m.Created), created: m.Created,
+		}
+		if files {
+			sha := m.Digest.Encoded()
+			if m.Digest.Algorithm() != "sha256" {
+				sha = ""
+			}
+			p.Files = []apiFile{{ID: stableID("manifest", repo, m.Digest.String()), Size: int64(len(m.Body)), Name: m.Digest.String(),
+				SHA256: sha, ContentType: m.MediaType, CreatedAt: pkgTime(m.Created)}}
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// newestFirst orders API packages by creation, newest first.
+func newestFirst(a, b apiPackage) int {
+	if c := b.created.Compare(a.created); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.ID, a.ID)
+}
+
+// writePage writes one page of a listing with X-Total-Count and Link.
+func writePage(w http.ResponseWriter, r *http.Request, req generic.Request, items []apiPackage, total int) error {
+	if items == nil {
+		items = []apiPackage{}
+	}
+	h := w.Header()
+	h.Set(generic.TotalCount, strconv.Itoa(total))
+	h.Set(generic.Link, generic.PageLinks(req, total))
+	return writeJSON(w, r, http.StatusOK, "application/json; charset=utf-8", items)
+}
+
+// pkgList lists the owner's package versions (both types, or ?type=),
+// filtered by ?q=, newest first.
+func (s *Server) pkgList(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	ctx := r.Context()
+	ok, err := s.ownerExists(ctx, req.Owner)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return generic.Errorf(http.StatusNotFound, "owner %q not found", req.Owner)
+	}
+	page, limit := req.PageLimit()
+	offset := (page - 1) * limit
+	wantGeneric := req.PackageType == "" || req.PackageType == generic.TypeGeneric
+	wantContainer := req.PackageType == "" || req.PackageType == generic.TypeContainer
+	if wantGeneric {
+		if wantGeneric, err = s.canRead(ctx, req.Owner, generic.TypeGeneric); err != nil {
+			return err
+		}
+	}
+	if wantContainer {
+		if wantContainer, err = s.canRead(ctx, req.Owner, generic.TypeContainer); err != nil {
+			return err
+		}
+	}
+	filter := metadata.PackageFilter{Type: generic.TypeGeneric, Query: req.Q}
+	if wantGeneric && !wantContainer {
+		vs, total, err := s.opts.generic.packages.ListPackageVersions(ctx, req.Owner, filter, offset, limit)
+		if err != nil {
+			return fmt.Errorf("list packages: %w", err)
+		}
+		items := make([]apiPackage, len(vs))
+		for i, v := range vs {
+			items[i] = s.toAPI(r, v)
+		}
+		return writePage(w, r, req, items, total)
+	}
+	var all []apiPackage
+	if wantGeneric {
+		vs, _, err := s.opts.generic.packages.ListPackageVersions(ctx, req.Owner, filter, 0, -1)
+		if err != nil {
+			return fmt.Errorf("list packages: %w", err)
+		}
+		for _, v := range vs {
+			all = append(all, s.toAPI(r, v))
+		}
+	}
+	if wantContainer {
+		repos, err := s.containerRepos(ctx, req.Owner, -1)
+		if err != nil {
+			return err
+		}
+		for _, repo := range repos {
+			name := strings.TrimPrefix(repo, generic.Key(req.Owner)+"/")
+			if !strings.Contains(name, generic.Key(req.Q)) {
+				continue
+			}
+			vs, err := s.containerVersions(r, req.Owner, repo, false)
+			if err != nil && !errors.Is(err, generic.ErrNotFound) {
+				return err
+			}
+			all = append(all, vs...)
+		}
+	}
+	slices.SortFunc(all, newestFirst)
+	return writePage(w, r, req, metadata.PageOf(all, offset, limit), len(all))
+}
+
+// unknownType is the 404 of a package type the registry does not have.
+func unknownType(t string) error {
+	return generic.Errorf(http.StatusNotFound, "package type %q is not supported (use generic or container)", t)
+}
+
+// containerRepo is the OCI repository of a container package.
+func containerRepo(req generic.Request) string { return generic.Key(req.Owner) + "/" + req.Name }
+
+// allVersions returns every version of the request's package, newest
+// first.
+func (s *Server) allVersions(r *http.Request, req generic.Request) ([]apiPackage, error) {
+	switch req.Type {
+	case generic.TypeGeneric:
+		vs, _, err := s.opts.generic.packages.PackageVersions(r.Context(), refOf(req), 0, -1)
+		if err != nil {
+			return nil, notFoundErr(err, "package %q not found", req.Name)
+		}
+		out := make([]apiPackage, len(vs))
+		for i, v := range vs {
+			out[i] = s.toAPI(r, v)
+		}
+		return out, nil
+	case generic.TypeContainer:
+		vs, err := s.containerVersions(r, req.Owner, containerRepo(req), false)
+		if err != nil {
+			return nil, err
+		}
+		if len(vs) == 0 {
+			return nil, generic.Errorf(http.StatusNotFound, "container package %q has no tags", req.Name)
+		}
+		slices.SortFunc(vs, newestFirst)
+		return vs, nil
+	}
+	return nil, unknownType(req.Type)
+}
+
+// pkgVersions lists the versions of a package, newest first.
+func (s *Server) pkgVersions(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	page, limit := req.PageLimit()
+	offset := (page - 1) * limit
+	if req.Type == generic.TypeGeneric {
+		vs, total, err := s.opts.generic.packages.PackageVersions(r.Context(), refOf(req), offset, limit)
+		if err != nil {
+			return notFoundErr(err, "package %q not found", req.Name)
+		}
+		items := make([]apiPackage, len(vs))
+		for i, v := range vs {
+			items[i] = s.toAPI(r, v)
+		}
+		return writePage(w, r, req, items, total)
+	}
+	all, err := s.allVersions(r, req)
+	if err != nil {
+		return err
+	}
+	return writePage(w, r, req, metadata.PageOf(all, offset, limit), len(all))
+}
+
+// version returns one version with its files.
+func (s *Server) version(r *http.Request, req generic.Request) (apiPackage, error) {
+	switch req.Type {
+	case generic.TypeGeneric:
+		v, err := s.opts.generic.packages.GetPackageVersion(r.Context(), refOf(req))
+		if err != nil {
+			return apiPackage{}, notFoundErr(err, "version %q of package %q not found", req.Version, req.Name)
+		}
+		return s.toAPI(r, v), nil
+	case generic.TypeContainer:
+		vs, err := s.containerVersions(r, req.Owner, containerRepo(req), true)
+		if err != nil {
+			return apiPackage{}, err
+		}
+		for _, v := range vs {
+			if v.Version == req.Version {
+				return v, nil
+			}
+		}
+		return apiPackage{}, generic.Errorf(http.StatusNotFound, "tag %q of container package %q not found", req.Version, req.Name)
+	}
+	return apiPackage{}, unknownType(req.Type)
+}
+
+// pkgVersion answers one version with its files and download count.
+func (s *Server) pkgVersion(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	v, err := s.version(r, req)
+	if err != nil {
+		return err
+	}
+	if v.Files == nil {
+		v.Files = []apiFile{}
+	}
+	return writeJSON(w, r, http.StatusOK, "application/json; charset=utf-8", v)
+}
+
+// pkgFiles answers the files of a version.
+func (s *Server) pkgFiles(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	v, err := s.version(r, req)
+	if err != nil {
+		return err
+	}
+	if v.Files == nil {
+		v.Files = []apiFile{}
+	}
+	return writeJSON(w, r, http.StatusOK, "application/json; charset=utf-8", v.Files)
+}
+
+// pkgDelete deletes a version (a tag for containers): 204.
+func (s *Server) pkgDelete(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	switch req.Type {
+	case generic.TypeGeneric:
+		if _, err := s.opts.generic.packages.DeletePackageVersion(r.Context(), refOf(req)); err != nil {
+			return notFoundErr(err, "version %q of package %q not found", req.Version, req.Name)
+		}
+	case generic.TypeContainer:
+		if !s.opts.deleteEnabled {
+			return generic.Errorf(http.StatusMethodNotAllowed, "deletes are disabled on this registry (allowed: GET)")
+		}
+		if err := s.meta.DeleteTag(r.Context(), containerRepo(req), req.Version); err != nil {
+			return notFoundErr(err, "tag %q of container package %q not found", req.Version, req.Name)
+		}
+	default:
+		return unknownType(req.Type)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// pkgLatest answers the latest version: the highest SemVer precedence
+// (stable releases before pre-releases) when every version is SemVer,
+// else the newest. latest_rule says which rule applied.
+func (s *Server) pkgLatest(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	all, err := s.allVersions(r, req)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(all))
+	for i, v := range all {
+		names[i] = v.Version
+	}
+	i, ok := generic.LatestSemVerOf(names)
+	rule := generic.LatestSemVer
+	if !ok {
+		i, rule = 0, generic.LatestNewest
+	}
+	latest := all[i]
+	if req.Type == generic.TypeGeneric {
+		c := req
+		c.Version = latest.Version
+		if latest, err = s.version(r, c); err != nil {
+			return err
+		}
+	}
+	latest.LatestRule = rule
+	return writeJSON(w, r, http.StatusOK, "application/json; charset=utf-8", latest)
+}
+
+// pkgLink links a generic package to a repository of its owner: 201.
+func (s *Server) pkgLink(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	return s.link(w, r, req, req.Repo, http.StatusCreated)
+}
+
+// pkgUnlink removes a package's link: 204.
+func (s *Server) pkgUnlink(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	return s.link(w, r, req, "", http.StatusNoContent)
+}
+
+func (s *Server) link(w http.ResponseWriter, r *http.Request, req generic.Request, repo string, status int) error {
+	switch req.Type {
+	case generic.TypeGeneric:
+	case generic.TypeContainer:
+		return generic.Errorf(http.StatusBadRequest, "container packages cannot be linked on this registry")
+	default:
+		return unknownType(req.Type)
+	}
+	if err := s.opts.generic.packages.LinkPackage(r.Context(), refOf(req), repo); err != nil {
+		return notFoundErr(err, "package %q not found", req.Name)
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(status)
+	return nil
+}

@@ -1,0 +1,455 @@
+package server
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/storage"
+	"github.com/regkit/regkit/spec/generic"
+	"github.com/regkit/regkit/spec/oci"
+)
+
+// errTooLarge is the read error of a body beyond the file size limit.
+var errTooLarge = errors.New("file too large")
+
+// hashTee feeds what it reads to hashes, counts it, enforces the size
+// limit and remembers the body's own read error (a client that went away
+// or sent less than its Content-Length).
+type hashTee struct {
+	r     io.Reader
+	hs    []hash.Hash
+	n     int64
+	limit int64 // 0: none; counted from the start of the file
+	rerr  error
+}
+
+// Read implements io.Reader.
+func (t *hashTee) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.n += int64(n)
+		if t.limit > 0 && t.n > t.limit {
+			t.rerr = errTooLarge
+			return 0, errTooLarge
+		}
+		for _, h := range t.hs {
+			h.Write(p[:n])
+		}
+	}
+	if err != nil && err != io.EOF {
+		t.rerr = err
+	}
+	return n, err
+}
+
+// uploadScope is the storage session scope ("repository") of uploads into
+// a file of a version.
+func uploadScope(req generic.Request) string {
+	return "generic/" + generic.Key(req.Owner) + "/" + generic.Key(req.Name) + "/" + generic.Key(req.Version) + "/" + generic.Key(req.Filename)
+}
+
+// tooLarge is the 403 of a file over the size limit.
+func (s *Server) tooLarge(size int64) error {
+	what := "the file"
+	if size > 0 {
+		what = fmt.Sprintf("the file (%d bytes)", size)
+	}
+	return generic.Errorf(http.StatusForbidden, "%s exceeds the maximum file size of %d bytes on this registry", what, s.opts.generic.maxFileSize)
+}
+
+// checkSize refuses a declared size (Content-Length, < 0 unknown) over the
+// limit or over the owner's quota, before any byte is read.
+func (s *Server) checkSize(ctx context.Context, req generic.Request, size int64) error {
+	if max := s.opts.generic.maxFileSize; max > 0 && size > max {
+		return s.tooLarge(size)
+	}
+	if s.opts.quota != nil {
+		if err := s.opts.quota.Check(ctx, generic.Key(req.Owner)+"/"+generic.Key(req.Name), size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// precheck refuses an upload that would fail at the end anyway: a file of
+// that name exists in the version, or a non-SemVer version is new to a
+// SemVer package.
+func (s *Server) precheck(ctx context.Context, req generic.Request) error {
+	p := s.opts.generic.packages
+	ref := refOf(req)
+	_, err := p.GetPackageFile(ctx, ref, req.Filename)
+	switch {
+	case err == nil:
+		return duplicate(req)
+	case !errors.Is(err, metadata.ErrNotFound):
+		return fmt.Errorf("packages: %w", err)
+	}
+	if generic.IsSemVer(req.Version) {
+		return nil
+	}
+	pkg, err := p.GetPackage(ctx, ref)
+	switch {
+	case errors.Is(err, metadata.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("packages: %w", err)
+	case !pkg.SemVer:
+		return nil
+	}
+	if _, err := p.GetPackageVersion(ctx, ref); err == nil {
+		return nil
+	}
+	return notSemVer(req)
+}
+
+func duplicate(req generic.Request) error {
+	return generic.Errorf(http.StatusConflict, "file %q already exists in version %q of package %q", req.Filename, req.Version, req.Name)
+}
+
+func notSemVer(req generic.Request) error {
+	return generic.Errorf(http.StatusConflict, "package %q is semver-compatible (its first version was SemVer 2.0.0); version %q is not SemVer", req.Name, req.Version)
+}
+
+// uploadContentType returns the type a client gave for the file: "" for
+// none, for curl's default application/x-www-form-urlencoded, and for a
+// value that does not parse.
+func uploadContentType(ct string) string {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/") {
+		return ""
+	}
+	return mime.FormatMediaType(mt, params)
+}
+
+// fileBody returns the file of a PUT body: the body itself, or the first
+// file part of a multipart/form-data body (form fields before it are
+// skipped), with the file's content type.
+func fileBody(r *http.Request) (io.Reader, string, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		return r.Body, uploadContentType(r.Header.Get("Content-Type")), nil
+	}
+	if params["boundary"] == "" {
+		return nil, "", generic.Errorf(http.StatusBadRequest, "multipart/form-data body without a boundary")
+	}
+	mr := multipart.NewReader(r.Body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return nil, "", generic.Errorf(http.StatusBadRequest, "the multipart/form-data body has no file part")
+		}
+		if err != nil {
+			return nil, "", generic.Errorf(http.StatusBadRequest, "malformed multipart/form-data body: %v", err)
+		}
+		if part.FileName() != "" {
+			return part, uploadContentType(part.Header.Get("Content-Type")), nil
+		}
+		// A form field: skip it, within bounds.
+		if n, _ := io.Copy(io.Discard, io.LimitReader(part, 1<<20+1)); n > 1<<20 {
+			return nil, "", generic.Errorf(http.StatusBadRequest, "form field %q before the file part is too large", part.FormName())
+		}
+	}
+}
+
+// appendErr maps the error of an append to the session of a file.
+func (s *Server) appendErr(t *hashTee, err error) error {
+	var re *storage.RangeError
+	switch {
+	case errors.Is(t.rerr, errTooLarge):
+		return s.tooLarge(0)
+	case t.rerr != nil:
+		return generic.Errorf(http.StatusBadRequest, "the request body ended early (%v); nothing was stored", t.rerr)
+	case errors.As(err, &re):
+		return rangeMismatch(re.Offset)
+	case errors.Is(err, storage.ErrUploadUnknown):
+		return generic.Errorf(http.StatusNotFound, "upload unknown or expired")
+	}
+	return err
+}
+
+// rangeMismatch is the 416 of a chunk that does not start at offset.
+func rangeMismatch(offset int64) error {
+	return generic.Errorf(http.StatusRequestedRangeNotSatisfiable,
+		"the chunk must start at the upload's current offset %d (send Content-Range: %d-<end>)", offset, offset)
+}
+
+// commitFile finishes storage session id into a blob and records the
+// file: sha256 and sha512 come from the session's saved hash states, md5
+// and sha1 from the caller. On failure the session is cancelled, so
+// nothing is left behind.
+func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex, sha1hex, contentType, who string) (metadata.PackageFile, error) {
+	scope := uploadScope(req)
+	cancel := func() {
+		c, stop := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer stop()
+		if err := s.store.CancelUpload(c, scope, id); err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
+			s.opts.log.WarnContext(ctx, "cancel generic upload", "upload", id, "err", err)
+		}
+	}
+	sums, size, err := s.store.UploadDigests(ctx, scope, id)
+	if err != nil {
+		cancel()
+		return metadata.PackageFile{}, fmt.Errorf("upload digests: %w", err)
+	}
+	if err := s.checkSize(ctx, req, size); err != nil {
+		cancel()
+		return metadata.PackageFile{}, err
+	}
+	d256, d512 := sums[digest.SHA256], sums[digest.SHA512]
+	blob, err := s.store.FinishUpload(ctx, scope, id, nil, d256)
+	if err != nil {
+		cancel()
+		return metadata.PackageFile{}, fmt.Errorf("finish upload: %w", err)
+	}
+	if md5hex == "" || sha1hex == "" {
+		// The md5/sha1 states were lost (a crash between an append and
+		// its record): compute them from the committed bytes, once.
+		if md5hex, sha1hex, err = s.rehash(ctx, blob); err != nil {
+			return metadata.PackageFile{}, err
+		}
+	}
+	f := metadata.PackageFile{
+		Name: req.Filename, Size: blob.Size, ContentType: contentType,
+		MD5: md5hex, SHA1: sha1hex, SHA256: d256.Encoded(), SHA512: d512.Encoded(), Creator: who,
+	}
+	v, err := s.opts.generic.packages.PutPackageFile(ctx, refOf(req), f, metadata.PutFileOptions{SemVer: generic.IsSemVer(req.Version), Creator: who})
+	switch {
+	case errors.Is(err, metadata.ErrExists):
+		return metadata.PackageFile{}, duplicate(req)
+	case errors.Is(err, metadata.ErrConflict):
+		return metadata.PackageFile{}, notSemVer(req)
+	case err != nil:
+		return metadata.PackageFile{}, fmt.Errorf("record file: %w", err)
+	}
+	for _, vf := range v.Files {
+		if generic.Key(vf.Name) == generic.Key(req.Filename) {
+			return vf, nil
+		}
+	}
+	return f, nil
+}
+
+// rehash computes the md5 and sha1 of a committed blob (the recovery
+// path when a resumable upload's hash states were lost).
+func (s *Server) rehash(ctx context.Context, b metadata.Blob) (string, string, error) {
+	rc, err := s.store.ReadBlob(ctx, b, 0, -1)
+	if err != nil {
+		return "", "", fmt.Errorf("rehash %s: %w", b.Digest, err)
+	}
+	defer rc.Close()
+	m, h := md5.New(), sha1.New()
+	if _, err := io.Copy(io.MultiWriter(m, h), rc); err != nil {
+		return "", "", fmt.Errorf("rehash %s: %w", b.Digest, err)
+	}
+	return hex.EncodeToString(m.Sum(nil)), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// receive streams body into a new storage session and returns the
+// session ID and the md5 and sha1 of the bytes. On failure nothing is
+// left behind.
+func (s *Server) receive(ctx context.Context, req generic.Request, body io.Reader) (id, md5hex, sha1hex string, err error) {
+	scope := uploadScope(req)
+	u, err := s.store.StartUpload(ctx, scope, digest.SHA256, digest.SHA512)
+	if err != nil {
+		return "", "", "", fmt.Errorf("start upload: %w", err)
+	}
+	m, h := md5.New(), sha1.New()
+	t := &hashTee{r: body, hs: []hash.Hash{m, h}, limit: s.opts.generic.maxFileSize}
+	if _, err := s.store.AppendUpload(ctx, scope, u.ID, 0, t); err != nil {
+		c, stop := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer stop()
+		if cerr := s.store.CancelUpload(c, scope, u.ID); cerr != nil {
+			s.opts.log.WarnContext(ctx, "cancel generic upload", "upload", u.ID, "err", cerr)
+		}
+		return "", "", "", s.appendErr(t, err)
+	}
+	return u.ID, hex.EncodeToString(m.Sum(nil)), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// fileLocation is the path of a file of req's version.
+func fileLocation(req generic.Request) string {
+	return generic.Request{Route: generic.RouteDownload, Method: http.MethodGet, Owner: req.Owner, Type: generic.TypeGeneric,
+		Name: req.Name, Version: req.Version, Filename: req.Filename}.Path()
+}
+
+// genericUpload handles PUT of a file: the body (or the first file part
+// of a multipart/form-data body) streams into the blob store, hashed with
+// md5, sha1, sha256 and sha512 in the same pass, then the file is
+// recorded. 201 with Location; 409 for an existing file or a non-SemVer
+// version of a SemVer package; 403 over the size limit or quota.
+func (s *Server) genericUpload(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	ctx := r.Context()
+	if err := s.checkUploadOwner(ctx, req.Owner); err != nil {
+		return err
+	}
+	if err := s.checkSize(ctx, req, r.ContentLength); err != nil {
+		return err
+	}
+	if err := s.precheck(ctx, req); err != nil {
+		return err
+	}
+	body, ct, err := fileBody(r)
+	if err != nil {
+		return err
+	}
+	id, md5hex, sha1hex, err := s.receive(ctx, req, body)
+	if err != nil {
+		return err
+	}
+	if _, err := s.commitFile(ctx, req, id, md5hex, sha1hex, ct, creator(ctx)); err != nil {
+		return err
+	}
+	w.Header().Set("Location", fileLocation(req))
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// checkUploadOwner refuses uploads to an owner that has no account, with
+// auth (owners are implicit without it).
+func (s *Server) checkUploadOwner(ctx context.Context, owner string) error {
+	if s.opts.auth == nil {
+		return nil
+	}
+	if _, err := s.opts.auth.Identity().GetAccount(ctx, owner); err != nil {
+		return notFoundErr(err, "owner %q does not exist", owner)
+	}
+	return nil
+}
+
+// etagOf is the ETag of a file: its quoted sha256.
+func etagOf(f metadata.PackageFile) string { return `"` + f.SHA256 + `"` }
+
+// etagMatch reports whether an If-None-Match or If-Range value lists etag.
+func etagMatch(h, etag string) bool {
+	for _, t := range strings.Split(h, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// genericDownload serves GET and HEAD of a file: single ranges (206),
+// If-Range, If-None-Match (304), download counting (GET only), the bytes
+// from one ranged read of the blob (sendfile on file storage). A Range
+// with several ranges is answered with the whole file (200).
+func (s *Server) genericDownload(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	ctx := r.Context()
+	ref := refOf(req)
+	f, err := s.opts.generic.packages.GetPackageFile(ctx, ref, req.Filename)
+	if err != nil {
+		return notFoundErr(err, "package file %q of %s/%s not found", req.Filename, req.Name, req.Version)
+	}
+	b, err := s.meta.GetBlob(ctx, f.Digest())
+	if err != nil {
+		return notFoundErr(err, "the bytes of file %q are gone", req.Filename)
+	}
+	etag := etagOf(f)
+	h := w.Header()
+	ct := f.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	sum, _ := hex.DecodeString(f.SHA256)
+	b64 := base64.StdEncoding.EncodeToString(sum)
+	h.Set("ETag", etag)
+	h.Set("Last-Modified", f.Created.UTC().Format(http.TimeFormat))
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set(generic.Digest, "SHA-256="+b64)
+	h.Set("Repr-Digest", "sha-256=:"+b64+":")
+	h.Set("Cache-Control", "private, max-age=300")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	h.Set("Content-Type", ct)
+	h.Set(generic.ContentDisposition, generic.Disposition(f.Name))
+	offset, length, status := int64(0), f.Size, http.StatusOK
+	if rh := r.Header.Get("Range"); rh != "" && !strings.Contains(rh, ",") && ifRange(r, f, etag) {
+		br, err := oci.ParseRange(rh, f.Size)
+		if err != nil {
+			h.Set("Content-Range", "bytes */"+strconv.FormatInt(f.Size, 10))
+			return generic.Errorf(http.StatusRequestedRangeNotSatisfiable, "range %q cannot be satisfied for a file of %d bytes", rh, f.Size)
+		}
+		offset, length, status = br.Start, br.Length, http.StatusPartialContent
+		h.Set("Content-Range", br.ContentRange(f.Size))
+	}
+	if status == http.StatusOK {
+		h.Set(generic.ContentDigest, "sha-256=:"+b64+":")
+	}
+	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return nil
+	}
+	if err := s.opts.generic.packages.CountPackageDownload(ctx, ref); err != nil && !errors.Is(err, metadata.ErrNotFound) {
+		s.opts.log.WarnContext(ctx, "count download", "err", err)
+	}
+	if length == 0 {
+		w.WriteHeader(status)
+		return nil
+	}
+	rc, err := s.store.ReadBlob(ctx, b, offset, length)
+	if err != nil {
+		return fmt.Errorf("read file %s: %w", f.Digest(), err)
+	}
+	defer rc.Close()
+	w.WriteHeader(status)
+	if _, err := io.Copy(w, rc); err != nil {
+		s.opts.log.DebugContext(ctx, "file body interrupted", "digest", f.Digest(), "err", err)
+	}
+	return nil
+}
+
+// ifRange reports whether a Range applies: without If-Range, or when
+// If-Range names the file's ETag or a date not before its upload.
+func ifRange(r *http.Request, f metadata.PackageFile, etag string) bool {
+	ir := r.Header.Get("If-Range")
+	if ir == "" {
+		return true
+	}
+	if strings.HasPrefix(ir, `"`) || strings.HasPrefix(ir, "W/") {
+		return ir == etag
+	}
+	t, err := http.ParseTime(ir)
+	return err == nil && !f.Created.Truncate(time.Second).After(t)
+}
+
+// genericFileDelete deletes a file (204); the version goes with its last
+// file. The bytes stay until garbage collection.
+func (s *Server) genericFileDelete(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	if _, _, err := s.opts.generic.packages.DeletePackageFile(r.Context(), refOf(req), req.Filename); err != nil {
+		return notFoundErr(err, "package file %q of %s/%s not found", req.Filename, req.Name, req.Version)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// genericVersionDelete deletes a version with its files (204); a second
+// delete is 404.
+func (s *Server) genericVersionDelete(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	if _, err := s.opts.generic.packages.DeletePackageVersion(r.Context(), refOf(req)); err != nil {
+		return notFoundErr(err, "version %q of package %q not found", req.Version, req.Name)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
