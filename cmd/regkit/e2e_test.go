@@ -938,3 +938,145 @@ func TestE2EHelm(t *testing.T) {
 		t.Errorf("helm pull without --version: %q, want the 0.2.0+e2e.1 chart (%s)", out, charts[1].digest)
 	}
 }
+
+// TestE2EAuthLogin: crane and skopeo log in to `regkit serve --auth tokens`
+// and push and pull through the Bearer token flow, with a password and
+// with a personal token; without credentials, or with a wrong password,
+// pushes are refused.
+func TestE2EAuthLogin(t *testing.T) {
+	crane := e2eTool(t, "crane")
+	skopeo := e2eTool(t, "skopeo")
+	env := e2eEnv(t)
+	const adminPassword = "e2e-admin-password-1"
+	t.Setenv(adminPasswordEnv, adminPassword)
+	cfg := defaultServeConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Data = t.TempDir()
+	cfg.Auth = "tokens"
+	cfg.AuthSigningKey = "e2e-signing-key-0123456789abcdef0123456789"
+	addr, stop := startServe(t, cfg)
+	t.Cleanup(stop)
+	base := "http://" + addr
+
+	// A user alice (created by the bootstrap admin) and a personal token.
+	const alicePassword = "alice-password-1"
+	api := func(method, path, user, pass, body string, want int) []byte {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(user, pass)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
+		}
+		return b
+	}
+	api(http.MethodPost, "/api/v1/admin/users", "admin", adminPassword,
+		`{"username":"alice","password":"`+alicePassword+`","email":"alice@example.com","visibility":"private"}`, http.StatusCreated)
+	var tok struct {
+		SHA1 string `json:"sha1"`
+	}
+	if err := json.Unmarshal(api(http.MethodPost, "/api/v1/users/alice/tokens", "alice", alicePassword,
+		`{"name":"e2e","scopes":["write:packages"]}`, http.StatusCreated), &tok); err != nil || tok.SHA1 == "" {
+		t.Fatalf("token: %v %+v", err, tok)
+	}
+
+	work := t.TempDir()
+	raw := e2eLayerTar(t, "auth", 300_000)
+	tarPath := filepath.Join(work, "layer.tar")
+	if err := os.WriteFile(tarPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := func(args ...string) e2eResult {
+		t.Helper()
+		return e2eRun(t, env, work, crane, append([]string{"--insecure"}, args...)...)
+	}
+	cFail := func(args ...string) e2eResult {
+		t.Helper()
+		return e2eRunFail(t, env, work, crane, append([]string{"--insecure"}, args...)...)
+	}
+
+	// Anonymous: alice's private namespace refuses pushes and pulls.
+	ref := addr + "/alice/app:v1"
+	if r := cFail("append", "--oci-empty-base", "-f", tarPath, "-t", ref); !e2eUnauthorized(r) {
+		t.Fatalf("anonymous crane push: want UNAUTHORIZED, got %s", r.combined())
+	}
+
+	// crane with the personal token as password: push, then pull back.
+	c("auth", "login", addr, "-u", "alice", "-p", tok.SHA1)
+	out := strings.TrimSpace(c("append", "--oci-empty-base", "-f", tarPath, "-t", ref).stdout)
+	dgst := strings.TrimPrefix(out, addr+"/alice/app@")
+	if !strings.HasPrefix(dgst, "sha256:") {
+		t.Fatalf("crane append printed %q", out)
+	}
+	if got := strings.TrimSpace(c("digest", ref).stdout); got != dgst {
+		t.Fatalf("crane digest = %s, want %s", got, dgst)
+	}
+	var m e2eManifest
+	if err := json.Unmarshal([]byte(c("manifest", ref).stdout), &m); err != nil || len(m.Layers) != 1 {
+		t.Fatalf("manifest through the token flow: %v %+v", err, m)
+	}
+	if layer := []byte(c("blob", addr+"/alice/app@"+m.Layers[0].Digest).stdout); !bytes.Equal(e2eGunzip(t, layer), raw) {
+		t.Fatal("layer pulled with a token differs")
+	}
+	c("auth", "logout", addr)
+	if r := cFail("manifest", ref); !e2eUnauthorized(r) {
+		t.Fatalf("crane after logout: want UNAUTHORIZED, got %s", r.combined())
+	}
+
+	// skopeo: a wrong password is refused at login; the right one works.
+	policy := filepath.Join(work, "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"default":[{"type":"insecureAcceptAnything"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	authFile := filepath.Join(work, "auth.json")
+	s := func(args ...string) e2eResult {
+		t.Helper()
+		return e2eRun(t, env, work, skopeo, append([]string{"--policy", policy}, args...)...)
+	}
+	sFail := func(args ...string) e2eResult {
+		t.Helper()
+		return e2eRunFail(t, env, work, skopeo, append([]string{"--policy", policy}, args...)...)
+	}
+	if r := sFail("login", "--tls-verify=false", "--authfile", authFile, "-u", "alice", "-p", "wrong-password", addr); !e2eUnauthorized(r) {
+		t.Fatalf("skopeo login with a wrong password: %s", r.combined())
+	}
+	if r := s("login", "--tls-verify=false", "--authfile", authFile, "-u", "alice", "-p", alicePassword, addr); !strings.Contains(r.combined(), "Login Succeeded") {
+		t.Fatalf("skopeo login: %s", r.combined())
+	}
+	im := e2eNewImage(t, "skopeo-auth")
+	src := filepath.Join(work, "src")
+	e2eWriteLayout(t, src, "v1", im)
+	dest := "docker://" + addr + "/alice/skopeo:v1"
+	s("copy", "--preserve-digests", "--authfile", authFile, "--dest-tls-verify=false", "oci:"+src+":v1", dest)
+	back := filepath.Join(work, "back")
+	s("copy", "--authfile", authFile, "--src-tls-verify=false", dest, "oci:"+back+":v1")
+	gotDigest, blob := e2eReadLayout(t, back, "v1")
+	if gotDigest != im.digest {
+		t.Fatalf("skopeo round trip through the token flow: digest %s, want %s", gotDigest, im.digest)
+	}
+	for _, b := range im.blobs() {
+		if !bytes.Equal(blob(e2eDigest(b)), b) {
+			t.Fatal("blob differs after a round trip through the token flow")
+		}
+	}
+	// Without the auth file, skopeo cannot read alice's private image.
+	if r := sFail("inspect", "--tls-verify=false", "--authfile", filepath.Join(work, "none.json"), dest); !e2eUnauthorized(r) {
+		t.Fatalf("anonymous skopeo inspect: %s", r.combined())
+	}
+}
+
+// e2eUnauthorized reports whether a tool's output says the registry
+// answered 401.
+func e2eUnauthorized(r e2eResult) bool {
+	out := strings.ToLower(r.combined())
+	return strings.Contains(out, "unauthorized") || strings.Contains(out, "401") || strings.Contains(out, "invalid username/password")
+}

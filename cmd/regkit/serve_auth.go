@@ -39,6 +39,7 @@ func defaultAuthConfig() authConfig {
 		Auth:              "none",
 		AuthService:       auth.DefaultService,
 		TokenExpiry:       auth.DefaultTokenExpiry,
+		AllowQueryToken:   true,
 		RateLimitWindow:   time.Minute,
 		FailedLoginLimit:  10,
 		FailedLoginWindow: 5 * time.Minute,
@@ -52,7 +53,7 @@ func addAuthFlags(fs *flag.FlagSet, c *authConfig) {
 	fs.StringVar(&c.AuthSigningKeyFile, "auth-signing-key-file", c.AuthSigningKeyFile, "file with signing keys, one per line: the first signs, all verify (for rotation)")
 	fs.StringVar(&c.AuthService, "auth-service", c.AuthService, "service name of bearer tokens and challenges")
 	fs.DurationVar(&c.TokenExpiry, "token-expiry", c.TokenExpiry, "lifetime of OCI bearer tokens")
-	fs.BoolVar(&c.AllowQueryToken, "allow-query-token", c.AllowQueryToken, "accept ?token=X on /api routes")
+	fs.BoolVar(&c.AllowQueryToken, "allow-query-token", c.AllowQueryToken, "accept ?token=X on /api routes (as Gitea does; -allow-query-token=false turns it off)")
 	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests per client IP per -rate-limit-window (0: unlimited)")
 	fs.IntVar(&c.RateLimitToken, "rate-limit-token", c.RateLimitToken, "requests per token or user per -rate-limit-window (0: unlimited)")
 	fs.DurationVar(&c.RateLimitWindow, "rate-limit-window", c.RateLimitWindow, "window of the request rate limits")
