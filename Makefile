@@ -54,7 +54,10 @@ bench:
 ## fuzz: run each fuzzer for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test ./spec/oci/ -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$($(GO) test $$pkg -list '^Fuzz' | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME); \
+	  done; done
 
 ## e2e: real clients (crane, skopeo, regctl, helm) against regkit serve; installs them first
 e2e:

@@ -147,3 +147,48 @@ func runOnceRetry(ctx context.Context, meta metadata.Store, store *storage.Store
 	}
 	return gc.Report{}, gc.ErrLeaseHeld
 }
+
+// TestGCKeepsPackageFiles: with the package referencer, garbage collection
+// keeps the bytes of generic package files (which no manifest references)
+// and still collects unreferenced OCI blobs.
+func TestGCKeepsPackageFiles(t *testing.T) {
+	for _, kind := range metaKinds {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			meta := newMeta(t, kind)
+			bucket, _ := fileBucket(t)
+			base := newServer(t, meta, bucket)
+			file := randomBytes(20, 30_000)
+			resp, body := do(t, http.MethodPut, base+"/api/packages/acme/generic/tool/1.0.0/tool.bin", bytes.NewReader(file))
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("generic upload: %d %s", resp.StatusCode, body)
+			}
+			junk := randomBytes(21, 30_000)
+			resp, _ = do(t, http.MethodPost, base+"/v2/acme/junk/blobs/uploads/?digest="+digest.FromBytes(junk).String(), bytes.NewReader(junk))
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("blob upload: %d", resp.StatusCode)
+			}
+			store, err := storage.Open(ctx, bucket, meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			p, ok := meta.(metadata.Packages)
+			if !ok {
+				t.Fatalf("%T does not store packages", meta)
+			}
+			rep, err := gc.New(meta, store, gc.WithGrace(0), gc.WithUsedBefore(time.Now().Add(time.Hour)),
+				gc.WithReferencers(metadata.PackageReferencer(p)), gc.WithLogger(quiet())).RunOnce(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Deleted) != 1 || rep.Deleted[0].Digest != digest.FromBytes(junk) {
+				t.Fatalf("deleted %+v, want only the unreferenced OCI blob", rep.Deleted)
+			}
+			resp, got := do(t, http.MethodGet, base+"/api/packages/acme/generic/tool/1.0.0/tool.bin", nil)
+			if resp.StatusCode != http.StatusOK || !bytes.Equal(got, file) {
+				t.Fatalf("package file after gc: %d, %d bytes", resp.StatusCode, len(got))
+			}
+		})
+	}
+}

@@ -216,6 +216,9 @@ func (s *Server) authorizeGeneric(r *http.Request, req generic.Request) error {
 	if res.err != nil {
 		return res.err
 	}
+	if _, err := a.Identity().GetAccount(ctx, req.Owner); err != nil {
+		return notFoundErr(err, "owner %q not found", req.Owner)
+	}
 	need := genericActions(req.Route)
 	if req.Route == generic.RouteList {
 		for _, t := range []string{auth.PackageGeneric, auth.PackageContainer} {

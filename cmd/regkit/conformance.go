@@ -16,6 +16,9 @@ import (
 // suite against any registry and ends with "N passed, N failed, N
 // skipped", exiting 1 when anything failed.
 func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "generic" {
+		return runConformanceGeneric(ctx, args[1:], stdout, stderr) // conformance_generic.go
+	}
 	if len(args) == 0 || args[0] != "oci" {
 		fmt.Fprintln(stderr, "usage: regkit conformance oci --url URL --namespace NS [--username U --password P] [--report DIR]")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {

@@ -48,8 +48,8 @@ func runGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("storage %s: %w", bucketURL, err)
 	}
 	defer store.Close()
-	rep, err := gc.New(meta, store, gc.WithGrace(cfg.GCGrace), gc.WithUploadExpiry(cfg.UploadExpiry),
-		gc.WithDryRun(*dryRun || cfg.GCDryRun), gc.WithLogger(log)).RunOnce(ctx)
+	cfg.GCDryRun = cfg.GCDryRun || *dryRun
+	rep, err := gc.New(meta, store, cfg.gcOptions(meta, log)...).RunOnce(ctx)
 	if err != nil {
 		return err
 	}

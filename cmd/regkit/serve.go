@@ -35,6 +35,7 @@ type serveConfig struct {
 	AutoMount       bool          `yaml:"auto-mount"`
 	Delete          bool          `yaml:"delete"`
 	SparseManifests bool          `yaml:"sparse-manifests"`
+	GenericMaxFile  byteSize      `yaml:"generic-max-file-size"`
 	UploadExpiry    time.Duration `yaml:"upload-expiry"`
 	GCInterval      time.Duration `yaml:"gc-interval"`
 	GCGrace         time.Duration `yaml:"gc-grace"`
@@ -74,6 +75,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.Int64Var(&c.MaxManifestSize, "max-manifest-size", c.MaxManifestSize, "largest manifest accepted, in bytes (larger: 413)")
 	fs.BoolVar(&c.AutoMount, "auto-mount", c.AutoMount, "let a mount without 'from' succeed when the blob exists anywhere")
 	fs.BoolVar(&c.Delete, "delete", c.Delete, "allow deleting manifests, tags and blobs")
+	fs.Var(&c.GenericMaxFile, "generic-max-file-size", "largest file the generic package registry accepts, e.g. 5GiB (0: no limit; larger: 403)")
 	fs.BoolVar(&c.SparseManifests, "sparse-manifests", c.SparseManifests, "accept manifests whose blobs or child manifests are missing (sparse images and indexes)")
 	fs.DurationVar(&c.UploadExpiry, "upload-expiry", c.UploadExpiry, "idle upload sessions older than this are swept")
 	fs.DurationVar(&c.GCInterval, "gc-interval", c.GCInterval, "how often garbage collection runs (0: never; any replica may run it, one at a time)")
@@ -147,6 +149,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		server.WithAutoMount(cfg.AutoMount),
 		server.WithDelete(cfg.Delete),
 		server.WithSparseManifests(cfg.SparseManifests),
+		server.WithGenericMaxFileSize(int64(cfg.GenericMaxFile)),
 	)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -163,8 +166,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 	}
 
 	if cfg.GCInterval > 0 {
-		sweeper := gc.New(meta, store, gc.WithGrace(cfg.GCGrace), gc.WithInterval(cfg.GCInterval),
-			gc.WithUploadExpiry(cfg.UploadExpiry), gc.WithDryRun(cfg.GCDryRun), gc.WithLogger(log))
+		sweeper := gc.New(meta, store, cfg.gcOptions(meta, log, gc.WithInterval(cfg.GCInterval))...)
 		go func() {
 			if err := sweeper.Run(ctx); err != nil && ctx.Err() == nil {
 				log.Error("garbage collection stopped", "err", err)
@@ -186,6 +188,17 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// gcOptions are the garbage collector's options of c: grace, upload
+// expiry, dry run, and the referencers of everything besides manifests
+// that keeps blobs alive (generic package files).
+func (c serveConfig) gcOptions(meta metadata.Store, log *slog.Logger, more ...gc.Option) []gc.Option {
+	opts := []gc.Option{gc.WithGrace(c.GCGrace), gc.WithUploadExpiry(c.UploadExpiry), gc.WithDryRun(c.GCDryRun), gc.WithLogger(log)}
+	if p, ok := meta.(metadata.Packages); ok {
+		opts = append(opts, gc.WithReferencers(metadata.PackageReferencer(p)))
+	}
+	return append(opts, more...)
 }
 
 // bucketURL is the blob bucket: --storage, or file://<data>/blobs.

@@ -33,16 +33,17 @@ func labels(area string, ext bool, routes ...generic.RouteID) Labels {
 func (e *env) fileSpecs() {
 	Describe("uploading a file", func() {
 		type bodyCase struct {
-			ext    bool
 			header []string
-			body   func(data []byte) ([]byte, string)
+			// body returns the request body, its Content-Type ("" none)
+			// and the file it carries.
+			body func(data []byte) ([]byte, string, []byte)
 		}
-		raw := func(data []byte) ([]byte, string) { return data, "" }
+		raw := func(data []byte) ([]byte, string, []byte) { return data, "", data }
 		DescribeTable("answers 201 and stores the bytes",
 			func(ctx SpecContext, bc bodyCase) {
 				name := e.pkg("bodies")
 				data := e.data(3000)
-				body, ct := bc.body(data)
+				body, ct, file := bc.body(data)
 				hdr := bc.header
 				if ct != "" {
 					hdr = append(hdr, "Content-Type", ct)
@@ -53,7 +54,7 @@ func (e *env) fileSpecs() {
 				Expect(resp.Status).To(Equal(http.StatusCreated), "%s", resp)
 				got := e.send(ctx, e.file(generic.RouteDownload, http.MethodGet, name, v, "file.bin"), nil)
 				Expect(got.Status).To(Equal(http.StatusOK), "%s", got)
-				Expect(got.Body).To(Equal(data), "downloaded bytes differ from the uploaded file")
+				Expect(got.Body).To(Equal(file), "downloaded bytes differ from the uploaded file")
 			},
 			Entry("a raw body (curl --upload-file)", labels(generic.AreaGeneric, false, generic.RouteUpload, generic.RouteDownload),
 				bodyCase{body: raw}),
@@ -62,17 +63,17 @@ func (e *env) fileSpecs() {
 			Entry("a raw body with curl's default application/x-www-form-urlencoded (curl --data-binary)", labels(generic.AreaGeneric, true, generic.RouteUpload, generic.RouteDownload),
 				bodyCase{body: raw, header: []string{"Content-Type", "application/x-www-form-urlencoded"}}),
 			Entry("a multipart/form-data body with one file part", labels(generic.AreaGeneric, true, generic.RouteUpload, generic.RouteDownload),
-				bodyCase{body: func(data []byte) ([]byte, string) {
+				bodyCase{body: func(data []byte) ([]byte, string, []byte) {
 					var b bytes.Buffer
 					mw := multipart.NewWriter(&b)
 					_ = mw.WriteField("note", "a form field before the file")
 					fw, _ := mw.CreateFormFile("file", "file.bin")
 					_, _ = fw.Write(data)
 					_ = mw.Close()
-					return b.Bytes(), mw.FormDataContentType()
+					return b.Bytes(), mw.FormDataContentType(), data
 				}}),
 			Entry("an empty file", labels(generic.AreaGeneric, false, generic.RouteUpload, generic.RouteDownload),
-				bodyCase{body: func([]byte) ([]byte, string) { return []byte{}, "" }}),
+				bodyCase{body: func([]byte) ([]byte, string, []byte) { return []byte{}, "", []byte{} }}),
 		)
 
 		Describe("into an existing version", Ordered, Label(generic.AreaGeneric, string(generic.RouteUpload)), func() {

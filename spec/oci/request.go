@@ -407,6 +407,17 @@ func (r Request) Validate() error {
 		}
 	}
 	switch r.Route {
+	case RouteManifestPut:
+		if len(r.Tags) > 0 {
+			return CodeNotFound.Errorf("route %s takes no ?tag=; use %s", r.Route, RouteManifestPutTags)
+		}
+	case RouteManifestPutTags:
+		if len(r.Tags) == 0 {
+			return CodeNotFound.Errorf("route %s needs at least one ?tag=", r.Route)
+		}
+		if _, err := ParseDigest(r.reference()); err != nil {
+			return CodeManifestInvalid.Errorf("?tag= parameters are only allowed when pushing a manifest by digest")
+		}
 	case RouteUploadStart:
 		if r.DigestAlgorithm != "" {
 			return CodeNotFound.Errorf("route %s takes no digest-algorithm; use %s", r.Route, RouteUploadAlgorithm)

@@ -600,4 +600,3 @@ func (s *Store) DeletePackageUpload(ctx context.Context, id string) error {
 	}
 	return nil
 }
-

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/regkit/regkit/conformance"
+	"github.com/regkit/regkit/conformance/generic"
+)
+
+// runConformanceGeneric implements "regkit conformance generic": it runs
+// the generic package registry's suite against any registry (regkit, or
+// Gitea with --labels '!extension') and ends with "N passed, N failed, N
+// skipped", exiting 1 when anything failed. args are those after
+// "generic".
+func runConformanceGeneric(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := conformance.Default()
+	fs := flag.NewFlagSet("regkit conformance generic", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.RegisterFlags(fs)
+	owner := fs.String("owner", "", "user or organization the run writes packages to (env REGKIT_CONFORMANCE_OWNER; default: the first component of -namespace)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: regkit conformance generic --url URL --owner OWNER [--token TOKEN | --username U --password P] [--report DIR] [--labels '!extension']")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err := cfg.Load(fs, os.Getenv); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if *owner == "" {
+		*owner = os.Getenv("REGKIT_CONFORMANCE_OWNER")
+	}
+	fmt.Fprintf(stdout, "regkit conformance generic: owner=%s %s\n", *owner, cfg)
+	sum, err := conformance.Run(ctx, cfg, generic.Suite(*owner))
+	if err != nil {
+		return err
+	}
+	if cfg.ReportDir != "" {
+		fmt.Fprintf(stdout, "reports: %s/{%s,%s,%s}\n", cfg.ReportDir, conformance.JUnitFile, conformance.ResultsFile, conformance.HTMLFile)
+	}
+	if sum.Unsupported > 0 {
+		fmt.Fprintf(stdout, "%d of the skipped specs test features the registry does not support\n", sum.Unsupported)
+	}
+	fmt.Fprintln(stdout, sum.Line())
+	if sum.Failed > 0 {
+		return exitError{code: 1}
+	}
+	return nil
+}
