@@ -110,13 +110,20 @@ type Leases interface {
 // manifests' bodies. It is updated atomically with LinkBlob, UnlinkBlob,
 // PutManifest, DeleteManifest and DeleteBlobIfUnused. A blob linked into
 // two repositories counts in both.
+//
+// The generic packages of an owner count in the namespace of the same
+// name (see Packages): an owner's package usage is the sum of the sizes
+// of its package files, each file counted once however many files share
+// its content (as Gitea counts), updated atomically with PutPackageFile,
+// DeletePackageFile and DeletePackageVersion.
 type Usage interface {
 	// RepoUsage returns the usage of repo in bytes; 0 for an unknown
-	// repository.
+	// repository. Package files never count here.
 	RepoUsage(ctx context.Context, repo string) (int64, error)
 	// NamespaceUsage returns the sum of the usage of the repositories in
-	// namespace ns: the repository named ns and those whose names start
-	// with ns + "/". See Namespace.
+	// namespace ns (the repository named ns and those whose names start
+	// with ns + "/", see Namespace) plus the package usage of the owner
+	// whose PackageKey is PackageKey(ns).
 	NamespaceUsage(ctx context.Context, ns string) (int64, error)
 }
 

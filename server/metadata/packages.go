@@ -156,6 +156,19 @@ type PackageUpload struct {
 // transaction; one Redis hash tag per owner, so each update is one Lua
 // script even on a cluster). Errors wrap ErrNotFound, ErrExists and
 // ErrConflict.
+//
+// Quotas: the files of an owner's packages count in the usage of the
+// namespace named like the owner (Usage.NamespaceUsage): every file adds
+// its Size when PutPackageFile stores it and subtracts it when
+// DeletePackageFile or DeletePackageVersion removes it, in the same atomic
+// update. Two files with the same content count twice, although their
+// bytes are stored once.
+//
+// Upload records live and die with the storage session of the same ID:
+// the store's Uploads.DeleteUpload removes the PackageUpload record of
+// that ID too, atomically, so a session that is finished, cancelled or
+// swept when it expires (storage.SweepUploads, garbage collection) leaves
+// no record behind.
 type Packages interface {
 	// PutPackageFile stores file f (ID and a zero Created filled in) in
 	// version ref, creating the package and the version as needed, and

@@ -404,11 +404,13 @@ func (s *Store) RepoUsage(ctx context.Context, repoName string) (int64, error) {
 	return n, nil
 }
 
-// NamespaceUsage implements metadata.Usage: the repository ns and the
-// key range ns/… of the repos bucket.
+// NamespaceUsage implements metadata.Usage: the repository ns, the key
+// range ns/… of the repos bucket and the package usage of owner ns, in one
+// read transaction.
 func (s *Store) NamespaceUsage(ctx context.Context, ns string) (int64, error) {
 	var total int64
 	err := s.view(ctx, func(tx *bolt.Tx) error {
+		total = ownerUsage(tx, ns)
 		if r, _ := repo(tx, ns, false); r.exists() {
 			total += getUsage(r)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -26,6 +27,8 @@ import (
 //	  <owner>/files   type NUL name key NUL version key NUL file key → file (JSON)
 //	  <owner>/order   8-byte big-endian version ID → type NUL name key NUL
 //	                  version key, for newest-first listing
+//	  <owner> "usage" 8-byte big-endian sum of the sizes of the owner's
+//	                  files (metadata.Usage.NamespaceUsage)
 //	pkg-uploads       upload ID → package upload record (JSON)
 var (
 	bucketPkgOwners  = []byte("pkg-owners")
@@ -104,6 +107,34 @@ func verKeyOf(ref metadata.PackageRef) []byte {
 
 func fileKeyOf(ref metadata.PackageRef, name string) []byte {
 	return join(verKeyOf(ref), []byte(metadata.PackageKey(name)))
+}
+
+// pkgUsage returns the package usage of the owner at root (nil: none).
+func pkgUsage(root *bolt.Bucket) int64 {
+	if root == nil {
+		return 0
+	}
+	if v := root.Get(keyUsage); len(v) == 8 {
+		return int64(binary.BigEndian.Uint64(v))
+	}
+	return 0
+}
+
+// addPkgUsage adds delta to the package usage of ob's owner.
+func addPkgUsage(ob *ownerBuckets, delta int64) error {
+	if delta == 0 {
+		return nil
+	}
+	return ob.root.Put(keyUsage, binary.BigEndian.AppendUint64(nil, uint64(pkgUsage(ob.root)+delta)))
+}
+
+// ownerUsage returns the package usage of owner (any case) in tx.
+func ownerUsage(tx *bolt.Tx, owner string) int64 {
+	top := tx.Bucket(bucketPkgOwners)
+	if top == nil {
+		return 0
+	}
+	return pkgUsage(top.Bucket([]byte(metadata.PackageKey(owner))))
 }
 
 // nextID returns the next ID of the pkg-owners sequence.
@@ -189,6 +220,9 @@ func (s *Store) PutPackageFile(ctx context.Context, ref metadata.PackageRef, f m
 		}
 		f.Created = utc(f.Created)
 		if err := putJSON(ob.files, fk, f); err != nil {
+			return err
+		}
+		if err := addPkgUsage(ob, f.Size); err != nil {
 			return err
 		}
 		out = vr.version(p)
@@ -316,6 +350,9 @@ func (s *Store) DeletePackageFile(ctx context.Context, ref metadata.PackageRef, 
 		if err := ob.files.Delete(fk); err != nil {
 			return err
 		}
+		if err := addPkgUsage(ob, -f.Size); err != nil {
+			return err
+		}
 		prefix := append(verKeyOf(ref), 0)
 		if k, _ := ob.files.Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
 			return nil
@@ -349,6 +386,9 @@ func (s *Store) DeletePackageVersion(ctx context.Context, ref metadata.PackageRe
 		}
 		for _, f := range v.Files {
 			if err := ob.files.Delete(fileKeyOf(ref, f.Name)); err != nil {
+				return err
+			}
+			if err := addPkgUsage(ob, -f.Size); err != nil {
 				return err
 			}
 		}

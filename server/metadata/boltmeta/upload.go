@@ -155,6 +155,12 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 		if err := tx.Bucket(bucketUploadsByTime).Delete(byTimeKey(u)); err != nil {
 			return err
 		}
+		// The package side of the session (metadata.Packages) goes with it.
+		if b := tx.Bucket(bucketPkgUploads); b != nil {
+			if err := b.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
 		return tx.Bucket(bucketUploads).Delete([]byte(id))
 	})
 	if err != nil {

@@ -207,14 +207,18 @@ func (s *Store) RepoUsage(ctx context.Context, repo string) (int64, error) {
 	return 0, nil
 }
 
-// NamespaceUsage implements metadata.Usage.
+// NamespaceUsage implements metadata.Usage: the repositories' counters
+// plus the package usage of owner ns.
 func (s *Store) NamespaceUsage(ctx context.Context, ns string) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	p := s.pkgs()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var total int64
+	total := p.ownerUsage(ns)
 	for name, r := range s.repos {
 		if name == ns || strings.HasPrefix(name, ns+"/") {
 			total += r.usage

@@ -18,6 +18,7 @@ import (
 var _ metadata.Packages = (*Store)(nil)
 
 // pkgs is the packages part of a Store, kept beside it like identity.
+// Lock order: pkgs.mu before Store.mu.
 type pkgs struct {
 	mu       sync.Mutex
 	seq      int64
@@ -28,6 +29,7 @@ type pkgs struct {
 
 type ownerPkgs struct {
 	packages map[string]*memPackage // type NUL name key → package
+	usage    int64                  // sum of the sizes of the files
 }
 
 type memPackage struct {
@@ -131,6 +133,7 @@ func (s *Store) PutPackageFile(ctx context.Context, ref metadata.PackageRef, f m
 	}
 	f.Created = normTime(f.Created)
 	mv.files[metadata.PackageKey(f.Name)] = f
+	o.usage += f.Size
 	return mv.full(mp, true), nil
 }
 
@@ -187,13 +190,22 @@ func (s *Store) GetPackageFile(ctx context.Context, ref metadata.PackageRef, fil
 	return f, nil
 }
 
-// removeVersion deletes mv from mp, and mp from its owner when it was the
-// last version.
+// removeVersion deletes mv (whose files are gone or going, their sizes
+// already subtracted) from mp, and mp from its owner when it was the last
+// version.
 func (p *pkgs) removeVersion(ref metadata.PackageRef, mp *memPackage) {
 	delete(mp.versions, metadata.PackageKey(ref.Version))
 	if len(mp.versions) == 0 {
 		delete(p.owners[metadata.PackageKey(ref.Owner)].packages, pkgKey(ref))
 	}
+}
+
+// ownerUsage returns the package usage of owner (any case).
+func (p *pkgs) ownerUsage(owner string) int64 {
+	if o := p.owners[metadata.PackageKey(owner)]; o != nil {
+		return o.usage
+	}
+	return 0
 }
 
 // DeletePackageFile implements metadata.Packages.
@@ -214,6 +226,7 @@ func (s *Store) DeletePackageFile(ctx context.Context, ref metadata.PackageRef, 
 		return metadata.PackageFile{}, false, notFoundf("file %s", filename)
 	}
 	delete(mv.files, k)
+	p.owners[metadata.PackageKey(ref.Owner)].usage -= f.Size
 	if len(mv.files) > 0 {
 		return f, false, nil
 	}
@@ -234,6 +247,10 @@ func (s *Store) DeletePackageVersion(ctx context.Context, ref metadata.PackageRe
 		return metadata.PackageVersion{}, notFoundf("version %s of %s/%s", ref.Version, ref.Owner, ref.Name)
 	}
 	v := mv.full(mp, true)
+	o := p.owners[metadata.PackageKey(ref.Owner)]
+	for _, f := range v.Files {
+		o.usage -= f.Size
+	}
 	p.removeVersion(ref, mp)
 	return v, nil
 }

@@ -119,12 +119,16 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	p := s.pkgs()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.uploads[id]; !ok {
 		return fmt.Errorf("memmeta: upload %s: %w", id, metadata.ErrNotFound)
 	}
 	delete(s.uploads, id)
+	delete(p.uploads, id) // the package side of the session goes with it
 	return nil
 }
 
