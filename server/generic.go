@@ -17,7 +17,7 @@ import (
 
 // The generic package registry (/api/packages/{owner}/generic/...) and the
 // package management API (/api/v1/packages/...), after Gitea's, as
-// ../shared/BEHAVIOR.md §1–§2 and docs/generic.md describe them.
+// ../shared/BEHAVIOR.md §1–§2 and the README's "Generic packages" section describe them.
 //
 // Routes are registered from spec/generic's table (and a catch-all under
 // each prefix, so that every path there answers in the API's error

@@ -26,7 +26,7 @@ type Error struct {
 }
 
 // DocsURL is the URL regkit puts into JSON error bodies.
-const DocsURL = "https://github.com/regkit/regkit/blob/main/docs/generic.md"
+const DocsURL = "https://github.com/regkit/regkit/blob/main/README.md#generic-packages"
 
 // Errorf returns a new *Error with status and a formatted message.
 func Errorf(status int, format string, args ...any) *Error {

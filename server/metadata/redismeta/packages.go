@@ -27,6 +27,8 @@ import (
 //	{Ppkg:O}:files:VK      hash   file key → file (JSON)
 //	{Ppkg:O}:order         zset   VK, score version ID: newest-first listing
 //	{Ppkg:O}:porder:PK     zset   VK, score version ID: one package's versions
+//	{Ppkg:O}:usage         string sum of the sizes of the owner's files
+//	                              (NamespaceUsage adds it; absent when 0)
 //
 // Global keys:
 //
@@ -38,7 +40,7 @@ import (
 var _ metadata.Packages = (*Store)(nil)
 
 type pkgKeys struct {
-	pkgs, vers, dl, order string
+	pkgs, vers, dl, order, usage string
 }
 
 func (s *Store) pkgTag(owner string) string {
@@ -47,7 +49,7 @@ func (s *Store) pkgTag(owner string) string {
 
 func (s *Store) pkgKeys(owner string) pkgKeys {
 	t := s.pkgTag(owner)
-	return pkgKeys{pkgs: t + "pkgs", vers: t + "vers", dl: t + "dl", order: t + "order"}
+	return pkgKeys{pkgs: t + "pkgs", vers: t + "vers", dl: t + "dl", order: t + "order", usage: t + "usage"}
 }
 
 func (s *Store) filesKey(owner, vk string) string  { return s.pkgTag(owner) + "files:" + vk }
@@ -103,9 +105,9 @@ func decodeFiles(raws []any) ([]metadata.PackageFile, error) {
 	return files, nil
 }
 
-// putPackageFileScript: KEYS pkgs, vers, files:VK, order, porder:PK;
-// ARGV PK, new package, VK, new version, file key, file, semver (1/0),
-// version ID. Returns {-1} (file exists), {-2} (SemVer conflict) or
+// putPackageFileScript: KEYS pkgs, vers, files:VK, order, porder:PK,
+// usage; ARGV PK, new package, VK, new version, file key, file, semver
+// (1/0), version ID, file size. Returns {-1} (file exists), {-2} (SemVer conflict) or
 // {1, package, version, download count, files}.
 var putPackageFileScript = redis.NewScript(`
 local p = redis.call('HGET', KEYS[1], ARGV[1])
@@ -126,12 +128,21 @@ if not v then
   v = ARGV[4]
 end
 redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
+redis.call('INCRBY', KEYS[6], ARGV[9])
 return {1, p, v, redis.call('HVALS', KEYS[3])}
 `)
 
 // removeVersionLua removes version VK (ARGV[2]) of package PK (ARGV[1])
-// given KEYS pkgs, vers, files:VK, order, dl, porder:PK.
+// given KEYS pkgs, vers, files:VK, order, dl, porder:PK, usage; sub_usage
+// subtracts the sizes of file records (JSON) from the owner's usage.
 const removeVersionLua = `
+local function sub_usage(files)
+  local n = 0
+  for _, f in ipairs(files) do n = n + (cjson.decode(f)['size'] or 0) end
+  if n ~= 0 and redis.call('DECRBY', KEYS[7], string.format('%d', n)) == 0 then
+    redis.call('DEL', KEYS[7])
+  end
+end
 local function remove_version()
   redis.call('DEL', KEYS[3])
   redis.call('HDEL', KEYS[2], ARGV[2])
@@ -148,6 +159,7 @@ var deletePackageFileScript = redis.NewScript(removeVersionLua + `
 local f = redis.call('HGET', KEYS[3], ARGV[3])
 if not f then return {0} end
 redis.call('HDEL', KEYS[3], ARGV[3])
+sub_usage({f})
 if redis.call('HLEN', KEYS[3]) > 0 then return {1, f, 0} end
 remove_version()
 return {1, f, 1}
@@ -161,6 +173,7 @@ if not v then return {0} end
 local p = redis.call('HGET', KEYS[1], ARGV[1])
 local dl = redis.call('HGET', KEYS[5], ARGV[2]) or '0'
 local files = redis.call('HVALS', KEYS[3])
+sub_usage(files)
 remove_version()
 return {1, p, v, dl, files}
 `)
@@ -230,8 +243,8 @@ func (s *Store) putPackageFile(ctx context.Context, ref metadata.PackageRef, f m
 	k := s.pkgKeys(ref.Owner)
 	pk, vk := redisPK(ref), redisVK(ref)
 	res, err := putPackageFileScript.Run(ctx, s.c,
-		[]string{k.pkgs, k.vers, s.filesKey(ref.Owner, vk), k.order, s.porderKey(ref.Owner, pk)},
-		pk, prec, vk, vrec, metadata.PackageKey(f.Name), frec, semver, vr.ID).Slice()
+		[]string{k.pkgs, k.vers, s.filesKey(ref.Owner, vk), k.order, s.porderKey(ref.Owner, pk), k.usage},
+		pk, prec, vk, vrec, metadata.PackageKey(f.Name), frec, semver, vr.ID, f.Size).Slice()
 	if err != nil {
 		return metadata.PackageVersion{}, err
 	}
@@ -324,7 +337,7 @@ func (s *Store) GetPackageFile(ctx context.Context, ref metadata.PackageRef, fil
 
 func (s *Store) removeKeys(ref metadata.PackageRef) []string {
 	k := s.pkgKeys(ref.Owner)
-	return []string{k.pkgs, k.vers, s.filesKey(ref.Owner, redisVK(ref)), k.order, k.dl, s.porderKey(ref.Owner, redisPK(ref))}
+	return []string{k.pkgs, k.vers, s.filesKey(ref.Owner, redisVK(ref)), k.order, k.dl, s.porderKey(ref.Owner, redisPK(ref)), k.usage}
 }
 
 // DeletePackageFile implements metadata.Packages.
