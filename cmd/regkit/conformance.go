@@ -44,6 +44,12 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "regkit conformance oci: %s\n", cfg)
 	sum, err := conformance.Run(ctx, cfg, oci.Register)
+	return reportRun(stdout, cfg, sum, err)
+}
+
+// reportRun prints where the reports went and the closing line of a
+// conformance run, and turns failures into exit status 1.
+func reportRun(stdout io.Writer, cfg *conformance.Config, sum conformance.Summary, err error) error {
 	if err != nil {
 		return err
 	}

@@ -41,18 +41,5 @@ func runConformanceGeneric(ctx context.Context, args []string, stdout, stderr io
 	}
 	fmt.Fprintf(stdout, "regkit conformance generic: owner=%s %s\n", *owner, cfg)
 	sum, err := conformance.Run(ctx, cfg, generic.Suite(*owner))
-	if err != nil {
-		return err
-	}
-	if cfg.ReportDir != "" {
-		fmt.Fprintf(stdout, "reports: %s/{%s,%s,%s}\n", cfg.ReportDir, conformance.JUnitFile, conformance.ResultsFile, conformance.HTMLFile)
-	}
-	if sum.Unsupported > 0 {
-		fmt.Fprintf(stdout, "%d of the skipped specs test features the registry does not support\n", sum.Unsupported)
-	}
-	fmt.Fprintln(stdout, sum.Line())
-	if sum.Failed > 0 {
-		return exitError{code: 1}
-	}
-	return nil
+	return reportRun(stdout, cfg, sum, err)
 }

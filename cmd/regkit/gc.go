@@ -9,7 +9,6 @@ import (
 	"io"
 
 	"github.com/regkit/regkit/server/gc"
-	"github.com/regkit/regkit/server/storage"
 )
 
 // runGC implements "regkit gc": one garbage collection over the stores of
@@ -34,20 +33,11 @@ func runGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	meta, err := openMetadata(ctx, cfg)
+	meta, store, closeStores, err := openStores(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer meta.Close()
-	bucketURL, err := cfg.bucketURL()
-	if err != nil {
-		return err
-	}
-	store, err := storage.Open(ctx, bucketURL, meta, storage.WithLogger(log))
-	if err != nil {
-		return fmt.Errorf("storage %s: %w", bucketURL, err)
-	}
-	defer store.Close()
+	defer closeStores()
 	cfg.GCDryRun = cfg.GCDryRun || *dryRun
 	rep, err := gc.New(meta, store, cfg.gcOptions(meta, log)...).RunOnce(ctx)
 	if err != nil {

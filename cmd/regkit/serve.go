@@ -110,20 +110,11 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 // serve runs the server until ctx ends. When ready is not nil, it
 // receives the listening address once the server accepts connections.
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- string) error {
-	meta, err := openMetadata(ctx, cfg)
+	meta, store, closeStores, err := openStores(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer meta.Close()
-	bucketURL, err := cfg.bucketURL()
-	if err != nil {
-		return err
-	}
-	store, err := storage.Open(ctx, bucketURL, meta, storage.WithLogger(log))
-	if err != nil {
-		return fmt.Errorf("storage %s: %w", bucketURL, err)
-	}
-	defer store.Close()
+	defer closeStores()
 
 	var quotaOpts []quota.Option
 	if cfg.QuotaDefault > 0 {
@@ -160,7 +151,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("regkit serving", "addr", ln.Addr().String(), "storage", bucketURL, "metadata", metadataName(cfg))
+	log.Info("regkit serving", "addr", ln.Addr().String(), "storage", cfg.storageName(), "metadata", metadataName(cfg))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -199,6 +190,35 @@ func (c serveConfig) gcOptions(meta metadata.Store, log *slog.Logger, more ...gc
 		opts = append(opts, gc.WithReferencers(metadata.PackageReferencer(p)))
 	}
 	return append(opts, more...)
+}
+
+// openStores opens the metadata store and the blob store of cfg; close
+// closes both.
+func openStores(ctx context.Context, cfg serveConfig, log *slog.Logger) (meta metadata.Store, store *storage.Store, close func(), err error) {
+	if meta, err = openMetadata(ctx, cfg); err != nil {
+		return nil, nil, nil, err
+	}
+	bucketURL, err := cfg.bucketURL()
+	if err == nil {
+		store, err = storage.Open(ctx, bucketURL, meta, storage.WithLogger(log))
+		if err != nil {
+			err = fmt.Errorf("storage %s: %w", bucketURL, err)
+		}
+	}
+	if err != nil {
+		_ = meta.Close()
+		return nil, nil, nil, err
+	}
+	return meta, store, func() { _ = store.Close(); _ = meta.Close() }, nil
+}
+
+// storageName names the blob bucket for the log.
+func (c serveConfig) storageName() string {
+	u, err := c.bucketURL()
+	if err != nil {
+		return c.Storage
+	}
+	return u
 }
 
 // bucketURL is the blob bucket: --storage, or file://<data>/blobs.

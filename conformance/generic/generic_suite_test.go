@@ -6,32 +6,21 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/regkit/regkit/conformance"
 	"github.com/regkit/regkit/conformance/generic"
+	"github.com/regkit/regkit/conformance/internal/inproc"
 	"github.com/regkit/regkit/server"
 	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/metadata"
-	"github.com/regkit/regkit/server/metadata/boltmeta"
-	"github.com/regkit/regkit/server/metadata/memmeta"
-	"github.com/regkit/regkit/server/metadata/redismeta"
-	"github.com/regkit/regkit/server/metadata/redismeta/redistest"
-	"github.com/regkit/regkit/server/storage"
 )
 
 // ownerEnv names the owner of a run against REGKIT_CONFORMANCE_URL.
 const ownerEnv = "REGKIT_CONFORMANCE_OWNER"
-
-// backendEnv selects the backend of the in-process server of a child run.
-const backendEnv = "REGKIT_CONFORMANCE_BACKEND"
 
 // TestGenericConformance runs the generic registry's suite through go test
 // and Ginkgo: against REGKIT_CONFORMANCE_URL (owner REGKIT_CONFORMANCE_OWNER,
@@ -46,10 +35,10 @@ func TestGenericConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	owner := os.Getenv(ownerEnv)
-	backend := os.Getenv(backendEnv)
+	backend := os.Getenv(inproc.BackendEnv)
 	if cfg.URL == "" && backend == "" {
-		for _, b := range []string{"file+bolt", "file+redis", "mem+mem", authBackend} {
-			t.Run(b, func(t *testing.T) { runChild(t, b) })
+		for _, b := range inproc.Backends {
+			t.Run(b, func(t *testing.T) { inproc.RunChild(t, "TestGenericConformance", b, false) })
 		}
 		return
 	}
@@ -82,63 +71,15 @@ func TestGenericConformance(t *testing.T) {
 	RunSpecs(t, "Generic conformance", suiteConfig, reporterConfig)
 }
 
-// runChild runs this test in a child process against backend and fails
-// unless every spec passed and none was skipped.
-func runChild(t *testing.T, backend string) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestGenericConformance$", "-test.v")
-	cmd.Env = append(os.Environ(), backendEnv+"="+backend)
-	out, err := cmd.CombinedOutput()
-	line := regexp.MustCompile(`(?m)(\d+) passed, (\d+) failed, (\d+) skipped.*$`).FindSubmatch(out)
-	if err != nil || line == nil || string(line[2]) != "0" || string(line[3]) != "0" {
-		t.Fatalf("generic suite on %s: %v\n%s", backend, err, tail(out, 20000))
-	}
-	t.Logf("%s: %s", backend, line[0])
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
-
-// authBackend is regkit with auth mode "tokens".
-const authBackend = "mem+mem+auth"
-
-// startServer starts regkit on backend ("<storage>+<metadata>[+auth]")
-// and returns its URL and, with auth, a token of owner "conformance".
+// startServer starts regkit on backend and returns its URL and, with
+// auth, a token of owner "conformance".
 func startServer(t *testing.T, backend string) (string, string) {
 	t.Helper()
-	ctx := context.Background()
-	var (
-		meta      metadata.Store
-		bucketURL = "mem://"
-		err       error
-	)
-	switch backend {
-	case "file+bolt":
-		bucketURL = "file://" + t.TempDir()
-		meta, err = boltmeta.Open(filepath.Join(t.TempDir(), "meta.db"))
-	case "file+redis":
-		bucketURL = "file://" + t.TempDir()
-		meta = redismeta.New(redis.NewClient(&redis.Options{Addr: redistest.Start(t)}))
-	case "mem+mem", authBackend:
-		meta = memmeta.New()
-	default:
-		t.Fatalf("unknown %s %q", backendEnv, backend)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = meta.Close() })
-	store, err := storage.Open(ctx, bucketURL, meta)
-	if err != nil {
-		t.Fatal(err)
-	}
+	meta, store := inproc.Open(t, backend)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts := []server.Option{server.WithLogger(log)}
 	token := ""
-	if backend == authBackend {
+	if backend == inproc.AuthBackend {
 		a, tok := newAuth(t, meta)
 		opts, token = append(opts, server.WithAuth(a)), tok
 	}

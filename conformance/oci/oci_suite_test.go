@@ -6,26 +6,17 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"testing"
-
-	"github.com/redis/go-redis/v9"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/regkit/regkit/conformance"
+	"github.com/regkit/regkit/conformance/internal/inproc"
 	"github.com/regkit/regkit/conformance/oci"
 	"github.com/regkit/regkit/server"
 	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/metadata"
-	"github.com/regkit/regkit/server/metadata/boltmeta"
-	"github.com/regkit/regkit/server/metadata/memmeta"
-	"github.com/regkit/regkit/server/metadata/redismeta"
-	"github.com/regkit/regkit/server/metadata/redismeta/redistest"
-	"github.com/regkit/regkit/server/storage"
 )
 
 // TestOCIConformance runs the OCI suite through go test and Ginkgo: against
@@ -43,10 +34,10 @@ func TestOCIConformance(t *testing.T) {
 	if err := cfg.LoadEnv(os.Getenv); err != nil {
 		t.Fatal(err)
 	}
-	backend := os.Getenv(backendEnv)
+	backend := os.Getenv(inproc.BackendEnv)
 	if cfg.URL == "" && backend == "" {
-		for _, b := range []string{"file+bolt", "file+redis", "mem+mem", "mem+mem+auth"} {
-			t.Run(b, func(t *testing.T) { runChild(t, b) })
+		for _, b := range inproc.Backends {
+			t.Run(b, func(t *testing.T) { inproc.RunChild(t, "TestOCIConformance", b, true) })
 		}
 		return
 	}
@@ -82,59 +73,10 @@ func TestOCIConformance(t *testing.T) {
 	RunSpecs(t, "OCI conformance", suiteConfig, reporterConfig)
 }
 
-// backendEnv selects the backend of the in-process server of a child run.
-const backendEnv = "REGKIT_CONFORMANCE_BACKEND"
-
-// runChild runs this test in a child process against backend and fails
-// unless every spec passed.
-func runChild(t *testing.T, backend string) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestOCIConformance$", "-test.v")
-	cmd.Env = append(os.Environ(), backendEnv+"="+backend)
-	out, err := cmd.CombinedOutput()
-	line := regexp.MustCompile(`(?m)\d+ passed, (\d+) failed, \d+ skipped.*$`).FindSubmatch(out)
-	if err != nil || line == nil || string(line[1]) != "0" {
-		t.Fatalf("OCI suite on %s: %v\n%s", backend, err, tail(out, 20000))
-	}
-	t.Logf("%s: %s", backend, line[0])
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
-
-// startServer starts regkit's server on backend ("<storage>+<metadata>")
-// and returns its URL.
+// startServer starts regkit's server on backend and returns its URL.
 func startServer(t *testing.T, backend string) string {
 	t.Helper()
-	ctx := context.Background()
-	var (
-		meta      metadata.Store
-		bucketURL = "mem://"
-		err       error
-	)
-	switch backend {
-	case "file+bolt":
-		bucketURL = "file://" + t.TempDir()
-		meta, err = boltmeta.Open(filepath.Join(t.TempDir(), "meta.db"))
-	case "file+redis":
-		bucketURL = "file://" + t.TempDir()
-		meta = redismeta.New(redis.NewClient(&redis.Options{Addr: redistest.Start(t)}))
-	case "mem+mem", authBackend:
-		meta = memmeta.New()
-	default:
-		t.Fatalf("unknown %s %q", backendEnv, backend)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = meta.Close() })
-	store, err := storage.Open(ctx, bucketURL, meta)
-	if err != nil {
-		t.Fatal(err)
-	}
+	meta, store := inproc.Open(t, backend)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts := []server.Option{server.WithLogger(log), server.WithDelete(true), server.WithAutoMount(true)}
 	if backend == authBackend {
@@ -147,7 +89,7 @@ func startServer(t *testing.T, backend string) string {
 
 // The auth backend: regkit with auth mode "tokens".
 const (
-	authBackend   = "mem+mem+auth"
+	authBackend   = inproc.AuthBackend
 	authUser      = "conformance"
 	authPassword  = "conformance-password"
 	authOtherUser = "someone-else"

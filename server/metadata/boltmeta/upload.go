@@ -147,22 +147,31 @@ func (s *Store) ReleaseUpload(ctx context.Context, u metadata.Upload, token stri
 
 // DeleteUpload implements metadata.Uploads.
 func (s *Store) DeleteUpload(ctx context.Context, id string) error {
+	missing := false
 	err := s.update(ctx, func(tx *bolt.Tx) error {
+		// The package side of the session (metadata.Packages) goes with
+		// it, even when the session itself is gone already.
+		if b := tx.Bucket(bucketPkgUploads); b != nil {
+			if err := b.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
 		u, _, err := getUpload(tx, id)
+		if errors.Is(err, metadata.ErrNotFound) {
+			missing = true
+			return nil // commit the record's deletion
+		}
 		if err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketUploadsByTime).Delete(byTimeKey(u)); err != nil {
 			return err
 		}
-		// The package side of the session (metadata.Packages) goes with it.
-		if b := tx.Bucket(bucketPkgUploads); b != nil {
-			if err := b.Delete([]byte(id)); err != nil {
-				return err
-			}
-		}
 		return tx.Bucket(bucketUploads).Delete([]byte(id))
 	})
+	if err == nil && missing {
+		err = metadata.ErrNotFound
+	}
 	if err != nil {
 		return fmt.Errorf("boltmeta: delete upload %s: %w", id, err)
 	}

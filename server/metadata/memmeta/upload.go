@@ -124,11 +124,11 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 	defer p.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(p.uploads, id) // the package side of the session goes with it
 	if _, ok := s.uploads[id]; !ok {
 		return fmt.Errorf("memmeta: upload %s: %w", id, metadata.ErrNotFound)
 	}
 	delete(s.uploads, id)
-	delete(p.uploads, id) // the package side of the session goes with it
 	return nil
 }
 

@@ -417,6 +417,7 @@ func testLeases(t *testing.T, open opener) {
 }
 
 func testUsage(t *testing.T, open opener) {
+	testPackageUsage(t, open)
 	t.Run("LinksAndManifests", func(t *testing.T) {
 		s, ctx := open(t), ctxT(t)
 		usage := func(repo string, want int64) {

@@ -22,6 +22,7 @@ func newUpload(id string, updated time.Time) metadata.Upload {
 }
 
 func testUploads(t *testing.T, open opener) {
+	testPackageUploadGoesWithSession(t, open)
 	t.Run("CreateGet", func(t *testing.T) {
 		s, ctx := open(t), ctxT(t)
 		u := newUpload("u1", at(1))

@@ -280,28 +280,38 @@ func (s *Store) RepoUsage(ctx context.Context, repo string) (int64, error) {
 
 // NamespaceUsage implements metadata.Usage: the repositories named ns or
 // ns/… come from lexical ranges of the index of all repositories and of
-// the catalog (one pipeline), then their counters from a second one.
+// the catalog, and the package usage of owner ns from its counter (one
+// pipeline), then the repositories' counters from a second one.
 func (s *Store) NamespaceUsage(ctx context.Context, ns string) (int64, error) {
 	var ranges []*redis.StringSliceCmd
+	var pkgUsage *redis.StringCmd
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, key := range []string{s.reposKey(), s.catalogKey()} {
 			ranges = append(ranges,
 				p.ZRangeByLex(ctx, key, &redis.ZRangeBy{Min: "[" + ns, Max: "[" + ns}),
 				p.ZRangeByLex(ctx, key, &redis.ZRangeBy{Min: "[" + ns + "/", Max: "(" + ns + "0"})) // '0' follows '/'
 		}
+		pkgUsage = p.Get(ctx, s.pkgKeys(ns).usage)
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, fmt.Errorf("redismeta: usage of namespace %s: %w", ns, err)
+	}
+	total, err := pkgUsage.Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("redismeta: package usage of %s: %w", ns, err)
 	}
 	var repos []string
 	for _, r := range ranges {
+		if err := r.Err(); err != nil {
+			return 0, fmt.Errorf("redismeta: usage of namespace %s: %w", ns, err)
+		}
 		repos = append(repos, r.Val()...)
 	}
 	slices.Sort(repos)
 	repos = slices.Compact(repos)
 	if len(repos) == 0 {
-		return 0, nil
+		return total, nil
 	}
 	gets := make([]*redis.StringCmd, len(repos))
 	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -313,7 +323,6 @@ func (s *Store) NamespaceUsage(ctx context.Context, ns string) (int64, error) {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, fmt.Errorf("redismeta: usage of namespace %s: %w", ns, err)
 	}
-	var total int64
 	for i, g := range gets {
 		n, err := g.Int64()
 		if errors.Is(err, redis.Nil) {

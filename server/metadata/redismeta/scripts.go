@@ -119,9 +119,11 @@ redis.call('HDEL', KEYS[1], 'lease', 'leaseexp')
 return {'ok', f[3]}
 `)
 
-// deleteUploadScript: KEYS session. Returns the deleted session's updated
-// field, or nil when absent.
+// deleteUploadScript: KEYS session, package upload record (same hash tag
+// {id}; the record goes whether or not the session exists). Returns the
+// deleted session's updated field, or nil when absent.
 var deleteUploadScript = redis.NewScript(`
+redis.call('DEL', KEYS[2])
 local u = redis.call('HGET', KEYS[1], 'updated')
 if not u then return false end
 redis.call('DEL', KEYS[1])

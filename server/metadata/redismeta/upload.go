@@ -208,9 +208,10 @@ func (s *Store) moveIndex(ctx context.Context, id, old, updated string) error {
 	return err
 }
 
-// DeleteUpload implements metadata.Uploads.
+// DeleteUpload implements metadata.Uploads; the package upload record of
+// the same ID (metadata.Packages) goes in the same script.
 func (s *Store) DeleteUpload(ctx context.Context, id string) error {
-	old, err := deleteUploadScript.Run(ctx, s.c, []string{s.uploadKey(id)}).Text()
+	old, err := deleteUploadScript.Run(ctx, s.c, []string{s.uploadKey(id), s.pkgUploadKey(id)}).Text()
 	if err == nil {
 		err = s.c.ZRem(ctx, s.uploadIndexKey(), indexMember(old, id)).Err()
 	}
