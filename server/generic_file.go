@@ -74,13 +74,17 @@ func (s *Server) tooLarge(size int64) error {
 }
 
 // checkSize refuses a declared size (Content-Length, < 0 unknown) over the
-// limit or over the owner's quota, before any byte is read.
+// limit or over the owner's quota, before any byte is read (and again
+// with the real size before the file is recorded). The namespace of a
+// generic package is its owner: its quota covers the owner's OCI
+// repositories and package files together (metadata.Usage), each file
+// counting its full size even when its content is stored already.
 func (s *Server) checkSize(ctx context.Context, req generic.Request, size int64) error {
 	if max := s.opts.generic.maxFileSize; max > 0 && size > max {
 		return s.tooLarge(size)
 	}
 	if s.opts.quota != nil {
-		if err := s.opts.quota.Check(ctx, generic.Key(req.Owner)+"/"+generic.Key(req.Name), size); err != nil {
+		if err := s.opts.quota.Check(ctx, generic.Key(req.Owner), size); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,14 @@
 // which the metadata store keeps up to date atomically with every link,
 // unlink and manifest change (metadata.Usage).
 //
+// The generic packages of an owner belong to the namespace of the same
+// name: the sizes of the owner's package files count in that namespace's
+// usage too, each file once however many files share its content (as
+// Gitea counts), kept up to date atomically with every file put and
+// delete (metadata.Packages). One quota thus covers an owner's container
+// images and generic files together; the server checks a generic upload
+// with Check(ctx, owner, size).
+//
 // Quotas are checked before bytes are stored, so they are soft limits:
 // uploads running at the same moment are each checked against the usage
 // without the others, and may together exceed the quota by what they

@@ -19,6 +19,9 @@ const sweepBatch = 100
 // staged bytes, and returns how many sessions it deleted. A session whose
 // lease is held (a PATCH is streaming) is skipped: the sweeper takes the
 // lease before deleting, so it never removes bytes under a writer.
+// Deleting a session record (metadata.Uploads.DeleteUpload) also deletes
+// the package side of a generic resumable upload of the same ID
+// (metadata.PackageUpload), so nothing of an expired session is left.
 //
 // It then deletes staged objects under _uploads/ older than before that
 // belong to no session: leftovers of a process that crashed between
