@@ -217,6 +217,9 @@ func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex
 	}
 	d256, d512 := sums[digest.SHA256], sums[digest.SHA512]
 	blob, err := s.store.FinishUpload(ctx, scope, id, nil, d256)
+	if errors.Is(err, storage.ErrCollected) {
+		return metadata.PackageFile{}, collected(d256)
+	}
 	if err != nil {
 		cancel()
 		return metadata.PackageFile{}, fmt.Errorf("finish upload: %w", err)
@@ -241,12 +244,30 @@ func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex
 	case err != nil:
 		return metadata.PackageFile{}, fmt.Errorf("record file: %w", err)
 	}
+	// Garbage collection sees this touch (see metadata.GC): when it fails,
+	// a collection that started before the file was recorded is deleting
+	// the bytes, and the file is taken back.
+	if _, err := s.meta.TouchBlob(ctx, blob.Digest); errors.Is(err, metadata.ErrNotFound) || errors.Is(err, metadata.ErrConflict) {
+		if _, _, derr := s.opts.generic.packages.DeletePackageFile(context.WithoutCancel(ctx), refOf(req), req.Filename); derr != nil {
+			s.opts.log.ErrorContext(ctx, "take back a package file whose blob is being collected", "file", req.Filename, "err", derr)
+		}
+		return metadata.PackageFile{}, collected(blob.Digest)
+	} else if err != nil {
+		return metadata.PackageFile{}, fmt.Errorf("touch blob: %w", err)
+	}
 	for _, vf := range v.Files {
 		if generic.Key(vf.Name) == generic.Key(req.Filename) {
 			return vf, nil
 		}
 	}
 	return f, nil
+}
+
+// collected is the error of an upload whose bytes garbage collection
+// deleted while they were being stored: 503, try again.
+func collected(d digest.Digest) error {
+	return generic.Errorf(http.StatusServiceUnavailable,
+		"the file's content %s was being garbage-collected while it was uploaded; upload it again", d)
 }
 
 // rehash computes the md5 and sha1 of a committed blob (the recovery

@@ -92,6 +92,9 @@ func (s *Server) manifestPut(w http.ResponseWriter, r *http.Request, req oci.Req
 	if err := s.meta.PutManifest(ctx, req.Name, m.Manifest, tags...); err != nil {
 		return fmt.Errorf("store manifest: %w", err)
 	}
+	if err := s.protectReferences(ctx, req.Name, m); err != nil {
+		return err
+	}
 
 	h := w.Header()
 	h.Set(oci.Location, oci.Request{Route: oci.RouteManifest, Method: http.MethodGet, Name: req.Name, Reference: m.Digest.String(), N: -1}.Path())
@@ -245,17 +248,8 @@ func (s *Server) checkReferences(ctx context.Context, repo string, m parsedManif
 		return nil
 	}
 	for _, d := range m.blobs {
-		unknown := oci.CodeManifestBlobUnknown.Errorf("blob %s referenced by the manifest is not in repository %q; push it first", d, repo).
-			WithDetail(map[string]string{"digest": d.String()})
 		if _, err := s.meta.RepoBlob(ctx, repo, d); err != nil {
-			return notFoundAs(err, unknown)
-		}
-		// Refresh the blob's last use, so that garbage collection keeps it
-		// while this manifest is being stored (see package gc).
-		if _, err := s.meta.TouchBlob(ctx, d); errors.Is(err, metadata.ErrConflict) {
-			return unknown
-		} else if err != nil && !errors.Is(err, metadata.ErrNotFound) {
-			return fmt.Errorf("touch blob %s: %w", d, err)
+			return notFoundAs(err, blobUnknown(repo, d))
 		}
 	}
 	for _, d := range m.manifests {
@@ -263,6 +257,38 @@ func (s *Server) checkReferences(ctx context.Context, repo string, m parsedManif
 			return notFoundAs(err, oci.CodeManifestBlobUnknown.Errorf("manifest %s referenced by the index is not in repository %q; push it first", d, repo).
 				WithDetail(map[string]string{"digest": d.String()}))
 		}
+	}
+	return nil
+}
+
+func blobUnknown(repo string, d digest.Digest) *oci.Error {
+	return oci.CodeManifestBlobUnknown.Errorf("blob %s referenced by the manifest is not in repository %q; push it first", d, repo).
+		WithDetail(map[string]string{"digest": d.String()})
+}
+
+// protectReferences runs after the manifest m is stored in repo: it
+// touches every blob m references, which garbage collection sees (see
+// package gc and metadata.GC). When a touch finds the blob being deleted
+// or gone, a collection that started before the manifest was stored is
+// deleting it: the manifest is taken back and the client told to push the
+// blob again, so a 201 never stands for an image whose bytes are going.
+// With sparse manifests a missing blob is allowed, and the touches only
+// keep the blobs that exist.
+func (s *Server) protectReferences(ctx context.Context, repo string, m parsedManifest) error {
+	for _, d := range m.blobs {
+		_, err := s.meta.TouchBlob(ctx, d)
+		if err == nil || (s.opts.sparse && (errors.Is(err, metadata.ErrNotFound) || errors.Is(err, metadata.ErrConflict))) {
+			continue
+		}
+		if errors.Is(err, metadata.ErrNotFound) || errors.Is(err, metadata.ErrConflict) {
+			bg := context.WithoutCancel(ctx)
+			if derr := s.meta.DeleteManifest(bg, repo, m.Digest); derr != nil && !errors.Is(derr, metadata.ErrNotFound) {
+				s.opts.log.ErrorContext(ctx, "take back a manifest whose blob is being collected", "repo", repo, "digest", m.Digest, "err", derr)
+			}
+			s.opts.log.WarnContext(ctx, "manifest refused: its blob was garbage-collected while it was pushed", "repo", repo, "manifest", m.Digest, "blob", d)
+			return blobUnknown(repo, d)
+		}
+		return fmt.Errorf("touch blob %s: %w", d, err)
 	}
 	return nil
 }

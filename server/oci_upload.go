@@ -251,6 +251,9 @@ func uploadError(err error, req oci.Request) error {
 		return oci.CodeSizeInvalid.Errorf("%v", err)
 	case errors.As(err, &bad):
 		return oci.CodeBlobUploadInvalid.Errorf("%v", bad)
+	case errors.Is(err, storage.ErrCollected):
+		return oci.CodeBlobUploadInvalid.Errorf("blob %s was being garbage-collected while it was uploaded; push it again", req.Digest).
+			WithStatus(http.StatusServiceUnavailable)
 	}
 	return fmt.Errorf("upload: %w", err)
 }

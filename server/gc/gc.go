@@ -12,45 +12,41 @@
 //     lasts, and the run stops if it is lost.
 //  2. Read the store's clock T0 and compute the cutoff: T0 − grace (or
 //     an earlier bound set with WithUsedBefore).
-//  3. Mark: every Referencer adds the digests it needs kept. The
+//  3. List the candidates: every blob record (ListBlobs) not used or
+//     created since the cutoff — live, pending (claimed by an upload that
+//     never committed) or a tombstone left by an interrupted run — with
+//     the use generation (Gen) each one had.
+//  4. Mark: every Referencer adds the digests it needs kept. The
 //     manifest referencer walks every repository (AllRepositories) and
 //     every manifest's References and Subject (ManifestReferences).
-//  4. Sweep: page through all blob records (ListBlobs). A record that is
-//     neither marked nor used (put, linked or touched) since the cutoff
-//     is deleted: DeleteBlobIfUnused atomically re-checks its Used time
-//     against the cutoff and turns it into a tombstone, removing its links
-//     from every repository; then the bytes are deleted; then PurgeBlob
-//     removes the tombstone. Tombstones left by an interrupted run are
-//     finished the same way.
-//  5. Expired upload sessions (not updated for the upload expiry) are
+//  5. Sweep: a candidate that nothing marked is deleted:
+//     DeleteBlobIfUnused atomically checks that its Gen is still the one
+//     listed and turns it into a tombstone, removing its links from every
+//     repository; then the bytes are deleted; then PurgeBlob removes the
+//     tombstone. Tombstones of interrupted runs are finished the same way.
+//  6. Expired upload sessions (not updated for the upload expiry) are
 //     swept with their staged bytes.
 //
 // # Safety
 //
-// A blob linked into a repository but referenced by no manifest is
-// garbage once its grace period has passed. Everything that is about to
-// make a blob reachable must refresh its Used time first (PutBlob,
-// LinkBlob or TouchBlob; see metadata.GC) and finish within the grace
-// period:
+// The argument is in the documentation of metadata.GC; it does not rest
+// on the grace period or on any clock. In short: every use of a blob
+// changes its Gen; a writer touches the blobs of a manifest (or package
+// file) after committing it and takes the commit back if the touch fails;
+// the collector lists Gens before it marks and deletes only records
+// whose Gen did not change. A commit the mark missed came after the
+// listing, so its touch either changed the Gen (the delete refuses) or
+// found the tombstone (the writer takes the commit back and answers an
+// error). Uploads claim a record before writing bytes and commit it
+// after (metadata.Blobs.ClaimBlob), so bytes deleted under an upload are
+// never acknowledged either.
 //
-//   - A manifest committed before the mark read its repository is seen by
-//     the mark, so its blobs are kept.
-//   - A manifest committed after that was preceded by a TouchBlob of each
-//     blob it references (the server does this while checking references),
-//     less than the grace period earlier, so at or after T0 − grace: the
-//     conditional delete sees that Used and refuses. If instead the
-//     conditional delete came first, the TouchBlob fails, and so does the
-//     manifest PUT (blob unknown) — it never commits a reference to bytes
-//     that are going away.
-//   - A mount or a finished upload links through LinkBlob, which refreshes
-//     Used and fails on a tombstone; the same argument applies.
-//
-// The conditional delete is atomic per record (one transaction, or one
-// Lua script in the record's slot on Redis), so "touch then use" and
-// "check then delete" cannot interleave. Bytes are deleted only after the
-// record is a tombstone and all links are gone, and the tombstone stays
-// until the bytes are gone, so no request can start using the blob in
-// between. Dry-run mode marks and lists the same way and deletes nothing.
+// Bytes are deleted only after the record is a tombstone and all links
+// are gone, and the tombstone stays until the bytes are gone, so no
+// request can start using the blob in between. The grace period only
+// spares recently used blobs the work of a deletion that an upload or a
+// push in progress would undo. Dry-run mode lists and marks the same way
+// and deletes nothing.
 package gc
 
 import (
@@ -101,8 +97,9 @@ var errLeaseLost = errors.New("gc: lease lost")
 //
 // A Referencer must report every digest referenced by data committed
 // before References was called; for data committed later, the writer's
-// TouchBlob protects the blob (see the package documentation). It may
-// report a digest more than once, and digests that have no blob.
+// TouchBlob after the commit protects the blob (see the package
+// documentation). It may report a digest more than once, and digests
+// that have no blob.
 type Referencer interface {
 	// References calls keep for every referenced digest.
 	References(ctx context.Context, keep func(digest.Digest)) error
@@ -136,9 +133,10 @@ type options struct {
 }
 
 // WithGrace sets how long a blob must have been unused before it may be
-// collected (default DefaultGrace; 0 is allowed). It must exceed the time
-// any request takes between refreshing a blob's Used time and committing
-// a reference to it.
+// collected (default DefaultGrace; 0 is allowed and safe). It is a
+// performance knob: blobs pushed a moment ago usually get referenced by
+// the manifest that follows, and collecting them first only makes that
+// push fail and start over.
 func WithGrace(d time.Duration) Option {
 	return func(o *options) { o.grace = max(d, 0) }
 }
@@ -383,6 +381,13 @@ func (s *Sweeper) run(ctx context.Context, rep *Report) error {
 		rep.Cutoff = s.opts.usedBefore
 	}
 
+	// Candidates first, with the Gen of each: a use after this point
+	// changes the Gen, and the conditional delete then refuses (see
+	// metadata.GC).
+	candidates, err := s.candidates(ctx, rep)
+	if err != nil {
+		return err
+	}
 	marked := newDigestSet()
 	for _, r := range s.opts.referencers {
 		if err := r.References(ctx, marked.add); err != nil {
@@ -391,7 +396,7 @@ func (s *Sweeper) run(ctx context.Context, rep *Report) error {
 	}
 	rep.Referenced = marked.len()
 
-	if err := s.sweep(ctx, rep, marked); err != nil {
+	if err := s.sweep(ctx, rep, marked, candidates); err != nil {
 		return err
 	}
 
@@ -412,44 +417,57 @@ func (s *Sweeper) run(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-// sweep pages through the blob records and deletes the garbage.
-func (s *Sweeper) sweep(ctx context.Context, rep *Report, marked *digestSet) error {
+// candidates pages through the blob records and returns those that may
+// be garbage: tombstones of interrupted runs, and records neither used
+// nor created since the cutoff.
+func (s *Sweeper) candidates(ctx context.Context, rep *Report) ([]metadata.BlobInfo, error) {
 	var (
 		after digest.Digest
-		errs  []error
+		out   []metadata.BlobInfo
 	)
 	for {
 		page, more, err := s.meta.ListBlobs(ctx, after, listPage)
 		if err != nil {
-			return errors.Join(append(errs, fmt.Errorf("gc: list blobs: %w", err))...)
+			return nil, fmt.Errorf("gc: list blobs: %w", err)
 		}
 		for _, info := range page {
 			rep.Scanned++
-			if err := s.consider(ctx, rep, marked, info); err != nil {
-				if ctx.Err() != nil {
-					return errors.Join(append(errs, err)...)
-				}
-				s.opts.log.Warn("gc: blob not collected", "digest", info.Digest, "err", err)
-				if errs = append(errs, err); len(errs) >= maxErrors {
-					return errors.Join(append(errs, errors.New("gc: too many errors, stopping"))...)
-				}
+			b := info.Blob
+			if info.Deleting || (b.LastUsed().Before(rep.Cutoff) && b.Created.Before(rep.Cutoff)) {
+				out = append(out, info)
 			}
 		}
 		if !more || len(page) == 0 {
-			return errors.Join(errs...)
+			return out, nil
 		}
 		after = page[len(page)-1].Digest
 	}
 }
 
-// consider deletes one blob if it is garbage.
-func (s *Sweeper) consider(ctx context.Context, rep *Report, marked *digestSet, info metadata.BlobInfo) error {
-	b := info.Blob
-	if !info.Deleting {
-		if marked.has(b.Digest) || !b.LastUsed().Before(rep.Cutoff) || !b.Created.Before(rep.Cutoff) {
-			return nil
+// sweep deletes the candidates that nothing marked.
+func (s *Sweeper) sweep(ctx context.Context, rep *Report, marked *digestSet, candidates []metadata.BlobInfo) error {
+	var errs []error
+	for _, info := range candidates {
+		if !info.Deleting && marked.has(info.Digest) {
+			continue
+		}
+		if err := s.consider(ctx, rep, info); err != nil {
+			if ctx.Err() != nil {
+				return errors.Join(append(errs, err)...)
+			}
+			s.opts.log.Warn("gc: blob not collected", "digest", info.Digest, "err", err)
+			if errs = append(errs, err); len(errs) >= maxErrors {
+				return errors.Join(append(errs, errors.New("gc: too many errors, stopping"))...)
+			}
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// consider deletes one unmarked candidate, unless it was used since it
+// was listed.
+func (s *Sweeper) consider(ctx context.Context, rep *Report, info metadata.BlobInfo) error {
+	b := info.Blob
 	if s.opts.dryRun {
 		if !info.Deleting {
 			rep.add(b)
@@ -459,7 +477,7 @@ func (s *Sweeper) consider(ctx context.Context, rep *Report, marked *digestSet, 
 	if s.beforeDelete != nil && !info.Deleting {
 		s.beforeDelete(ctx, b)
 	}
-	rec, err := s.meta.DeleteBlobIfUnused(ctx, b.Digest, rep.Cutoff)
+	rec, err := s.meta.DeleteBlobIfUnused(ctx, b.Digest, rep.Cutoff, b.Gen)
 	switch {
 	case errors.Is(err, metadata.ErrConflict):
 		rep.Reused++

@@ -390,7 +390,11 @@ func TestFinishesInterruptedDeletion(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A sweeper crashed after the conditional delete.
-		if _, err := e.meta.DeleteBlobIfUnused(e.ctx, b.Digest, now); err != nil {
+		cur, err := e.meta.GetBlob(e.ctx, b.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.meta.DeleteBlobIfUnused(e.ctx, b.Digest, now, cur.Gen); err != nil {
 			t.Fatal(err)
 		}
 		rep := e.run(e.sweeper(gc.WithGrace(time.Hour)))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,24 +14,34 @@ import (
 
 	"github.com/regkit/regkit/server/gc"
 	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/storage"
 )
 
-// TestConcurrentUse runs sweeps back to back while writers keep using
-// blobs the way the server does — TouchBlob, LinkBlob, then a manifest
-// that references them — and mostly drop them again (delete the manifest,
-// unlink), so that blobs keep turning into garbage and back while the
-// sweeper works. No manifest or link may ever end up pointing at deleted
+// TestConcurrentUse runs sweeps back to back with a zero grace period
+// while writers keep using blobs the way the server does — LinkBlob, then
+// a manifest that references them, then a TouchBlob that takes the
+// manifest back when it fails — and mostly drop them again (delete the
+// manifest), so that blobs keep turning into garbage and back while the
+// sweeper works. No kept manifest may ever end up pointing at deleted
 // bytes.
 func TestConcurrentUse(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		const (
 			blobs   = 30
 			writers = 4
-			grace   = 100 * time.Millisecond // far above a writer's touch-to-commit time
+			grace   = 0
 		)
 		var all []metadata.Blob
 		for i := range blobs {
 			all = append(all, e.blob("src", fmt.Sprintf("blob-%d", i)))
+		}
+		content := func(b metadata.Blob) string {
+			for i := range blobs {
+				if c := fmt.Sprintf("blob-%d", i); digest.FromString(c) == b.Digest {
+					return c
+				}
+			}
+			return ""
 		}
 
 		ctx, stop := context.WithTimeout(e.ctx, 1500*time.Millisecond)
@@ -49,17 +60,17 @@ func TestConcurrentUse(t *testing.T) {
 				repo := fmt.Sprintf("dst/%d", w)
 				for i := 0; ctx.Err() == nil; i++ {
 					b := all[rand.IntN(len(all))]
-					if _, err := e.meta.TouchBlob(ctx, b.Digest); err != nil {
-						if !errors.Is(err, metadata.ErrNotFound) && !errors.Is(err, metadata.ErrConflict) && ctx.Err() == nil {
-							t.Errorf("TouchBlob: %v", err)
-						}
-						continue // collected: the server would answer blob unknown
-					}
 					if err := e.meta.LinkBlob(ctx, repo, b); err != nil {
-						if ctx.Err() == nil {
-							t.Errorf("LinkBlob after a successful touch: %v", err)
+						if !errors.Is(err, metadata.ErrNotFound) && !errors.Is(err, metadata.ErrConflict) && ctx.Err() == nil {
+							t.Errorf("LinkBlob: %v", err)
 						}
-						return
+						// Collected: upload it again, as a client would.
+						c := content(b)
+						if _, err := e.st.PutBlob(ctx, b.Digest, strings.NewReader(c), int64(len(c))); err != nil &&
+							!errors.Is(err, storage.ErrCollected) && ctx.Err() == nil {
+							t.Errorf("PutBlob again: %v", err)
+						}
+						continue
 					}
 					body := fmt.Appendf(nil, `{"w":%d,"i":%d}`, w, i)
 					m := metadata.Manifest{Digest: digest.FromBytes(body), Body: body, References: []digest.Digest{b.Digest}}
@@ -68,6 +79,17 @@ func TestConcurrentUse(t *testing.T) {
 							t.Errorf("PutManifest: %v", err)
 						}
 						return
+					}
+					if _, err := e.meta.TouchBlob(ctx, b.Digest); err != nil {
+						// Being collected: take the manifest back, as the
+						// server does.
+						if !errors.Is(err, metadata.ErrNotFound) && !errors.Is(err, metadata.ErrConflict) && ctx.Err() == nil {
+							t.Errorf("TouchBlob: %v", err)
+						}
+						if err := e.meta.DeleteManifest(ctx, repo, m.Digest); err != nil && ctx.Err() == nil {
+							t.Errorf("DeleteManifest: %v", err)
+						}
+						continue
 					}
 					if i%8 == 0 {
 						mu.Lock()
@@ -94,7 +116,6 @@ func TestConcurrentUse(t *testing.T) {
 			reused += rep.Reused
 		}
 		wg.Wait()
-		time.Sleep(grace)
 		// One more sweep after the writers stopped must not hurt either.
 		if _, err := s.RunOnce(e.ctx); err != nil {
 			t.Fatal(err)

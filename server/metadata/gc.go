@@ -2,6 +2,8 @@ package metadata
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"strings"
 	"time"
 
@@ -10,14 +12,18 @@ import (
 
 // BlobInfo is a global blob record as garbage collection sees it.
 type BlobInfo struct {
-	// Blob is the record. Its Used is the last time the blob was put,
-	// linked or touched (the zero time for records written before Used
-	// existed: treat Created as Used then).
+	// Blob is the record. Its Used is the last time the blob was claimed,
+	// put, linked or touched (the zero time for records written before
+	// Used existed: treat Created as Used then), Gen its use count.
 	Blob
 	// Deleting reports that the record is a tombstone: DeleteBlobIfUnused
 	// took it but PurgeBlob has not removed it yet (the collector crashed
 	// or is still deleting the bytes).
 	Deleting bool
+	// Pending reports a record that ClaimBlob created and PutBlob has not
+	// committed yet: its bytes are being written at its Key, or their
+	// writer died.
+	Pending bool
 }
 
 // LastUsed returns b.Used, or b.Created when Used is zero.
@@ -32,47 +38,64 @@ func (b Blob) LastUsed() time.Time {
 //
 // # Protocol
 //
-// A blob record is live, a tombstone (being deleted), or absent. Every
-// operation that is about to make a blob reachable — finishing an upload
-// whose bytes exist already, a cross-repository mount, a manifest PUT that
-// references the blob — first refreshes its Used time with TouchBlob (or
-// PutBlob, or LinkBlob) and must finish within the collector's grace
-// period. The collector deletes a blob only through DeleteBlobIfUnused,
-// which atomically checks Used against a cutoff no later than
-// now−grace and turns the record into a tombstone; a tombstone makes
-// TouchBlob, PutBlob and LinkBlob fail with ErrConflict, so nothing can
-// start using the blob while its bytes go. Either the refresh comes
-// first (the conditional delete then fails) or the tombstone does (the
-// refresh then fails): the two can never both succeed.
+// A global blob record is pending, live, a tombstone (being deleted), or
+// absent; every use of it (ClaimBlob, PutBlob, LinkBlob, TouchBlob) adds
+// one to its Gen, atomically. The collector
+//
+//  1. lists the records and notes each one's Gen (ListBlobs),
+//  2. then marks every digest referenced by committed data (manifests,
+//     package files),
+//  3. then, for a listed record that nothing marked, calls
+//     DeleteBlobIfUnused with the Gen it noted: the record becomes a
+//     tombstone only if its Gen is unchanged — nothing used it since
+//     step 1 — and its links are removed;
+//  4. deletes the bytes, then purges the tombstone.
+//
+// A writer that commits a reference to a blob (a manifest PUT, a package
+// file) touches the blob after the commit, and undoes the commit when
+// the touch fails. Either the touch came before the tombstone — then the
+// Gen changed after the collector noted it (the touch follows the
+// commit, which, if the mark missed it, followed step 1), and the
+// conditional delete refuses — or after it, and the touch fails. Either
+// the mark saw the reference, or the collector refused, or the writer
+// undid its commit: no acknowledged reference ever points at deleted
+// bytes, whatever the grace period (which only spares recently used
+// blobs, to save work).
+//
+// A writer of bytes claims the record first (ClaimBlob) and commits it
+// after writing (PutBlob with the claim's Inc), which fails after a
+// tombstone; so bytes that a collector deletes are never acknowledged.
 //
 // Times (Used, lease expiry, Now) come from the store's clock — for
-// Redis the server's TIME — so replicas with skewed clocks agree.
+// Redis the server's TIME — so replicas with skewed clocks agree; no
+// safety argument depends on them.
 type GC interface {
 	// Now returns the store's current time, the clock that Used and lease
 	// expiry are measured by. Collectors compute their cutoff from it.
 	Now(ctx context.Context) (time.Time, error)
-	// TouchBlob sets the Used time of d's global record to now and returns
-	// the record. ErrNotFound when there is no record; ErrConflict when
-	// the record is a tombstone (being deleted: the caller must treat the
-	// blob as absent, or retry after a moment).
+	// TouchBlob refreshes the use (Used, Gen) of d's live global record
+	// and returns the record. ErrNotFound when there is no live record
+	// (also a pending one); ErrConflict when the record is a tombstone
+	// (being deleted: the caller must treat the blob as absent).
 	TouchBlob(ctx context.Context, d digest.Digest) (Blob, error)
-	// ListBlobs lists the global blob records, live ones and tombstones,
-	// in ascending digest order, strictly after after (when non-empty),
-	// at most n (n < 0: no limit). more reports whether records may
-	// follow. The listing is not a snapshot: records put or deleted while
-	// it pages may or may not appear.
+	// ListBlobs lists the global blob records, pending and live ones and
+	// tombstones, in ascending digest order, strictly after after (when
+	// non-empty), at most n (n < 0: no limit). more reports whether
+	// records may follow. The listing is not a snapshot: records put or
+	// deleted while it pages may or may not appear.
 	ListBlobs(ctx context.Context, after digest.Digest, n int) (blobs []BlobInfo, more bool, err error)
 	// DeleteBlobIfUnused starts deleting blob d: provided d's record is
-	// live and its last use (Used, else Created) is before usedBefore, it
-	// atomically turns the record into a tombstone, then removes d's link
-	// from every repository (updating their usage), and returns the
-	// record. The caller then deletes the bytes at the record's Key and
-	// calls PurgeBlob. ErrConflict (with the current record) when d was
-	// used at or after usedBefore; ErrNotFound when there is no record.
-	// On a tombstone left by an earlier, interrupted call it removes the
-	// links again and returns the record, so that a collector can finish
-	// the job.
-	DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBefore time.Time) (Blob, error)
+	// live or pending, its Gen is gen and its last use (Used, else
+	// Created) is before usedBefore, it atomically turns the record into
+	// a tombstone, then removes d's link from every repository (updating
+	// their usage), and returns the record. The caller then deletes the
+	// bytes at the record's Key and calls PurgeBlob. ErrConflict (with
+	// the current record) when d was used since (another Gen, or Used at
+	// or after usedBefore); ErrNotFound when there is no record. On a
+	// tombstone left by an earlier, interrupted call it removes the links
+	// again and returns the record (gen and usedBefore are not checked),
+	// so that a collector can finish the job.
+	DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBefore time.Time, gen uint64) (Blob, error)
 	// PurgeBlob removes the tombstone of d after its bytes are gone.
 	// ErrNotFound when d has no tombstone (a live record is left alone).
 	PurgeBlob(ctx context.Context, d digest.Digest) error
@@ -132,4 +155,12 @@ type Usage interface {
 func Namespace(repo string) string {
 	ns, _, _ := strings.Cut(repo, "/")
 	return ns
+}
+
+// NewInc returns a new incarnation identifier for a blob record (see
+// Blob.Inc): 64 random bits in hexadecimal.
+func NewInc() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return hex.EncodeToString(b[:])
 }

@@ -44,26 +44,62 @@ type Blob struct {
 	// the current value; RepoBlob returns the record as it was linked.
 	// Stores ignore the Used of records given to them.
 	Used time.Time `json:"used,omitzero"`
+	// Gen counts the uses of the global record: every ClaimBlob, PutBlob,
+	// LinkBlob and TouchBlob adds one. Garbage collection deletes a
+	// record only if its Gen is still the one it saw before marking, so
+	// a use it did not see always wins (see GC). Reported like Used;
+	// stores ignore the Gen of records given to them.
+	Gen uint64 `json:"gen,omitempty"`
+	// Inc identifies the incarnation of the global record: ClaimBlob
+	// sets it when it creates the record, and it never changes after. A
+	// record deleted by garbage collection and created again has another
+	// Inc, so a writer can tell that the record it claimed is gone.
+	Inc string `json:"inc,omitempty"`
 }
 
 // Blobs stores global blob records and their links into repositories.
 // A blob is readable in a repository only while it is linked there.
+//
+// Writing bytes: a writer that is about to store the bytes of d under
+// d's key first claims d (ClaimBlob), then writes the bytes, then commits
+// the record with the claim's Inc (PutBlob). Garbage collection deletes
+// bytes only of records it turned into tombstones, and a tombstone — or a
+// record created again after one — makes the commit fail, so a writer
+// never acknowledges bytes that a collector may have deleted under it.
 type Blobs interface {
-	// PutBlob records a committed blob. When a record for b.Digest exists
-	// already it is kept (first writer wins), its Used time is refreshed,
-	// and it is returned; otherwise b is stored and returned. A zero
-	// b.Created is set to the current time; Used is set to the store's
-	// current time either way. ErrConflict when the record is being
-	// deleted by garbage collection (see GC).
+	// ClaimBlob announces that the caller is about to write the bytes of
+	// b.Digest under b.Key. When d (b.Digest) has a live record it refreshes its use (Used, Gen) and
+	// returns it with live true: the bytes are stored already. When d has
+	// no record it creates a pending one (a new Inc, b's Key, Size unset)
+	// and returns it with live false; a pending record, or one of an
+	// earlier claim that was never committed, is refreshed and returned
+	// with live false too. Pending records are invisible to GetBlob,
+	// TouchBlob and LinkBlob (ErrNotFound) and listed by ListBlobs, so
+	// garbage collection removes those of writers that died.
+	// ErrConflict while d is being deleted by garbage collection.
+	ClaimBlob(ctx context.Context, b Blob) (rec Blob, live bool, err error)
+	// PutBlob commits the record of a claimed blob: b.Inc must be the Inc
+	// that ClaimBlob returned. A pending record takes b's Size and Key (a
+	// zero b.Created is set to the current time) and becomes live; a live
+	// one is kept as it is (first writer wins). Either way its use is
+	// refreshed and the stored record is returned. ErrConflict, changing
+	// nothing, when the record is a tombstone, is gone, or has another
+	// Inc: garbage collection deleted it since the claim, and the bytes
+	// the caller wrote may be gone with it.
+	//
+	// With an empty b.Inc, PutBlob claims and commits in one step: it
+	// stores b unless a live record exists (which it keeps and returns).
+	// Only a caller that wrote no bytes since it last saw the record may
+	// do that (tests, imports of existing buckets).
 	PutBlob(ctx context.Context, b Blob) (Blob, error)
-	// GetBlob returns the global record of d, or ErrNotFound.
+	// GetBlob returns the global record of d, or ErrNotFound (also for a
+	// pending or deleted record).
 	GetBlob(ctx context.Context, d digest.Digest) (Blob, error)
 	// LinkBlob makes b readable in repo and adds b.Size to repo's usage
-	// (once: linking twice is not an error). It refreshes the Used time
-	// of b's global record, and fails with ErrConflict, linking nothing,
-	// when that record is being deleted by garbage collection; without a
-	// global record it links all the same. It does not add repo to the
-	// catalog.
+	// (once: linking twice is not an error). It refreshes the use of b's
+	// global record and fails, linking nothing, with ErrConflict when that
+	// record is being deleted by garbage collection and ErrNotFound when
+	// there is no live record. It does not add repo to the catalog.
 	LinkBlob(ctx context.Context, repo string, b Blob) error
 	// RepoBlob returns the record of d if d is linked into repo, in one
 	// round trip; ErrNotFound otherwise.

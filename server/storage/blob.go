@@ -49,7 +49,8 @@ func (s *Store) PutBlob(ctx context.Context, want digest.Digest, r io.Reader, si
 		}
 		return nil
 	}
-	if err := s.claim(ctx, want); err != nil {
+	claim, err := s.claim(ctx, want)
+	if err != nil {
 		return metadata.Blob{}, err
 	}
 	key := Key(want)
@@ -65,36 +66,46 @@ func (s *Store) PutBlob(ctx context.Context, want digest.Digest, r io.Reader, si
 		}
 		return metadata.Blob{}, fmt.Errorf("storage: put blob %s: %w", want, err)
 	}
-	rec, err := s.meta.PutBlob(ctx, metadata.Blob{Digest: want, Size: n, Key: key, Created: time.Now().UTC()})
-	if err != nil {
-		return metadata.Blob{}, fmt.Errorf("storage: record blob %s: %w", want, err)
-	}
-	return rec, nil
+	return s.commitRecord(ctx, claim, n, key)
 }
 
-// claim refreshes the last use of an existing record of d before an
-// upload relies on bytes that may already be stored under Key(d), so that
-// garbage collection cannot delete them in between. While a collection is
-// deleting d (metadata.ErrConflict) it waits for the deletion to finish —
-// then the upload stores its own bytes. No record (metadata.ErrNotFound)
-// is fine: collection deletes only bytes whose record it marked.
-func (s *Store) claim(ctx context.Context, d digest.Digest) error {
+// claim claims the record of d before an upload writes bytes under
+// Key(d) (metadata.Blobs.ClaimBlob), so that garbage collection cannot
+// delete them unnoticed: the commit of the claim fails if it did. While a
+// collection is deleting d (metadata.ErrConflict) it waits for the
+// deletion to finish — then the upload stores its own bytes. Waiting only
+// serves liveness; the claim is what keeps the bytes safe.
+func (s *Store) claim(ctx context.Context, d digest.Digest) (metadata.Blob, error) {
 	const wait, tries = 50 * time.Millisecond, 200
 	for range tries {
-		_, err := s.meta.TouchBlob(ctx, d)
+		rec, _, err := s.meta.ClaimBlob(ctx, metadata.Blob{Digest: d, Key: Key(d)})
 		switch {
-		case err == nil, errors.Is(err, metadata.ErrNotFound):
-			return nil
+		case err == nil:
+			return rec, nil
 		case !errors.Is(err, metadata.ErrConflict):
-			return fmt.Errorf("storage: touch blob %s: %w", d, err)
+			return metadata.Blob{}, fmt.Errorf("storage: claim blob %s: %w", d, err)
 		}
 		select {
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			return metadata.Blob{}, context.Cause(ctx)
 		case <-time.After(wait):
 		}
 	}
-	return fmt.Errorf("storage: blob %s is still being garbage-collected after %v", d, wait*tries)
+	return metadata.Blob{}, fmt.Errorf("%w: blob %s is still being garbage-collected after %v", ErrCollected, d, wait*tries)
+}
+
+// commitRecord commits the record of a claimed blob whose bytes are at
+// key: ErrCollected when garbage collection took the claim meanwhile
+// (the bytes may be gone: nothing is acknowledged).
+func (s *Store) commitRecord(ctx context.Context, claim metadata.Blob, size int64, key string) (metadata.Blob, error) {
+	rec, err := s.meta.PutBlob(ctx, metadata.Blob{Digest: claim.Digest, Size: size, Key: key, Created: time.Now().UTC(), Inc: claim.Inc})
+	if errors.Is(err, metadata.ErrConflict) {
+		return metadata.Blob{}, fmt.Errorf("%w: blob %s: %w", ErrCollected, claim.Digest, err)
+	}
+	if err != nil {
+		return metadata.Blob{}, fmt.Errorf("storage: record blob %s: %w", claim.Digest, err)
+	}
+	return rec, nil
 }
 
 // ReadBlob returns a reader of length bytes of b starting at offset

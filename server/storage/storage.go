@@ -78,6 +78,11 @@ var (
 	// crash before they reached the disk). The session cannot be
 	// completed; the client must start over.
 	ErrUploadBroken = errors.New("storage: upload staged bytes lost")
+	// ErrCollected means garbage collection deleted the blob's record
+	// while its bytes were being stored (the blob had been garbage and
+	// was uploaded again at that moment). Nothing was acknowledged; the
+	// client should upload it again.
+	ErrCollected = errors.New("storage: blob collected while it was uploaded")
 )
 
 // RangeError reports that an append did not start at the session's

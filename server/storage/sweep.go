@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -94,6 +97,9 @@ func (s *Store) sweepOne(ctx context.Context, id string, before time.Time) (bool
 // sweepOrphans deletes staged objects older than before whose session
 // does not exist.
 func (s *Store) sweepOrphans(ctx context.Context, before time.Time) error {
+	if s.dir != "" {
+		return s.sweepOrphanFiles(ctx, before)
+	}
 	it := s.bucket.List(&blob.ListOptions{Prefix: uploadsPrefix})
 	var orphans []string
 	known := map[string]bool{} // session id → exists
@@ -131,6 +137,47 @@ func (s *Store) sweepOrphans(ctx context.Context, before time.Time) error {
 	}
 	if len(orphans) > 0 {
 		s.opts.log.Info("swept orphaned upload bytes", "count", len(orphans))
+	}
+	return nil
+}
+
+// sweepOrphanFiles is sweepOrphans on file storage: it reads the staging
+// directory itself, so that files renamed or removed while it looks
+// (uploads finishing) are skipped instead of failing the listing.
+func (s *Store) sweepOrphanFiles(ctx context.Context, before time.Time) error {
+	dir := filepath.Join(s.dir, filepath.FromSlash(uploadsPrefix))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("storage: list staged uploads: %w", err)
+	}
+	removed := 0
+	for _, e := range entries {
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("storage: list staged uploads: %w", err)
+		}
+		if fi.IsDir() || !fi.ModTime().Before(before) {
+			continue
+		}
+		if validID(e.Name()) {
+			_, err := s.meta.GetUpload(ctx, e.Name())
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, metadata.ErrNotFound) {
+				return fmt.Errorf("storage: get upload %s: %w", e.Name(), err)
+			}
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("storage: delete orphan %s: %w", e.Name(), err)
+		}
+		removed++
+	}
+	if removed > 0 {
+		s.opts.log.Info("swept orphaned upload bytes", "count", removed)
 	}
 	return nil
 }

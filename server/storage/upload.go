@@ -319,7 +319,8 @@ func (s *Store) FinishUpload(ctx context.Context, repo, id string, final io.Read
 		s.removeSession(ctx, id)
 		return metadata.Blob{}, fmt.Errorf("%w: expected %s, got %s", ErrDigestMismatch, want, got)
 	}
-	if err := s.claim(l.ctx, want); err != nil {
+	claim, err := s.claim(l.ctx, want)
+	if err != nil {
 		return fail(err)
 	}
 	key := Key(want)
@@ -331,9 +332,13 @@ func (s *Store) FinishUpload(ctx context.Context, repo, id string, final io.Read
 	if err != nil {
 		return fail(fmt.Errorf("storage: commit upload %s: %w", id, err))
 	}
-	rec, err := s.meta.PutBlob(ctx, metadata.Blob{Digest: want, Size: u.Offset, Key: key, Created: time.Now().UTC()})
+	rec, err := s.commitRecord(ctx, claim, u.Offset, key)
 	if err != nil {
-		return fail(fmt.Errorf("storage: record blob %s: %w", want, err))
+		// The staged bytes were moved into place and may be gone with
+		// the collected record: the session cannot be finished again.
+		l.stop()
+		s.removeSession(ctx, id)
+		return metadata.Blob{}, err
 	}
 	l.stop()
 	s.removeSession(ctx, id)

@@ -40,6 +40,7 @@ func TestReopen(t *testing.T) {
 		err  error
 	}{
 		{"PutManifest", s.PutManifest(ctx, "r", m, "latest")},
+		{"PutBlob", func() error { _, err := s.PutBlob(ctx, b); return err }()},
 		{"LinkBlob", s.LinkBlob(ctx, "r", b)},
 		{"CreateUpload", s.CreateUpload(ctx, u)},
 	}

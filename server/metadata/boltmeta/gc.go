@@ -116,23 +116,17 @@ func unlink(tx *bolt.Tx, r repoBuckets, name string, d digest.Digest) error {
 	return r.links.Delete([]byte(d))
 }
 
-// touch refreshes the Used time of d's global record: errDeleting for a
-// tombstone, ErrNotFound without a record.
+// touch refreshes the use of d's live global record: errDeleting for a
+// tombstone, ErrNotFound without a live record.
 func (s *Store) touch(tx *bolt.Tx, d digest.Digest) (metadata.Blob, error) {
-	if tx.Bucket(bucketTombstones).Get([]byte(d)) != nil {
-		return metadata.Blob{}, errDeleting
+	b, pending, err := globalBlob(tx, d)
+	if err == nil && pending {
+		err = metadata.ErrNotFound
 	}
-	blobs := tx.Bucket(bucketBlobs)
-	v := blobs.Get([]byte(d))
-	if v == nil {
-		return metadata.Blob{}, metadata.ErrNotFound
-	}
-	b, err := record.DecodeBlob(v)
 	if err != nil {
 		return metadata.Blob{}, err
 	}
-	b.Used = s.nowTime()
-	return b, blobs.Put([]byte(d), record.EncodeBlob(b))
+	return s.putUsed(tx, b, false)
 }
 
 // Now implements metadata.GC.
@@ -174,11 +168,11 @@ func (s *Store) ListBlobs(ctx context.Context, after digest.Digest, n int) ([]me
 			if live.k == nil || (dead.k != nil && bytes.Compare(dead.k, live.k) < 0) {
 				cur, deleting = &dead, true
 			}
-			b, err := record.DecodeBlob(cur.v)
+			b, pending, err := record.DecodeBlobState(cur.v)
 			if err != nil {
 				return err
 			}
-			out = append(out, metadata.BlobInfo{Blob: b, Deleting: deleting})
+			out = append(out, metadata.BlobInfo{Blob: b, Deleting: deleting, Pending: pending})
 			cur.k, cur.v = cur.c.Next()
 		}
 		return nil
@@ -210,7 +204,7 @@ func seekAfter(c *bolt.Cursor, last string) cursorAt {
 
 // DeleteBlobIfUnused implements metadata.GC in one transaction: the
 // tombstone and the removal of every link commit together.
-func (s *Store) DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBefore time.Time) (metadata.Blob, error) {
+func (s *Store) DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBefore time.Time, gen uint64) (metadata.Blob, error) {
 	var b metadata.Blob
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		tombs := tx.Bucket(bucketTombstones)
@@ -224,8 +218,8 @@ func (s *Store) DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBef
 			if b, err = record.DecodeBlob(v); err != nil {
 				return err
 			}
-			if !b.LastUsed().Before(usedBefore) {
-				return fmt.Errorf("used at %v: %w", b.LastUsed(), metadata.ErrConflict)
+			if b.Gen != gen || !b.LastUsed().Before(usedBefore) {
+				return fmt.Errorf("used since (gen %d, at %v): %w", b.Gen, b.LastUsed(), metadata.ErrConflict)
 			}
 			if err := tombs.Put([]byte(d), v); err != nil {
 				return err

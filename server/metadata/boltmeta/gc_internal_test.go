@@ -67,7 +67,11 @@ func TestMigrateGC(t *testing.T) {
 			t.Fatalf("RepoUsage(%s) after migration = %d, %v; want %d", repo, n, err, want)
 		}
 	}
-	if _, err := s.DeleteBlobIfUnused(ctx, b.Digest, time.Now().Add(time.Hour)); err != nil {
+	cur, err := s.GetBlob(ctx, b.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteBlobIfUnused(ctx, b.Digest, time.Now().Add(time.Hour), cur.Gen); err != nil {
 		t.Fatal(err)
 	}
 	for _, repo := range []string{"team/a", "team/b"} {

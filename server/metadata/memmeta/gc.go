@@ -37,15 +37,10 @@ func (s *Store) TouchBlob(ctx context.Context, d digest.Digest) (metadata.Blob, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.tombstones[d]; ok {
-		return metadata.Blob{}, fmt.Errorf("memmeta: touch blob %s: being deleted: %w", d, metadata.ErrConflict)
+	b, err := s.touch(d)
+	if err != nil {
+		return metadata.Blob{}, fmt.Errorf("memmeta: touch: %w", err)
 	}
-	b, ok := s.blobs[d]
-	if !ok {
-		return metadata.Blob{}, fmt.Errorf("memmeta: touch blob %s: %w", d, metadata.ErrNotFound)
-	}
-	b.Used = s.nowTime()
-	s.blobs[d] = b
 	return b, nil
 }
 
@@ -56,12 +51,11 @@ func (s *Store) ListBlobs(ctx context.Context, after digest.Digest, n int) ([]me
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	names := make([]string, 0, len(s.blobs)+len(s.tombstones))
-	for d := range s.blobs {
-		names = append(names, string(d))
-	}
-	for d := range s.tombstones {
-		names = append(names, string(d))
+	names := make([]string, 0, len(s.blobs)+len(s.pending)+len(s.tombstones))
+	for _, m := range []map[digest.Digest]metadata.Blob{s.blobs, s.pending, s.tombstones} {
+		for d := range m {
+			names = append(names, string(d))
+		}
 	}
 	names, more := page(names, string(after), n)
 	out := make([]metadata.BlobInfo, 0, len(names))
@@ -69,6 +63,8 @@ func (s *Store) ListBlobs(ctx context.Context, after digest.Digest, n int) ([]me
 		d := digest.Digest(name)
 		if b, ok := s.tombstones[d]; ok {
 			out = append(out, metadata.BlobInfo{Blob: b, Deleting: true})
+		} else if b, ok := s.pending[d]; ok {
+			out = append(out, metadata.BlobInfo{Blob: b, Pending: true})
 		} else {
 			out = append(out, metadata.BlobInfo{Blob: s.blobs[d]})
 		}
@@ -77,7 +73,7 @@ func (s *Store) ListBlobs(ctx context.Context, after digest.Digest, n int) ([]me
 }
 
 // DeleteBlobIfUnused implements metadata.GC in one critical section.
-func (s *Store) DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBefore time.Time) (metadata.Blob, error) {
+func (s *Store) DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBefore time.Time, gen uint64) (metadata.Blob, error) {
 	if err := ctx.Err(); err != nil {
 		return metadata.Blob{}, err
 	}
@@ -85,13 +81,17 @@ func (s *Store) DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBef
 	defer s.mu.Unlock()
 	b, ok := s.tombstones[d]
 	if !ok {
+		from := s.blobs
 		if b, ok = s.blobs[d]; !ok {
-			return metadata.Blob{}, fmt.Errorf("memmeta: delete blob %s: %w", d, metadata.ErrNotFound)
+			if b, ok = s.pending[d]; !ok {
+				return metadata.Blob{}, fmt.Errorf("memmeta: delete blob %s: %w", d, metadata.ErrNotFound)
+			}
+			from = s.pending
 		}
-		if !b.LastUsed().Before(usedBefore) {
-			return b, fmt.Errorf("memmeta: delete blob %s: used at %v: %w", d, b.LastUsed(), metadata.ErrConflict)
+		if b.Gen != gen || !b.LastUsed().Before(usedBefore) {
+			return b, fmt.Errorf("memmeta: delete blob %s: used since (gen %d, at %v): %w", d, b.Gen, b.LastUsed(), metadata.ErrConflict)
 		}
-		delete(s.blobs, d)
+		delete(from, d)
 		s.tombstones[d] = b
 	}
 	for _, r := range s.repos {

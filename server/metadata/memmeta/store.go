@@ -17,6 +17,7 @@ import (
 type Store struct {
 	mu         sync.Mutex
 	blobs      map[digest.Digest]metadata.Blob
+	pending    map[digest.Digest]metadata.Blob // claimed, not committed yet
 	tombstones map[digest.Digest]metadata.Blob // records being deleted by GC
 	repos      map[string]*repo
 	uploads    map[string]*upload
@@ -45,6 +46,7 @@ var _ metadata.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{
 		blobs:      map[digest.Digest]metadata.Blob{},
+		pending:    map[digest.Digest]metadata.Blob{},
 		tombstones: map[digest.Digest]metadata.Blob{},
 		repos:      map[string]*repo{},
 		uploads:    map[string]*upload{},
@@ -58,6 +60,7 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.blobs = map[digest.Digest]metadata.Blob{}
+	s.pending = map[digest.Digest]metadata.Blob{}
 	s.tombstones = map[digest.Digest]metadata.Blob{}
 	s.repos = map[string]*repo{}
 	s.uploads = map[string]*upload{}

@@ -97,7 +97,7 @@ func testBlobs(t *testing.T, open opener) {
 	t.Run("LinkDoesNotCreateRepository", func(t *testing.T) {
 		s, ctx := open(t), ctxT(t)
 		b := newBlob("x", "k", at(1))
-		noErr(t, s.LinkBlob(ctx, "only/blobs", b), "LinkBlob")
+		link(t, s, "only/blobs", b)
 		repos, more, err := s.Repositories(ctx, "", -1)
 		noErr(t, err, "Repositories")
 		checkStrings(t, "Repositories", repos, more, []string{}, false)

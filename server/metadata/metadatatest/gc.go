@@ -160,10 +160,15 @@ func testGC(t *testing.T, open opener) {
 		cur, err := s.GetBlob(ctx, b.Digest)
 		noErr(t, err, "GetBlob")
 
-		_, err = s.DeleteBlobIfUnused(ctx, digest.FromString("missing"), storeNow(t, s).Add(time.Hour))
+		_, err = s.DeleteBlobIfUnused(ctx, digest.FromString("missing"), storeNow(t, s).Add(time.Hour), 0)
 		wantErr(t, err, metadata.ErrNotFound, "DeleteBlobIfUnused missing")
-		got, err := s.DeleteBlobIfUnused(ctx, b.Digest, cur.Used)
+		got, err := s.DeleteBlobIfUnused(ctx, b.Digest, cur.Used, cur.Gen)
 		wantErr(t, err, metadata.ErrConflict, "DeleteBlobIfUnused of a blob used at the cutoff")
+		if got.Digest != b.Digest {
+			t.Fatalf("DeleteBlobIfUnused conflict returned %+v, want the record", got)
+		}
+		got, err = s.DeleteBlobIfUnused(ctx, b.Digest, cur.Used.Add(time.Hour), cur.Gen-1)
+		wantErr(t, err, metadata.ErrConflict, "DeleteBlobIfUnused of a blob used since its Gen was seen")
 		if got.Digest != b.Digest {
 			t.Fatalf("DeleteBlobIfUnused conflict returned %+v, want the record", got)
 		}
@@ -172,7 +177,7 @@ func testGC(t *testing.T, open opener) {
 		_, err = s.RepoBlob(ctx, "team/a", b.Digest)
 		noErr(t, err, "RepoBlob after a refused delete")
 
-		got, err = s.DeleteBlobIfUnused(ctx, b.Digest, cur.Used.Add(time.Nanosecond))
+		got, err = s.DeleteBlobIfUnused(ctx, b.Digest, cur.Used.Add(time.Nanosecond), cur.Gen)
 		noErr(t, err, "DeleteBlobIfUnused")
 		checkBlob(t, "DeleteBlobIfUnused", got, b)
 		_, err = s.GetBlob(ctx, b.Digest)
@@ -211,7 +216,7 @@ func testGC(t *testing.T, open opener) {
 		}
 
 		// A collector that crashed calls again to finish.
-		got, err = s.DeleteBlobIfUnused(ctx, b.Digest, at(0))
+		got, err = s.DeleteBlobIfUnused(ctx, b.Digest, at(0), 0)
 		noErr(t, err, "DeleteBlobIfUnused of a tombstone")
 		checkBlob(t, "DeleteBlobIfUnused of a tombstone", got, b)
 
@@ -234,23 +239,22 @@ func testGC(t *testing.T, open opener) {
 			t.Fatalf("ListBlobs after re-put = %+v", all)
 		}
 	})
-	t.Run("DeleteFindsEarlyLinks", func(t *testing.T) {
-		// A link made before the global record existed is removed too.
+	t.Run("LinkNeedsALiveRecord", func(t *testing.T) {
 		s, ctx := open(t), ctxT(t)
 		b := newBlob("early", "k", at(1))
-		noErr(t, s.LinkBlob(ctx, "x/early", b), "LinkBlob before PutBlob")
-		_, err := s.PutBlob(ctx, b)
-		noErr(t, err, "PutBlob")
-		_, err = s.DeleteBlobIfUnused(ctx, b.Digest, storeNow(t, s).Add(time.Hour))
-		noErr(t, err, "DeleteBlobIfUnused")
-		_, err = s.RepoBlob(ctx, "x/early", b.Digest)
-		wantErr(t, err, metadata.ErrNotFound, "RepoBlob after delete")
+		wantErr(t, s.LinkBlob(ctx, "x/early", b), metadata.ErrNotFound, "LinkBlob before PutBlob")
+		_, err := s.RepoBlob(ctx, "x/early", b.Digest)
+		wantErr(t, err, metadata.ErrNotFound, "RepoBlob after a refused LinkBlob")
 		n, err := s.RepoUsage(ctx, "x/early")
 		noErr(t, err, "RepoUsage")
 		if n != 0 {
-			t.Fatalf("RepoUsage after delete = %d", n)
+			t.Fatalf("RepoUsage after a refused LinkBlob = %d", n)
 		}
+		_, _, err = s.ClaimBlob(ctx, b)
+		noErr(t, err, "ClaimBlob")
+		wantErr(t, s.LinkBlob(ctx, "x/early", b), metadata.ErrNotFound, "LinkBlob of a pending record")
 	})
+	testClaims(t, open)
 	t.Run("ManifestReferences", func(t *testing.T) {
 		s, ctx := open(t), ctxT(t)
 		refs, next, err := s.ManifestReferences(ctx, "never/seen", "", 10)
@@ -301,9 +305,9 @@ func testGC(t *testing.T, open opener) {
 	t.Run("AllRepositories", func(t *testing.T) {
 		s, ctx := open(t), ctxT(t)
 		noErr(t, s.PutManifest(ctx, "b/manifest", newManifest("x")), "PutManifest")
-		noErr(t, s.LinkBlob(ctx, "a/links-only", newBlob("a", "k", at(1))), "LinkBlob")
-		noErr(t, s.LinkBlob(ctx, "c", newBlob("c", "k", at(1))), "LinkBlob")
-		noErr(t, s.LinkBlob(ctx, "b/manifest", newBlob("b", "k", at(1))), "LinkBlob")
+		link(t, s, "a/links-only", newBlob("a", "k", at(1)))
+		link(t, s, "c", newBlob("c", "k", at(1)))
+		link(t, s, "b/manifest", newBlob("b", "k", at(1)))
 		want := []string{"a/links-only", "b/manifest", "c"}
 		got, more, err := s.AllRepositories(ctx, "", -1)
 		noErr(t, err, "AllRepositories")
@@ -431,9 +435,9 @@ func testUsage(t *testing.T, open opener) {
 		usage("team/app", 0)
 		big := metadata.Blob{Digest: digest.FromString("big"), Size: 5 << 40, Key: "k", Created: at(1)} // beyond 2^32 and float32
 		small := newBlob("small", "k", at(1))
-		noErr(t, s.LinkBlob(ctx, "team/app", big), "LinkBlob big")
+		link(t, s, "team/app", big)
 		noErr(t, s.LinkBlob(ctx, "team/app", big), "LinkBlob big twice")
-		noErr(t, s.LinkBlob(ctx, "team/app", small), "LinkBlob small")
+		link(t, s, "team/app", small)
 		usage("team/app", big.Size+small.Size)
 		m := newManifest("usage")
 		noErr(t, s.PutManifest(ctx, "team/app", m, "v1"), "PutManifest")
@@ -453,7 +457,7 @@ func testUsage(t *testing.T, open opener) {
 		}
 		for repo, size := range sizes {
 			b := metadata.Blob{Digest: digest.FromString(repo), Size: size, Key: "k", Created: at(1)}
-			noErr(t, s.LinkBlob(ctx, repo, b), "LinkBlob "+repo)
+			link(t, s, repo, b)
 		}
 		// A repository in the catalog only through a manifest counts too.
 		m := newManifest("ns")

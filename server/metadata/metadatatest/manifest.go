@@ -444,7 +444,7 @@ func testRepositories(t *testing.T, open opener) {
 			noErr(t, s.PutManifest(ctx, name, newManifest(name), "t"), "PutManifest")
 			noErr(t, s.PutManifest(ctx, name, newManifest(name+"2"), "u"), "PutManifest again")
 		}
-		noErr(t, s.LinkBlob(ctx, "blobs/only", newBlob("x", "k", at(0))), "LinkBlob")
+		link(t, s, "blobs/only", newBlob("x", "k", at(0)))
 		tests := []struct {
 			name     string
 			last     string

@@ -154,3 +154,11 @@ func newManifest(name string) metadata.Manifest {
 }
 
 func ctxT(t *testing.T) context.Context { return t.Context() }
+
+// link stores b's global record (unless one exists) and links b into repo.
+func link(t *testing.T, s metadata.Store, repo string, b metadata.Blob) {
+	t.Helper()
+	_, err := s.PutBlob(ctxT(t), b)
+	noErr(t, err, "PutBlob before LinkBlob")
+	noErr(t, s.LinkBlob(ctxT(t), repo, b), "LinkBlob into "+repo)
+}

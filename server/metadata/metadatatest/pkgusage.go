@@ -51,7 +51,7 @@ func testPackageUsage(t *testing.T, open opener) {
 
 		// OCI usage of the namespace.
 		blob := newBlob("oci layer", "k", at(1))
-		noErr(t, s.LinkBlob(ctx, "team/app", blob), "LinkBlob")
+		link(t, s, "team/app", blob)
 		oci := blob.Size
 
 		// Files of owner "Team" (any case): a duplicate content counts

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -23,17 +25,49 @@ func notFound(err error) error {
 
 func nowUTC() time.Time { return time.Unix(0, time.Now().UnixNano()).UTC() }
 
-// PutBlob implements metadata.Blobs: one script stores or keeps the
-// record and sets its Used time, then the digest is added to the index
-// of ListBlobs (after the record, so that PurgeBlob cannot drop the
-// index entry of a new record; see PurgeBlob).
+func (s *Store) blobPendKey(d string) string { return s.prefix + "blobpend:{" + d + "}" }
+
+// blobKeys are the keys of digest d's slot that the blob scripts take:
+// record, use, tombstone, pending record.
+func (s *Store) blobKeys(d string) []string {
+	return []string{s.blobKey(d), s.blobUsedKey(d), s.blobDelKey(d), s.blobPendKey(d)}
+}
+
+// ClaimBlob implements metadata.Blobs: one script in the digest's slot,
+// then (for a new pending record) the digest joins the ListBlobs index.
+func (s *Store) ClaimBlob(ctx context.Context, b metadata.Blob) (metadata.Blob, bool, error) {
+	d := string(b.Digest)
+	pend := record.EncodeBlob(metadata.Blob{Digest: b.Digest, Key: b.Key, Created: nowUTC()})
+	vals, err := claimBlobScript.Run(ctx, s.c, s.blobKeys(d), pend, metadata.NewInc()).Slice()
+	live := false
+	if err == nil {
+		live = len(vals) > 0 && vals[0] == "live"
+		if len(vals) > 0 && (live || vals[0] == "pending") {
+			vals[0] = "ok"
+		}
+		b, err = scriptBlob(vals)
+	}
+	if err == nil && !live {
+		err = s.c.ZAdd(ctx, s.blobIndexKey(), redisZ(d)).Err()
+	}
+	if err != nil {
+		return metadata.Blob{}, false, fmt.Errorf("redismeta: claim blob %s: %w", d, err)
+	}
+	return b, live, nil
+}
+
+// PutBlob implements metadata.Blobs: one script commits or keeps the
+// record and refreshes its use, then the digest is added to the index of
+// ListBlobs (after the record, so that PurgeBlob cannot drop the index
+// entry of a new record; see PurgeBlob).
 func (s *Store) PutBlob(ctx context.Context, b metadata.Blob) (metadata.Blob, error) {
 	if b.Created.IsZero() {
 		b.Created = nowUTC()
 	}
-	b.Used = time.Time{}
+	inc := b.Inc
+	b.Used, b.Gen, b.Inc = time.Time{}, 0, ""
 	d := string(b.Digest)
-	vals, err := putBlobScript.Run(ctx, s.c, []string{s.blobKey(d), s.blobUsedKey(d), s.blobDelKey(d)}, record.EncodeBlob(b)).Slice()
+	vals, err := putBlobScript.Run(ctx, s.c, s.blobKeys(d), record.EncodeBlob(b), inc, metadata.NewInc()).Slice()
 	if err == nil {
 		b, err = scriptBlob(vals)
 	}
@@ -46,13 +80,18 @@ func (s *Store) PutBlob(ctx context.Context, b metadata.Blob) (metadata.Blob, er
 	return b, nil
 }
 
-// scriptBlob parses the {"ok", record, used} reply of the blob scripts;
-// "deleting" is ErrConflict and "absent" ErrNotFound.
+// errClaimLost is PutBlob's error when the claimed record is gone.
+var errClaimLost = fmt.Errorf("claim lost: %w", metadata.ErrConflict)
+
+// scriptBlob parses the {"ok", record, use} reply of the blob scripts;
+// "deleting" and "lost" are ErrConflict and "absent" ErrNotFound.
 func scriptBlob(vals []any) (metadata.Blob, error) {
 	status, _ := vals[0].(string)
 	switch {
 	case status == "deleting":
 		return metadata.Blob{}, errDeleting
+	case status == "lost":
+		return metadata.Blob{}, errClaimLost
 	case status == "absent":
 		return metadata.Blob{}, metadata.ErrNotFound
 	case status != "ok" || len(vals) < 3:
@@ -63,14 +102,25 @@ func scriptBlob(vals []any) (metadata.Blob, error) {
 	return decodeBlob(v, used)
 }
 
-// decodeBlob decodes a stored record and its used value.
-func decodeBlob(v, used string) (metadata.Blob, error) {
+// decodeBlob decodes a stored record and its use value
+// ("<Unix ns>,<gen>,<inc>", or just the time as older versions wrote it).
+func decodeBlob(v, use string) (metadata.Blob, error) {
 	b, err := record.DecodeBlob([]byte(v))
 	if err != nil {
 		return metadata.Blob{}, err
 	}
-	b.Used, err = parseTime(used)
-	return b, err
+	t, rest, _ := strings.Cut(use, ",")
+	gen, inc, _ := strings.Cut(rest, ",")
+	if b.Used, err = parseTime(t); err != nil {
+		return metadata.Blob{}, err
+	}
+	if gen != "" {
+		if b.Gen, err = strconv.ParseUint(gen, 10, 64); err != nil {
+			return metadata.Blob{}, fmt.Errorf("blob use %q: %w", use, err)
+		}
+	}
+	b.Inc = inc
+	return b, nil
 }
 
 // GetBlob implements metadata.Blobs in one round trip (MGET of two keys
@@ -94,24 +144,33 @@ func (s *Store) GetBlob(ctx context.Context, d digest.Digest) (metadata.Blob, er
 }
 
 // LinkBlob implements metadata.Blobs: a script in the blob's slot
-// refreshes Used and adds repo to the blob's link index (or fails on a
-// tombstone), then repo joins the index of all repositories, then a
-// script in the repository's slot links the blob and counts its size.
-// Every step before the link is idempotent and only adds to supersets,
-// so a crash between them leaves nothing that garbage collection could
-// miss.
+// refreshes its use and adds repo to the blob's link index (or fails on a
+// tombstone or without a live record), then repo joins the index of all
+// repositories, then a script in the repository's slot links the blob and
+// counts its size. The steps before the link are idempotent and only add
+// to supersets. The link and the tombstone live in different slots, so a
+// collector may have turned the record into a tombstone and removed the
+// links between the first script and the link: a second script in the
+// blob's slot checks the record again, and a link made too late is taken
+// back (the collector only deletes bytes after the tombstone, and the
+// caller gets ErrConflict).
 func (s *Store) LinkBlob(ctx context.Context, repo string, b metadata.Blob) error {
 	d := string(b.Digest)
 	err := s.touch(ctx, b.Digest, repo)
-	if errors.Is(err, metadata.ErrNotFound) {
-		err = nil // no global record: link all the same
-	}
 	if err == nil {
 		err = s.c.ZAdd(ctx, s.reposKey(), redisZ(repo)).Err()
 	}
+	k := s.repoKeys(repo)
 	if err == nil {
-		k := s.repoKeys(repo)
+		b.Used, b.Gen, b.Inc = time.Time{}, 0, ""
 		err = linkScript.Run(ctx, s.c, []string{k.blobs, k.usage}, d, record.EncodeBlob(b)).Err()
+	}
+	if err == nil {
+		if err = s.touch(ctx, b.Digest, ""); errors.Is(err, metadata.ErrConflict) || errors.Is(err, metadata.ErrNotFound) {
+			if uerr := unlinkScript.Run(ctx, s.c, []string{k.blobs, k.usage}, d).Err(); uerr != nil {
+				err = errors.Join(err, uerr)
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("redismeta: link blob %s into %s: %w", d, repo, err)

@@ -18,10 +18,6 @@ import (
 // defaultRefsPage is the HSCAN COUNT of ManifestReferences when n <= 0.
 const defaultRefsPage = 100
 
-// tombstoneRetries bounds how often DeleteBlobIfUnused re-reads a record
-// that changed between its read and its conditional delete.
-const tombstoneRetries = 5
-
 // errDeleting is returned for a write to a blob that garbage collection
 // is deleting.
 var errDeleting = fmt.Errorf("being deleted: %w", metadata.ErrConflict)
@@ -66,7 +62,7 @@ func (s *Store) ListBlobs(ctx context.Context, after digest.Digest, n int) ([]me
 	cmds := make([]*redis.SliceCmd, len(ds))
 	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, d := range ds {
-			cmds[i] = p.MGet(ctx, s.blobKey(d), s.blobUsedKey(d), s.blobDelKey(d))
+			cmds[i] = p.MGet(ctx, s.blobKey(d), s.blobUsedKey(d), s.blobDelKey(d), s.blobPendKey(d))
 		}
 		return nil
 	})
@@ -78,6 +74,7 @@ func (s *Store) ListBlobs(ctx context.Context, after digest.Digest, n int) ([]me
 		live, okLive := vals[0].(string)
 		used, _ := vals[1].(string)
 		dead, okDead := vals[2].(string)
+		pend, okPend := vals[3].(string)
 		var info metadata.BlobInfo
 		switch {
 		case okDead:
@@ -85,6 +82,9 @@ func (s *Store) ListBlobs(ctx context.Context, after digest.Digest, n int) ([]me
 			info.Blob, err = record.DecodeBlob([]byte(dead))
 		case okLive:
 			info.Blob, err = decodeBlob(live, used)
+		case okPend:
+			info.Pending = true
+			info.Blob, err = decodeBlob(pend, used)
 		default:
 			continue
 		}
@@ -97,15 +97,15 @@ func (s *Store) ListBlobs(ctx context.Context, after digest.Digest, n int) ([]me
 }
 
 // DeleteBlobIfUnused implements metadata.GC. It reads the record and its
-// Used time, checks them against usedBefore, and turns the record into a
-// tombstone with a script that succeeds only if neither changed in
-// between (compare and swap: a concurrent touch makes it re-read). The
-// same script returns the repositories of the blob's link index, which
-// sits in the blob's slot and is written before any link; the links are
-// then removed one repository at a time, each with its usage, in the
-// repository's slot. Only then does the caller delete the bytes.
-func (s *Store) DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBefore time.Time) (metadata.Blob, error) {
-	b, repos, err := s.tombstone(ctx, d, usedBefore)
+// use value, checks them against gen and usedBefore, and turns the record
+// into a tombstone with a script that succeeds only if the use value did
+// not change in between (every use changes it). The same script returns
+// the repositories of the blob's link index, which sits in the blob's
+// slot and is written before any link; the links are then removed one
+// repository at a time, each with its usage, in the repository's slot.
+// Only then does the caller delete the bytes.
+func (s *Store) DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBefore time.Time, gen uint64) (metadata.Blob, error) {
+	b, repos, err := s.tombstone(ctx, d, usedBefore, gen)
 	if err != nil {
 		return b, fmt.Errorf("redismeta: delete blob %s: %w", d, err)
 	}
@@ -118,45 +118,46 @@ func (s *Store) DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBef
 	return b, nil
 }
 
-// tombstone turns d's record into a tombstone if it was last used before
-// usedBefore, and returns it with the repositories d is linked into.
-func (s *Store) tombstone(ctx context.Context, d digest.Digest, usedBefore time.Time) (metadata.Blob, []string, error) {
+// tombstone turns d's record into a tombstone if its Gen is gen and it
+// was last used before usedBefore, and returns it with the repositories
+// d is linked into.
+func (s *Store) tombstone(ctx context.Context, d digest.Digest, usedBefore time.Time, gen uint64) (metadata.Blob, []string, error) {
 	k := string(d)
-	keys := []string{s.blobKey(k), s.blobUsedKey(k), s.blobDelKey(k), s.blobLinksKey(k)}
-	for range tombstoneRetries {
-		vals, err := s.c.MGet(ctx, keys[0], keys[1], keys[2]).Result()
+	keys := []string{s.blobKey(k), s.blobUsedKey(k), s.blobDelKey(k), s.blobLinksKey(k), s.blobPendKey(k)}
+	vals, err := s.c.MGet(ctx, keys[0], keys[1], keys[2], keys[4]).Result()
+	if err != nil {
+		return metadata.Blob{}, nil, err
+	}
+	live, okLive := vals[0].(string)
+	used, _ := vals[1].(string)
+	_, okDead := vals[2].(string)
+	pend, okPend := vals[3].(string)
+	if !okLive {
+		live, okLive = pend, okPend
+	}
+	if okLive && !okDead {
+		b, err := decodeBlob(live, used)
 		if err != nil {
 			return metadata.Blob{}, nil, err
 		}
-		live, okLive := vals[0].(string)
-		used, _ := vals[1].(string)
-		_, okDead := vals[2].(string)
-		if okLive && !okDead {
-			b, err := decodeBlob(live, used)
-			if err != nil {
-				return metadata.Blob{}, nil, err
-			}
-			if !b.LastUsed().Before(usedBefore) {
-				return b, nil, fmt.Errorf("used at %v: %w", b.LastUsed(), metadata.ErrConflict)
-			}
-		}
-		reply, err := tombstoneScript.Run(ctx, s.c, keys, live, used).StringSlice()
-		if err != nil {
-			return metadata.Blob{}, nil, err
-		}
-		switch reply[0] {
-		case "notfound":
-			return metadata.Blob{}, nil, metadata.ErrNotFound
-		case "changed":
-			continue
-		case "ok", "deleting":
-			b, err := record.DecodeBlob([]byte(reply[1]))
-			return b, reply[2:], err
-		default:
-			return metadata.Blob{}, nil, fmt.Errorf("unexpected script reply %q", reply)
+		if b.Gen != gen || !b.LastUsed().Before(usedBefore) {
+			return b, nil, fmt.Errorf("used since (gen %d, at %v): %w", b.Gen, b.LastUsed(), metadata.ErrConflict)
 		}
 	}
-	return metadata.Blob{}, nil, fmt.Errorf("record kept changing: %w", metadata.ErrConflict)
+	reply, err := tombstoneScript.Run(ctx, s.c, keys, used).StringSlice()
+	if err != nil {
+		return metadata.Blob{}, nil, err
+	}
+	switch reply[0] {
+	case "notfound":
+		return metadata.Blob{}, nil, metadata.ErrNotFound
+	case "changed":
+		return metadata.Blob{}, nil, fmt.Errorf("used while being checked: %w", metadata.ErrConflict)
+	case "ok", "deleting":
+		b, err := record.DecodeBlob([]byte(reply[1]))
+		return b, reply[2:], err
+	}
+	return metadata.Blob{}, nil, fmt.Errorf("unexpected script reply %q", reply)
 }
 
 // PurgeBlob implements metadata.GC. A script removes the tombstone and
@@ -175,9 +176,9 @@ func (s *Store) PurgeBlob(ctx context.Context, d digest.Digest) error {
 	}
 	var exists int64
 	if err == nil {
-		exists, err = s.c.Exists(ctx, s.blobKey(k)).Result()
+		exists, err = s.c.Exists(ctx, s.blobKey(k), s.blobPendKey(k)).Result()
 	}
-	if err == nil && exists == 1 {
+	if err == nil && exists > 0 {
 		err = s.c.ZAdd(ctx, s.blobIndexKey(), redisZ(k)).Err()
 	}
 	if err != nil {

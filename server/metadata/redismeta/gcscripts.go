@@ -38,31 +38,94 @@ local function blobsize(v)
 end
 `
 
-// putBlobScript: KEYS blob, used, tombstone; ARGV record. Stores the
-// record unless one exists, sets used to now, and returns {"ok", stored
-// record, now}; {"deleting"} when the blob has a tombstone.
-var putBlobScript = redis.NewScript(luaNow + `
+// luaUse defines use(key, inc): the use key of a blob holds
+// "<last use, Unix ns>,<gen>,<inc>" (or, written by older versions, just
+// the time). use sets it to now with gen + 1, keeping its inc unless inc
+// is given, and returns the new value and the inc.
+const luaUse = luaNow + `
+local function use(key, inc)
+  local old = redis.call('GET', key) or ''
+  local gen, oldinc = 0, ''
+  local c1 = string.find(old, ',', 1, true)
+  if c1 then
+    local c2 = string.find(old, ',', c1 + 1, true)
+    gen = tonumber(string.sub(old, c1 + 1, c2 - 1)) or 0
+    oldinc = string.sub(old, c2 + 1)
+  end
+  if inc == nil or inc == '' then inc = oldinc end
+  local v = now .. ',' .. string.format('%.0f', gen + 1) .. ',' .. inc
+  redis.call('SET', key, v)
+  return v, inc
+end
+local function incof(key)
+  local old = redis.call('GET', key) or ''
+  local c1 = string.find(old, ',', 1, true)
+  if not c1 then return '' end
+  local c2 = string.find(old, ',', c1 + 1, true)
+  return string.sub(old, c2 + 1)
+end
+`
+
+// claimBlobScript: KEYS blob, use, tombstone, pending; ARGV pending
+// record, new inc. Refreshes a live record ({"live", record, use}), or a
+// pending one ({"pending", record, use}), or creates the pending record
+// with the new inc; {"deleting"} for a tombstone.
+var claimBlobScript = redis.NewScript(luaUse + `
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'deleting'} end
 local v = redis.call('GET', KEYS[1])
-if not v then
-  v = ARGV[1]
-  redis.call('SET', KEYS[1], v)
+if v then
+  local u = use(KEYS[2])
+  return {'live', v, u}
 end
-redis.call('SET', KEYS[2], now)
-return {'ok', v, now}
+v = redis.call('GET', KEYS[4])
+if v then
+  local u = use(KEYS[2])
+  return {'pending', v, u}
+end
+redis.call('SET', KEYS[4], ARGV[1])
+redis.call('DEL', KEYS[2])
+local u = use(KEYS[2], ARGV[2])
+return {'pending', ARGV[1], u}
 `)
 
-// touchBlobScript: KEYS blob, used, tombstone, links; ARGV repository
-// ("" for none). Sets used to now when the record exists, adds the
-// repository to the blob's link index, and returns {"ok", record, now},
-// {"absent"} or {"deleting"} (then nothing changes).
-var touchBlobScript = redis.NewScript(luaNow + `
+// putBlobScript: KEYS blob, use, tombstone, pending; ARGV record, the
+// claim's inc ("" to claim and commit at once), a new inc. Commits a
+// pending record of that inc as the given record, or keeps a live one of
+// that inc, refreshing its use; returns {"ok", record, use}, {"deleting"}
+// or {"lost"} (another or no incarnation).
+var putBlobScript = redis.NewScript(luaUse + `
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'deleting'} end
-if ARGV[1] ~= '' then redis.call('SADD', KEYS[4], ARGV[1]) end
+local v = redis.call('GET', KEYS[1])
+if v then
+  if ARGV[2] ~= '' and incof(KEYS[2]) ~= ARGV[2] then return {'lost'} end
+  local u = use(KEYS[2])
+  return {'ok', v, u}
+end
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  if ARGV[2] ~= '' and incof(KEYS[2]) ~= ARGV[2] then return {'lost'} end
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('DEL', KEYS[4])
+  local u = use(KEYS[2])
+  return {'ok', ARGV[1], u}
+end
+if ARGV[2] ~= '' then return {'lost'} end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+local u = use(KEYS[2], ARGV[3])
+return {'ok', ARGV[1], u}
+`)
+
+// touchBlobScript: KEYS blob, use, tombstone, links; ARGV repository
+// ("" for none). Refreshes the use of a live record, adds the repository
+// to the blob's link index, and returns {"ok", record, use}, {"absent"}
+// or {"deleting"} (then nothing changes).
+var touchBlobScript = redis.NewScript(luaUse + `
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'deleting'} end
 local v = redis.call('GET', KEYS[1])
 if not v then return {'absent'} end
-redis.call('SET', KEYS[2], now)
-return {'ok', v, now}
+if ARGV[1] ~= '' then redis.call('SADD', KEYS[4], ARGV[1]) end
+local u = use(KEYS[2])
+return {'ok', v, u}
 `)
 
 // linkScript: KEYS links, usage; ARGV digest, record. Links the blob and,
@@ -87,11 +150,11 @@ if size ~= 0 then redis.call('INCRBY', KEYS[2], string.format('%.0f', -size)) en
 return 1
 `)
 
-// tombstoneScript: KEYS blob, used, tombstone, links; ARGV the record and
-// used value ("" for none) the caller read. When they are unchanged, the
-// record becomes the tombstone. Returns {"ok", record, repos...},
-// {"deleting", tombstone, repos...} for an existing tombstone,
-// {"changed"} or {"notfound"}.
+// tombstoneScript: KEYS blob, use, tombstone, links, pending; ARGV the
+// use value the caller read. When the use is unchanged (no use since:
+// every use changes its gen), the live or pending record becomes the
+// tombstone. Returns {"ok", record, repos...}, {"deleting", tombstone,
+// repos...} for an existing tombstone, {"changed"} or {"notfound"}.
 var tombstoneScript = redis.NewScript(`
 local dead = redis.call('GET', KEYS[3])
 if dead then
@@ -99,10 +162,15 @@ if dead then
   for _, r in ipairs(redis.call('SMEMBERS', KEYS[4])) do out[#out + 1] = r end
   return out
 end
-local v = redis.call('GET', KEYS[1])
+local from = KEYS[1]
+local v = redis.call('GET', from)
+if not v then
+  from = KEYS[5]
+  v = redis.call('GET', from)
+end
 if not v then return {'notfound'} end
-if v ~= ARGV[1] or (redis.call('GET', KEYS[2]) or '') ~= ARGV[2] then return {'changed'} end
-redis.call('RENAME', KEYS[1], KEYS[3])
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return {'changed'} end
+redis.call('RENAME', from, KEYS[3])
 redis.call('DEL', KEYS[2])
 local out = {'ok', v}
 for _, r in ipairs(redis.call('SMEMBERS', KEYS[4])) do out[#out + 1] = r end

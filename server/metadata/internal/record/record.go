@@ -167,11 +167,28 @@ func EncodeBlob(b metadata.Blob) []byte {
 	e.string(b.Key)
 	e.time(b.Created)
 	e.time(b.Used)
+	e.uint(b.Gen)
+	e.string(b.Inc)
 	return e.b
 }
 
-// DecodeBlob decodes a record written by EncodeBlob.
+// EncodePendingBlob encodes b as a pending record (see DecodeBlobState).
+func EncodePendingBlob(b metadata.Blob) []byte {
+	return append(EncodeBlob(b), 1)
+}
+
+// DecodeBlobState decodes a record written by EncodeBlob or
+// EncodePendingBlob and reports whether it is pending.
+func DecodeBlobState(p []byte) (metadata.Blob, bool, error) { return decodeBlob(p) }
+
+// DecodeBlob decodes a record written by EncodeBlob (or
+// EncodePendingBlob: the pending flag is dropped).
 func DecodeBlob(p []byte) (metadata.Blob, error) {
+	b, _, err := decodeBlob(p)
+	return b, err
+}
+
+func decodeBlob(p []byte) (metadata.Blob, bool, error) {
 	d := decoder{b: p}
 	d.kind(kindBlob)
 	b := metadata.Blob{
@@ -180,10 +197,20 @@ func DecodeBlob(p []byte) (metadata.Blob, error) {
 		Key:     d.string(),
 		Created: d.time(),
 	}
-	if len(d.b) > 0 && d.err == nil { // records written before Used existed end here
+	// Records written before Used existed end here, those before Gen and
+	// Inc after Used.
+	if len(d.b) > 0 && d.err == nil {
 		b.Used = d.time()
 	}
-	return b, d.done("blob")
+	if len(d.b) > 0 && d.err == nil {
+		b.Gen = d.uint()
+		b.Inc = d.string()
+	}
+	pending := false
+	if len(d.b) > 0 && d.err == nil {
+		pending = d.uint() == 1
+	}
+	return b, pending, d.done("blob")
 }
 
 // EncodeManifest encodes m.

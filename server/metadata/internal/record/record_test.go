@@ -50,7 +50,7 @@ func TestCorrupt(t *testing.T) {
 			t.Fatalf("truncated to %d: err %v", i, err)
 		}
 	}
-	if _, err := DecodeBlob(append(EncodeBlob(metadata.Blob{}), 0)); !errors.Is(err, ErrCorrupt) {
+	if _, err := DecodeBlob(append(EncodePendingBlob(metadata.Blob{}), 0)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("trailing byte: err %v", err)
 	}
 	if _, err := DecodeBlob(EncodeManifest(metadata.Manifest{})); !errors.Is(err, ErrCorrupt) {
