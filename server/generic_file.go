@@ -177,10 +177,14 @@ func (s *Server) appendErr(t *hashTee, err error) error {
 	switch {
 	case errors.Is(t.rerr, errTooLarge):
 		return s.tooLarge(0)
+	case errors.As(t.rerr, new(*badBody)):
+		return generic.Errorf(http.StatusBadRequest, "%v; the chunk was not stored", t.rerr)
 	case t.rerr != nil:
 		return generic.Errorf(http.StatusBadRequest, "the request body ended early (%v); nothing was stored", t.rerr)
 	case errors.As(err, &re):
 		return rangeMismatch(re.Offset)
+	case errors.As(err, new(*storage.BusyError)):
+		return generic.Errorf(http.StatusConflict, "another request is writing to this upload (or one that was cut off holds it for a few more seconds); retry after the Retry-After delay")
 	case errors.Is(err, storage.ErrUploadUnknown):
 		return generic.Errorf(http.StatusNotFound, "upload unknown or expired")
 	}

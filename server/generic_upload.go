@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"crypto/md5"
 	"crypto/sha1"
 	"encoding"
@@ -150,15 +151,22 @@ func (s *Server) session(ctx context.Context, req generic.Request) (metadata.Pac
 // the current offset), hashing md5 and sha1 when their states are usable,
 // and saves the new states. It returns the new offset and the hashes (nil
 // when unknown).
-func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, req generic.Request, rec metadata.PackageUpload, offset, start int64) (int64, []hash.Hash, error) {
+func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, req generic.Request, rec metadata.PackageUpload, offset, start int64, body io.Reader) (int64, []hash.Hash, error) {
 	ctx := r.Context()
 	hs := sessionHashes(rec, offset)
-	t := &hashTee{r: r.Body, hs: hs, n: offset, limit: s.opts.generic.maxFileSize}
+	t := &hashTee{r: body, hs: hs, n: offset, limit: s.opts.generic.maxFileSize}
 	u, err := s.store.AppendUpload(ctx, uploadScope(req), req.UploadID, start, t)
 	if err != nil {
-		var re *storage.RangeError
+		var (
+			re   *storage.RangeError
+			busy *storage.BusyError
+		)
 		if errors.As(err, &re) {
 			sessionHeaders(w, req, req.UploadID, re.Offset)
+		}
+		if errors.As(err, &busy) {
+			sessionHeaders(w, req, req.UploadID, busy.Offset)
+			setRetryAfter(w, busy.RetryAfter)
 		}
 		return 0, nil, s.appendErr(t, err)
 	}
@@ -180,15 +188,19 @@ func (s *Server) genericUploadChunk(w http.ResponseWriter, r *http.Request, req 
 		return err
 	}
 	start := int64(-1)
+	body := io.Reader(r.Body)
 	if cr := r.Header.Get("Content-Range"); cr != "" {
-		a, _, err := oci.ParseContentRange(cr)
+		a, b, err := oci.ParseContentRange(cr)
+		if err == nil {
+			body, err = exactly(r.Body, a, b)
+		}
 		if err != nil {
 			sessionHeaders(w, req, req.UploadID, offset)
-			return generic.Errorf(http.StatusRequestedRangeNotSatisfiable, "malformed Content-Range %q (want <start>-<end>)", cr)
+			return generic.Errorf(http.StatusRequestedRangeNotSatisfiable, "malformed Content-Range %q (want <start>-<end>): %v", cr, err)
 		}
 		start = a
 	}
-	n, _, err := s.appendChunk(w, r, req, rec, offset, start)
+	n, _, err := s.appendChunk(w, r, req, rec, offset, start, body)
 	if err != nil {
 		return err
 	}
@@ -207,7 +219,7 @@ func (s *Server) genericUploadFinish(w http.ResponseWriter, r *http.Request, req
 	}
 	hs := sessionHashes(rec, offset)
 	if r.ContentLength != 0 {
-		if offset, hs, err = s.appendChunk(w, r, req, rec, offset, -1); err != nil {
+		if offset, hs, err = s.appendChunk(w, r, req, rec, offset, -1, r.Body); err != nil {
 			return err
 		}
 	}

@@ -65,12 +65,15 @@ func TestGenericResumableInterrupted(t *testing.T) {
 			}
 			// Resume: the rest as a chunk and a final PUT with the tail.
 			// Until the server has noticed the disconnect, the cut write
-			// holds the session: 416 with the same Range, and the client
-			// retries, as after any 416.
+			// holds the session: 409 with Retry-After and the same Range,
+			// and the client retries.
 			for range 200 {
 				resp, body = do(t, "PATCH", base+loc, bytes.NewReader(data[first:3<<20]), "Content-Range", fmt.Sprintf("%d-%d", first, 3<<20-1))
-				if resp.StatusCode != 416 || resp.Header.Get("Range") != fmt.Sprintf("0-%d", first-1) {
+				if resp.StatusCode != 409 {
 					break
+				}
+				if resp.Header.Get("Retry-After") == "" || resp.Header.Get("Range") != fmt.Sprintf("0-%d", first-1) {
+					t.Fatalf("busy session: %d %v, want Retry-After and the Range", resp.StatusCode, resp.Header)
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
@@ -122,5 +125,53 @@ func TestGenericResumableCancel(t *testing.T) {
 	other := strings.Replace(resp.Header.Get("Location"), "/f/uploads/", "/g/uploads/", 1)
 	if resp, _ := do(t, "GET", base+other, nil); resp.StatusCode != 404 {
 		t.Fatalf("session of another file: %d", resp.StatusCode)
+	}
+}
+
+// TestGenericChunkLengthMustMatchContentRange: a chunk whose body is
+// shorter or longer than its Content-Range is refused with 400 and
+// dropped whole; the upload keeps its offset and finishes with the right
+// bytes. A range whose length overflows is refused too.
+func TestGenericChunkLengthMustMatchContentRange(t *testing.T) {
+	for _, kind := range metaKinds {
+		t.Run(kind, func(t *testing.T) {
+			bucket, _ := fileBucket(t)
+			base := newServer(t, newMeta(t, kind), bucket)
+			file := base + "/api/packages/o/generic/exact/1.0.0/f.bin"
+			resp, body := do(t, "POST", file+"/uploads", nil)
+			if resp.StatusCode != 202 {
+				t.Fatalf("start: %d %s", resp.StatusCode, body)
+			}
+			loc := base + resp.Header.Get("Location")
+			for _, c := range []struct {
+				name, rng, body string
+				status          int
+			}{
+				{"short body", "0-9", "abc", 400},
+				{"long body", "0-2", "abcdef", 400},
+				{"overflowing range", "0-9223372036854775807", "abc", 416},
+			} {
+				resp, body := do(t, "PATCH", loc, strings.NewReader(c.body), "Content-Range", c.rng)
+				if resp.StatusCode != c.status {
+					t.Fatalf("%s: %d %s, want %d", c.name, resp.StatusCode, body, c.status)
+				}
+				resp, _ = do(t, "GET", loc, nil)
+				if got := resp.Header.Get("Upload-Offset"); got != "0" {
+					t.Fatalf("%s: offset %s after a refused chunk, want 0", c.name, got)
+				}
+			}
+			resp, body = do(t, "PATCH", loc, strings.NewReader("abc"), "Content-Range", "0-2")
+			if resp.StatusCode != 202 {
+				t.Fatalf("exact chunk: %d %s", resp.StatusCode, body)
+			}
+			resp, body = do(t, "PUT", loc, nil)
+			if resp.StatusCode != 201 {
+				t.Fatalf("finish: %d %s", resp.StatusCode, body)
+			}
+			resp, got := do(t, "GET", file, nil)
+			if resp.StatusCode != 200 || string(got) != "abc" {
+				t.Fatalf("download: %d %q, want \"abc\"", resp.StatusCode, got)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -52,13 +53,12 @@ func newMeta(t *testing.T, kind string) metadata.Store {
 func newServer(t *testing.T, meta metadata.Store, bucketURL string, opts ...server.Option) string {
 	t.Helper()
 	ctx := context.Background()
-	st, err := storage.Open(ctx, bucketURL, meta)
+	st, err := storage.Open(ctx, bucketURL, meta, storage.WithLogger(testLog()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	opts = append([]server.Option{server.WithLogger(log)}, opts...)
+	opts = append([]server.Option{server.WithLogger(testLog())}, opts...)
 	ts := httptest.NewServer(server.New(meta, st, opts...))
 	t.Cleanup(ts.Close)
 	return ts.URL
@@ -90,6 +90,15 @@ func do(t *testing.T, method, url string, body io.Reader, header ...string) (*ht
 		t.Fatal(err)
 	}
 	return resp, b
+}
+
+// testLog discards the server's log, unless REGKIT_TEST_LOG is set: then
+// warnings and errors go to stderr.
+func testLog() *slog.Logger {
+	if os.Getenv("REGKIT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return quiet()
 }
 
 // quiet is a logger that discards everything.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -98,11 +100,12 @@ func (s *Server) mount(w http.ResponseWriter, r *http.Request, req oci.Request) 
 
 // blobCreated links b into repo and answers 201.
 func (s *Server) blobCreated(w http.ResponseWriter, r *http.Request, repo string, b metadata.Blob) error {
-	if err := s.meta.LinkBlob(r.Context(), repo, b); errors.Is(err, metadata.ErrConflict) {
-		// Garbage collection is deleting this digest right now: the client
-		// should push it again.
+	if err := s.meta.LinkBlob(r.Context(), repo, b); errors.Is(err, metadata.ErrConflict) || errors.Is(err, metadata.ErrNotFound) {
+		// Garbage collection deleted this digest, or is deleting it, right
+		// after it was stored: the client should push it again.
+		setRetryAfter(w, time.Second)
 		return oci.CodeBlobUploadInvalid.Errorf("blob %s was being garbage-collected while it was uploaded; push it again", b.Digest).
-			WithStatus(http.StatusConflict)
+			WithStatus(http.StatusServiceUnavailable)
 	} else if err != nil {
 		return fmt.Errorf("link blob: %w", err)
 	}
@@ -147,7 +150,9 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, req oci.Req
 			return s.rangeNotSatisfiable(w, r, req, fmt.Sprintf("malformed Content-Range %q: %v", cr, err))
 		}
 		start = a
-		body = exactly(r.Body, b-a+1)
+		if body, err = exactly(r.Body, a, b); err != nil {
+			return s.rangeNotSatisfiable(w, r, req, fmt.Sprintf("Content-Range %q: %v", cr, err))
+		}
 		if err := s.checkQuota(r.Context(), req.Name, "", b+1); err != nil {
 			return err
 		}
@@ -191,7 +196,9 @@ func (s *Server) uploadFinish(w http.ResponseWriter, r *http.Request, req oci.Re
 		if a != u.Offset {
 			return s.uploadFailure(w, r, req, &storage.RangeError{Offset: u.Offset})
 		}
-		final = exactly(r.Body, b-a+1)
+		if final, err = exactly(r.Body, a, b); err != nil {
+			return s.rangeNotSatisfiable(w, r, req, fmt.Sprintf("Content-Range %q: %v", cr, err))
+		}
 	}
 	b, err := s.store.FinishUpload(r.Context(), req.Name, req.UploadID, final, req.Digest)
 	if err != nil {
@@ -226,8 +233,16 @@ func (s *Server) uploadCancel(w http.ResponseWriter, r *http.Request, req oci.Re
 
 // uploadFailure maps storage errors of an existing session to OCI errors.
 func (s *Server) uploadFailure(w http.ResponseWriter, r *http.Request, req oci.Request, err error) error {
-	var re *storage.RangeError
+	var (
+		re   *storage.RangeError
+		busy *storage.BusyError
+	)
 	switch {
+	case errors.As(err, &busy):
+		writeUploadHeaders(w, req.Name, metadata.Upload{ID: req.UploadID, Offset: busy.Offset})
+		setRetryAfter(w, busy.RetryAfter)
+		return oci.CodeBlobUploadInvalid.Errorf("another request is writing to upload %q (or one that was cut off holds it for a few more seconds); retry after %v", req.UploadID, busy.RetryAfter).
+			WithStatus(http.StatusConflict)
 	case errors.As(err, &re):
 		u := metadata.Upload{ID: req.UploadID, Offset: re.Offset}
 		writeUploadHeaders(w, req.Name, u)
@@ -268,6 +283,11 @@ func (s *Server) rangeNotSatisfiable(w http.ResponseWriter, r *http.Request, req
 	return oci.CodeBlobUploadInvalid.Errorf("%s", msg).WithStatus(http.StatusRequestedRangeNotSatisfiable)
 }
 
+// setRetryAfter sets Retry-After to d in whole seconds (at least 1).
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(int((d+time.Second-1)/time.Second), 1)))
+}
+
 // writeUploadHeaders sets Location, Range and Docker-Upload-UUID.
 func writeUploadHeaders(w http.ResponseWriter, repo string, u metadata.Upload) {
 	h := w.Header()
@@ -287,9 +307,16 @@ func (e *badBody) Error() string {
 	return fmt.Sprintf("the body ended after %d of the %d bytes its Content-Range announced", e.got, e.want)
 }
 
-// exactly returns a reader of r that fails unless r holds exactly n bytes,
-// so a short or long chunk never becomes part of an upload.
-func exactly(r io.Reader, n int64) io.Reader { return &exactReader{r: r, want: n} }
+// exactly returns a reader of r that fails unless r holds exactly the
+// bytes start-end (inclusive) of a Content-Range, so a short or long chunk
+// never becomes part of an upload. A range whose length does not fit in
+// an int64 is an error.
+func exactly(r io.Reader, start, end int64) (io.Reader, error) {
+	if start < 0 || end < start || end-start == math.MaxInt64 {
+		return nil, fmt.Errorf("the range %d-%d is not a valid length", start, end)
+	}
+	return &exactReader{r: r, want: end - start + 1}, nil
+}
 
 type exactReader struct {
 	r         io.Reader

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -225,5 +227,50 @@ func TestUploadOfAnotherRepository(t *testing.T) {
 	expectOCIError(t, resp, body, http.StatusNotFound, oci.CodeBlobUploadUnknown)
 	if r := patch(t, base, loc, 0, data); r.StatusCode != http.StatusAccepted {
 		t.Fatalf("PATCH on the right repository: %d", r.StatusCode)
+	}
+}
+
+// TestDeadWritersSessionIsTakenOver: a writer that died mid-PATCH (kill
+// -9) leaves its lease behind. Until the lease expires the session
+// answers 409 with Retry-After and its Range — not a misleading 416 for
+// the right offset — and then any replica takes it over at the same
+// offset and finishes the upload.
+func TestDeadWritersSessionIsTakenOver(t *testing.T) {
+	for _, kind := range metaKinds {
+		t.Run(kind, func(t *testing.T) {
+			bucket, _ := fileBucket(t)
+			meta := newMeta(t, kind)
+			base := newServer(t, meta, bucket)
+			data := randomBytes(3, 100_000)
+			loc := startUpload(t, base, "dead/writer")
+			if resp := patch(t, base, loc, 0, data[:40_000]); resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("first chunk: %d", resp.StatusCode)
+			}
+			// The process writing the second chunk dies holding the lease
+			// it took with its ttl.
+			id := loc[strings.LastIndex(loc, "/")+1:]
+			const ttl = 1500 * time.Millisecond
+			if _, err := meta.AcquireUpload(context.Background(), id, 40_000, "a-writer-that-died", ttl); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(ttl)
+			resp := patch(t, base, loc, 40_000, data[40_000:])
+			if resp.StatusCode != http.StatusConflict || resp.Header.Get("Retry-After") == "" || resp.Header.Get("Range") != "0-39999" {
+				t.Fatalf("PATCH while the dead writer's lease lasts: %d, Retry-After %q, Range %q; want 409 with Retry-After and Range 0-39999",
+					resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Range"))
+			}
+			time.Sleep(time.Until(deadline) + 100*time.Millisecond)
+			if resp := patch(t, base, loc, 40_000, data[40_000:]); resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("PATCH after the dead writer's lease expired: %d, want 202", resp.StatusCode)
+			}
+			resp, body := do(t, http.MethodPut, base+loc+"?digest="+digest.FromBytes(data).String(), nil)
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("finish: %d %s", resp.StatusCode, body)
+			}
+			resp, got := do(t, http.MethodGet, base+"/v2/dead/writer/blobs/"+digest.FromBytes(data).String(), nil)
+			if resp.StatusCode != http.StatusOK || !bytes.Equal(got, data) {
+				t.Fatalf("blob after takeover: %d, %d bytes", resp.StatusCode, len(got))
+			}
+		})
 	}
 }

@@ -196,6 +196,13 @@ type Upload struct {
 	Started time.Time `json:"started"`
 	// Updated is when the session last changed; expiry is based on it.
 	Updated time.Time `json:"updated"`
+	// Epoch counts takeovers: AcquireUpload adds one when it grants the
+	// lease while another token still holds it (that holder's lease
+	// expired without a release: it crashed, stalled or was cut off).
+	// Writers that share staging bytes use it to fence such stale
+	// holders out (see package storage). Stores ignore the Epoch of
+	// sessions given to them.
+	Epoch uint64 `json:"epoch,omitempty"`
 }
 
 // Uploads stores upload sessions. Writes to a session go through a lease:
@@ -214,8 +221,10 @@ type Uploads interface {
 	// session's offset differs from it; the current session is returned
 	// with ErrConflict so the caller can report its offset. ErrNotFound
 	// when the session does not exist. A failed acquire takes no lease.
-	// The holder may acquire again (the lease is renewed for ttl). token
-	// must not be empty. Lease expiry is measured by the store's clock
+	// The holder may acquire again (the lease is renewed for ttl). A
+	// token that takes the lease while another still holds it (expired,
+	// never released) increments the session's Epoch; the session
+	// returned carries the new Epoch. token must not be empty. Lease expiry is measured by the store's clock
 	// (for Redis, the server's TIME), not the caller's.
 	AcquireUpload(ctx context.Context, id string, offset int64, token string, ttl time.Duration) (Upload, error)
 	// ReleaseUpload stores u (Offset, State, Updated; ID and Repo never

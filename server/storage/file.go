@@ -9,21 +9,29 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // The file fast path. A session's bytes live in one staging file,
-// <dir>/_uploads/<id>, written at the session offset; committing renames
-// it to the content-addressed path. Files carry no .attrs sidecar:
-// fileblob reads them with default attributes.
+// <dir>/_uploads/<id> (or <id>.<epoch> after a takeover, see fence.go),
+// written at the session offset; committing renames it to the
+// content-addressed path. Files carry no .attrs sidecar: fileblob reads
+// them with default attributes.
 
-func (s *Store) stagingPath(id string) string {
-	return filepath.Join(s.dir, filepath.FromSlash(uploadsPrefix), id)
+// stagingPath is the staging file of session id written in epoch (see
+// metadata.Upload.Epoch).
+func (s *Store) stagingPath(id string, epoch uint64) string {
+	name := id
+	if epoch > 0 {
+		name += "." + strconv.FormatUint(epoch, 10)
+	}
+	return filepath.Join(s.dir, filepath.FromSlash(uploadsPrefix), name)
 }
 
-// appendFile writes r into the staging file of session id at off, feeding
-// hs, and returns the number of bytes written.
-func (s *Store) appendFile(ctx context.Context, id string, off int64, hs []hash.Hash, r io.Reader) (n int64, err error) {
-	f, err := os.OpenFile(s.stagingPath(id), os.O_RDWR|os.O_CREATE, 0o644)
+// appendFile writes r into the staging file path at off, feeding hs, and
+// returns the number of bytes written.
+func (s *Store) appendFile(ctx context.Context, path string, off int64, hs []hash.Hash, r io.Reader) (n int64, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return 0, err
 	}
@@ -58,10 +66,10 @@ func (s *Store) appendFile(ctx context.Context, id string, off int64, hs []hash.
 	return n, err
 }
 
-// hashFile feeds the first size staged bytes of session id to h and
+// hashFile feeds the first size bytes of the staging file path to h and
 // returns how many there were.
-func (s *Store) hashFile(id string, size int64, h hash.Hash) (int64, error) {
-	f, err := os.Open(s.stagingPath(id))
+func (s *Store) hashFile(path string, size int64, h hash.Hash) (int64, error) {
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
@@ -72,10 +80,9 @@ func (s *Store) hashFile(id string, size int64, h hash.Hash) (int64, error) {
 	return io.Copy(h, io.NewSectionReader(f, 0, size))
 }
 
-// commitFile moves the staging file of session id, which must hold size
-// bytes, to key: size check, fsync, rename, fsync of the directory.
-func (s *Store) commitFile(id string, size int64, key string) error {
-	src := s.stagingPath(id)
+// commitFile moves the staging file src, which must hold size bytes, to
+// key: size check, fsync, rename, fsync of the directory.
+func (s *Store) commitFile(src string, size int64, key string) error {
 	dst, err := s.path(key)
 	if err != nil {
 		return err
@@ -167,9 +174,16 @@ func syncDir(dir string) error {
 	return err
 }
 
+// removeStaging removes the staging files of session id, of every epoch.
 func (s *Store) removeStaging(id string) error {
-	if err := os.Remove(s.stagingPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	paths, err := filepath.Glob(s.stagingPath(id, 0) + ".*")
+	if err != nil {
 		return err
+	}
+	for _, p := range append(paths, s.stagingPath(id, 0)) {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ type state struct {
 	Parts []part `json:"parts,omitempty"`
 	// Seq numbers the next part.
 	Seq int `json:"seq,omitempty"`
+	// FileEpoch is the epoch (metadata.Upload.Epoch) whose staging file
+	// holds the session's bytes on file storage (see fence.go).
+	FileEpoch uint64 `json:"fileEpoch,omitempty"`
 }
 
 // part is one staged object of the generic path.
@@ -102,7 +105,7 @@ func (st *state) hashers() ([]hash.Hash, error) {
 
 // with returns a copy of st whose hash states are those of hs.
 func (st *state) with(hs []hash.Hash) (*state, error) {
-	n := &state{Algs: st.Algs, Parts: slices.Clone(st.Parts), Seq: st.Seq}
+	n := &state{Algs: st.Algs, Parts: slices.Clone(st.Parts), Seq: st.Seq, FileEpoch: st.FileEpoch}
 	for i, h := range hs {
 		b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
 		if err != nil {

@@ -86,8 +86,8 @@ var (
 )
 
 // RangeError reports that an append did not start at the session's
-// current offset, or that another writer holds the session's lease. The
-// server answers 416 with "Range: 0-(Offset-1)". Match it with errors.As.
+// current offset. The server answers 416 with "Range: 0-(Offset-1)".
+// Match it with errors.As.
 type RangeError struct {
 	// Offset is the session's current offset: the number of bytes
 	// received so far.
@@ -96,12 +96,33 @@ type RangeError struct {
 
 // Error implements error.
 func (e *RangeError) Error() string {
-	return fmt.Sprintf("storage: upload range mismatch or busy: current offset %d", e.Offset)
+	return fmt.Sprintf("storage: upload range mismatch: current offset %d", e.Offset)
+}
+
+// BusyError reports that another writer holds the session's lease: a
+// request is writing to it right now, or one that was cut off (its
+// process died or stalled) still holds it until the lease expires, within
+// the lease's ttl. Match it with errors.As.
+type BusyError struct {
+	// Offset is the session's current offset.
+	Offset int64
+	// RetryAfter is when trying again makes sense: how often a live
+	// writer renews its lease, which is also the most a dead writer's
+	// lease outlives it by a third of.
+	RetryAfter time.Duration
+}
+
+// Error implements error.
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("storage: upload busy: another writer holds it (offset %d); retry in %v", e.Offset, e.RetryAfter)
 }
 
 const (
-	uploadsPrefix   = "_uploads/"
-	defaultLeaseTTL = 10 * time.Minute
+	uploadsPrefix = "_uploads/"
+	// DefaultLeaseTTL is the ttl of an upload's write lease unless
+	// WithLeaseTTL says otherwise: how long a writer that died blocks
+	// its session at most.
+	DefaultLeaseTTL = 15 * time.Second
 )
 
 // Store keeps blob bytes in a gocloud.dev/blob bucket, content-addressed,
@@ -134,10 +155,13 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithLeaseTTL sets the ttl of an upload's write lease (default 10m). A
-// writer refreshes its lease every ttl/3 while a PATCH streams, so the ttl
-// bounds how long a crashed writer blocks its session, not how long a
-// PATCH may take.
+// WithLeaseTTL sets the ttl of an upload's write lease (default
+// DefaultLeaseTTL). A writer refreshes its lease every ttl/3 while a PATCH
+// streams, so the ttl bounds how long a crashed writer blocks its session
+// (the next writer takes it over then), not how long a PATCH may take. A
+// writer that cannot refresh in time (a stall longer than the ttl) loses
+// the lease and its write fails; see fence.go for why its bytes can never
+// reach the blob.
 func WithLeaseTTL(d time.Duration) Option {
 	return func(o *options) {
 		if d > 0 {
@@ -203,7 +227,7 @@ func New(bucket *blob.Bucket, meta metadata.Store, opts ...Option) *Store {
 }
 
 func newOptions(opts []Option) options {
-	o := options{log: slog.Default(), leaseTTL: defaultLeaseTTL}
+	o := options{log: slog.Default(), leaseTTL: DefaultLeaseTTL}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -113,7 +113,7 @@ func BenchmarkFinishUpload(b *testing.B) {
 func sparseSession(b *testing.B, s *Store, id string, prefix int64, hashState []byte) metadata.Upload {
 	b.Helper()
 	ctx := context.Background()
-	f, err := os.Create(s.stagingPath(id))
+	f, err := os.Create(s.stagingPath(id, 0))
 	if err != nil {
 		b.Fatal(err)
 	}

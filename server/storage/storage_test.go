@@ -33,6 +33,9 @@ type env struct {
 	meta    *memmeta.Store
 	dir     string // file storage root, "" for mem
 	replica func(t *testing.T, opts ...storage.Option) *storage.Store
+	// over opens a replica over another metadata store (a wrapper of
+	// meta) on the same bucket.
+	over func(t *testing.T, meta metadata.Store, opts ...storage.Option) *storage.Store
 }
 
 func quiet() storage.Option {
@@ -48,9 +51,9 @@ func newEnv(t *testing.T, backend string) *env {
 	switch backend {
 	case "file":
 		e.dir = t.TempDir()
-		e.replica = func(t *testing.T, opts ...storage.Option) *storage.Store {
+		e.over = func(t *testing.T, meta metadata.Store, opts ...storage.Option) *storage.Store {
 			t.Helper()
-			s, err := storage.Open(context.Background(), "file://"+e.dir, e.meta, append([]storage.Option{quiet()}, opts...)...)
+			s, err := storage.Open(context.Background(), "file://"+e.dir, meta, append([]storage.Option{quiet()}, opts...)...)
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -61,11 +64,15 @@ func newEnv(t *testing.T, backend string) *env {
 		// mem:// opens a new, empty bucket each time; replicas share one.
 		b := memblob.OpenBucket(nil)
 		t.Cleanup(func() { _ = b.Close() })
-		e.replica = func(t *testing.T, opts ...storage.Option) *storage.Store {
-			return storage.New(b, e.meta, append([]storage.Option{quiet()}, opts...)...)
+		e.over = func(t *testing.T, meta metadata.Store, opts ...storage.Option) *storage.Store {
+			return storage.New(b, meta, append([]storage.Option{quiet()}, opts...)...)
 		}
 	default:
 		t.Fatalf("unknown backend %q", backend)
+	}
+	e.replica = func(t *testing.T, opts ...storage.Option) *storage.Store {
+		t.Helper()
+		return e.over(t, e.meta, opts...)
 	}
 	return e
 }
@@ -598,13 +605,16 @@ func TestConcurrentAppend(t *testing.T) {
 			wg.Wait()
 			ok := 0
 			for i, err := range errs {
-				var re *storage.RangeError
+				var (
+					re   *storage.RangeError
+					busy *storage.BusyError
+				)
 				switch {
 				case err == nil:
 					ok++
-				case errors.As(err, &re):
+				case errors.As(err, &re), errors.As(err, &busy):
 				default:
-					t.Fatalf("round %d writer %d: %v, want nil or *RangeError", round, i, err)
+					t.Fatalf("round %d writer %d: %v, want nil, *RangeError or *BusyError", round, i, err)
 				}
 			}
 			if ok != 1 {
@@ -621,7 +631,7 @@ func TestConcurrentAppend(t *testing.T) {
 }
 
 // TestLeaseRefresh: a PATCH streaming for several lease ttls keeps its
-// lease, and a second writer meanwhile gets a *RangeError.
+// lease, and a second writer meanwhile gets a *BusyError.
 func TestLeaseRefresh(t *testing.T) {
 	data := randBytes(40 << 10) // 10 reads of 4 KiB, 60ms each: 600ms
 	forEach(t, func(t *testing.T, e *env) {
@@ -637,13 +647,13 @@ func TestLeaseRefresh(t *testing.T) {
 			done <- err
 		}()
 		time.Sleep(350 * time.Millisecond) // past the ttl
-		var re *storage.RangeError
+		var busy *storage.BusyError
 		_, ierr := e.replica(t, ttl).AppendUpload(ctx, "", u.ID, 0, strings.NewReader("intruder"))
 		if err := <-done; err != nil {
 			t.Fatalf("long PATCH: %v", err)
 		}
-		if !errors.As(ierr, &re) {
-			t.Fatalf("second writer during a long PATCH: %v, want *RangeError", ierr)
+		if !errors.As(ierr, &busy) || busy.Offset != 0 || busy.RetryAfter <= 0 {
+			t.Fatalf("second writer during a long PATCH: %v, want *BusyError at offset 0 with a RetryAfter", ierr)
 		}
 		b, err := e.replica(t, ttl).FinishUpload(ctx, "", u.ID, nil, digest.FromBytes(data))
 		if err != nil {

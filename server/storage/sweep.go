@@ -162,13 +162,13 @@ func (s *Store) sweepOrphanFiles(ctx context.Context, before time.Time) error {
 		if fi.IsDir() || !fi.ModTime().Before(before) {
 			continue
 		}
-		if validID(e.Name()) {
-			_, err := s.meta.GetUpload(ctx, e.Name())
+		if id, _, _ := strings.Cut(e.Name(), "."); validID(id) { // <id> or <id>.<epoch>
+			_, err := s.meta.GetUpload(ctx, id)
 			if err == nil {
 				continue
 			}
 			if !errors.Is(err, metadata.ErrNotFound) {
-				return fmt.Errorf("storage: get upload %s: %w", e.Name(), err)
+				return fmt.Errorf("storage: get upload %s: %w", id, err)
 			}
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -49,7 +49,10 @@ func (s *Store) acquire(ctx context.Context, repo, id string, offset int64) (met
 		if repo != "" && u.Repo != repo {
 			return metadata.Upload{}, nil, fmt.Errorf("%w: %s is not an upload of %s", ErrUploadUnknown, id, repo)
 		}
-		return metadata.Upload{}, nil, &RangeError{Offset: u.Offset}
+		if offset >= 0 && u.Offset != offset {
+			return metadata.Upload{}, nil, &RangeError{Offset: u.Offset}
+		}
+		return metadata.Upload{}, nil, &BusyError{Offset: u.Offset, RetryAfter: (s.opts.leaseTTL/3 + time.Second - 1).Truncate(time.Second)}
 	case err != nil:
 		return metadata.Upload{}, nil, fmt.Errorf("storage: acquire upload %s: %w", id, err)
 	}
@@ -83,6 +86,18 @@ func (l *lease) refresh(offset int64) {
 				return
 			}
 		}
+	}
+}
+
+// releaseOnPanic, deferred by a writer holding l, gives the session back
+// unchanged when the write panics (then re-panics), so that a failing
+// request never keeps its lease.
+func releaseOnPanic(ctx context.Context, l *lease, u metadata.Upload) {
+	if p := recover(); p != nil {
+		if err := l.release(ctx, u); err != nil {
+			l.s.opts.log.Warn("release after a panic", "upload", u.ID, "err", err)
+		}
+		panic(p)
 	}
 }
 
@@ -196,6 +211,7 @@ func (s *Store) AppendUpload(ctx context.Context, repo, id string, start int64, 
 	if err != nil {
 		return metadata.Upload{}, err
 	}
+	defer releaseOnPanic(ctx, l, u)
 	nu, err := s.appendLeased(l, u, r)
 	if err != nil {
 		if rerr := l.release(ctx, u); rerr != nil {
@@ -206,7 +222,21 @@ func (s *Store) AppendUpload(ctx context.Context, repo, id string, start int64, 
 	if err := l.release(ctx, nu); err != nil {
 		return metadata.Upload{}, err
 	}
+	s.dropStaleOf(u, nu)
 	return nu, nil
+}
+
+// dropStaleOf removes the staging file that session before used, when
+// after (its recorded successor) moved to another epoch's file.
+func (s *Store) dropStaleOf(before, after metadata.Upload) {
+	if s.dir == "" {
+		return
+	}
+	b, err1 := decodeState(before.State)
+	a, err2 := decodeState(after.State)
+	if err1 == nil && err2 == nil {
+		s.dropStale(before.ID, b.FileEpoch, a.FileEpoch)
+	}
 }
 
 // writeErr maps the error of a write under l.
@@ -233,7 +263,11 @@ func (s *Store) appendLeased(l *lease, u metadata.Upload, r io.Reader) (metadata
 	var n int64
 	var p part
 	if s.dir != "" {
-		n, err = s.appendFile(l.ctx, u.ID, u.Offset, hs, r)
+		var path string
+		if path, err = s.fenced(l.ctx, u, st); err != nil {
+			return u, err
+		}
+		n, err = s.appendFile(l.ctx, path, u.Offset, hs, r)
 	} else {
 		p, err = s.appendPart(l.ctx, u.ID, st.Seq, l.token, hs, r)
 		n = p.Size
@@ -284,6 +318,7 @@ func (s *Store) FinishUpload(ctx context.Context, repo, id string, final io.Read
 		return metadata.Blob{}, err
 	}
 	defer l.stop()
+	defer releaseOnPanic(ctx, l, u0)
 	u := u0
 	if final != nil {
 		if u, err = s.appendLeased(l, u0, final); err != nil {
@@ -325,7 +360,11 @@ func (s *Store) FinishUpload(ctx context.Context, repo, id string, final io.Read
 	}
 	key := Key(want)
 	if s.dir != "" {
-		err = s.commitFile(u.ID, u.Offset, key)
+		// Never rename a file that a stale writer may still write into.
+		var path string
+		if path, err = s.fenced(l.ctx, u, st); err == nil {
+			err = s.commitFile(path, u.Offset, key)
+		}
 	} else {
 		err = s.commitParts(l.ctx, st, u.Offset, key)
 	}
@@ -402,7 +441,7 @@ func (s *Store) stagedDigest(ctx context.Context, u metadata.Upload, st *state, 
 	}
 	var n int64
 	if s.dir != "" {
-		n, err = s.hashFile(u.ID, u.Offset, h)
+		n, err = s.hashFile(s.stagingPath(u.ID, st.FileEpoch), u.Offset, h)
 	} else {
 		n, err = s.hashParts(ctx, st, h)
 	}
@@ -443,10 +482,19 @@ func copyHashed(ctx context.Context, w io.Writer, r io.Reader, hs []hash.Hash) (
 		}
 	}()
 	defer func() {
+		// Whatever happened (also a panic in w or r), the hasher finishes
+		// what it was given and every buffer it returned goes back to the
+		// pool. A buffer held by the loop when it failed is dropped: this
+		// never waits for it.
 		close(toHash)
 		<-hashed
-		for range depth {
-			bufPool.Put(<-free)
+		for {
+			select {
+			case bp := <-free:
+				bufPool.Put(bp)
+			default:
+				return
+			}
 		}
 	}()
 	var total int64

@@ -49,6 +49,7 @@ func (s *Store) CreateUpload(ctx context.Context, u metadata.Upload) error {
 		if tx.Bucket(bucketUploads).Get([]byte(u.ID)) != nil {
 			return metadata.ErrExists
 		}
+		u.Epoch = 0
 		if u.Started.IsZero() {
 			u.Started = s.nowTime()
 		}
@@ -101,6 +102,9 @@ func (s *Store) AcquireUpload(ctx context.Context, id string, offset int64, toke
 		}
 		if offset >= 0 && offset != u.Offset {
 			return fmt.Errorf("offset is %d, not %d: %w", u.Offset, offset, metadata.ErrConflict)
+		}
+		if l.Token != "" && l.Token != token {
+			u.Epoch++ // a takeover
 		}
 		return putUpload(tx, u, record.Lease{Token: token, Expires: now.Add(ttl)})
 	})

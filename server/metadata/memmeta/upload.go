@@ -31,6 +31,7 @@ func (s *Store) CreateUpload(ctx context.Context, u metadata.Upload) error {
 		return fmt.Errorf("memmeta: upload %s: %w", u.ID, metadata.ErrExists)
 	}
 	u = cloneUpload(u)
+	u.Epoch = 0
 	u.Started, u.Updated = normTime(u.Started), normTime(u.Updated)
 	if u.Started.IsZero() {
 		u.Started = s.nowTime()
@@ -79,6 +80,9 @@ func (s *Store) AcquireUpload(ctx context.Context, id string, offset int64, toke
 	}
 	if offset >= 0 && offset != up.u.Offset {
 		return cloneUpload(up.u), fmt.Errorf("memmeta: upload %s: offset %d, want %d: %w", id, up.u.Offset, offset, metadata.ErrConflict)
+	}
+	if up.token != "" && up.token != token {
+		up.u.Epoch++ // a takeover
 	}
 	up.token, up.leaseExp = token, now.Add(ttl)
 	return cloneUpload(up.u), nil

@@ -161,8 +161,16 @@ func testUploads(t *testing.T, open opener) {
 		_, err = s.AcquireUpload(ctx, "u1", 0, "b", ttl)
 		wantErr(t, err, metadata.ErrConflict, "AcquireUpload b before the lease expires")
 		time.Sleep(ttl + 150*time.Millisecond)
-		_, err = s.AcquireUpload(ctx, "u1", 0, "b", leaseTTL)
+		taken, err := s.AcquireUpload(ctx, "u1", 0, "b", leaseTTL)
 		noErr(t, err, "AcquireUpload b after the lease expired")
+		if taken.Epoch != 1 {
+			t.Fatalf("Epoch after a takeover = %d, want 1", taken.Epoch)
+		}
+		again, err := s.AcquireUpload(ctx, "u1", 0, "b", leaseTTL)
+		noErr(t, err, "AcquireUpload b again")
+		if again.Epoch != 1 {
+			t.Fatalf("Epoch after the holder renewed = %d, want 1", again.Epoch)
+		}
 		next := u
 		next.Offset = 5
 		wantErr(t, s.ReleaseUpload(ctx, next, "a"), metadata.ErrConflict, "ReleaseUpload by the writer whose lease was taken")
@@ -174,6 +182,15 @@ func testUploads(t *testing.T, open opener) {
 		got, err = s.GetUpload(ctx, "u1")
 		noErr(t, err, "GetUpload")
 		checkUpload(t, "GetUpload after release", got, next)
+		if got.Epoch != 1 {
+			t.Fatalf("Epoch after release = %d, want 1", got.Epoch)
+		}
+		// A lease taken after a release is no takeover.
+		c, err := s.AcquireUpload(ctx, "u1", 6, "c", leaseTTL)
+		noErr(t, err, "AcquireUpload c after release")
+		if c.Epoch != 1 {
+			t.Fatalf("Epoch after an acquire following a release = %d, want 1", c.Epoch)
+		}
 	})
 	t.Run("ReleaseWithoutLease", func(t *testing.T) {
 		s, ctx := open(t), ctxT(t)

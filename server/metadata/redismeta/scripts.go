@@ -87,25 +87,29 @@ return {1}
 
 // uploadFields is the field order of the session arrays the scripts
 // return.
-var uploadFields = []string{"id", "repo", "offset", "state", "started", "updated"}
+var uploadFields = []string{"id", "repo", "offset", "state", "started", "updated", "epoch"}
 
 // acquireUploadScript: KEYS session; ARGV offset ("" for any), token, ttl
 // in ms. Returns {status, id, repo, offset, state, started, updated} with
 // status "ok", "leased" or "offset", or {"notfound"}.
 var acquireUploadScript = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'id', 'repo', 'offset', 'state', 'started', 'updated', 'lease', 'leaseexp')
+local f = redis.call('HMGET', KEYS[1], 'id', 'repo', 'offset', 'state', 'started', 'updated', 'epoch', 'lease', 'leaseexp')
 if not f[1] then return {'notfound'} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local status = 'ok'
-if f[7] and f[7] ~= ARGV[2] and tonumber(f[8]) > now then
+local epoch = f[7] or '0'
+if f[8] and f[8] ~= ARGV[2] and tonumber(f[9]) > now then
   status = 'leased'
 elseif ARGV[1] ~= '' and ARGV[1] ~= f[3] then
   status = 'offset'
 else
+  if f[8] and f[8] ~= ARGV[2] then
+    epoch = tostring(redis.call('HINCRBY', KEYS[1], 'epoch', 1))
+  end
   redis.call('HSET', KEYS[1], 'lease', ARGV[2], 'leaseexp', string.format('%d', now + tonumber(ARGV[3])))
 end
-return {status, f[1], f[2], f[3], f[4], f[5], f[6]}
+return {status, f[1], f[2], f[3], f[4], f[5], f[6], epoch}
 `)
 
 // releaseUploadScript: KEYS session; ARGV token, offset, state, updated.

@@ -73,6 +73,11 @@ func parseUpload(f map[string]string) (metadata.Upload, error) {
 	err = errors.Join(err, e)
 	u.Updated, e = parseTime(f["updated"])
 	err = errors.Join(err, e)
+	if v := f["epoch"]; v != "" {
+		if u.Epoch, e = strconv.ParseUint(v, 10, 64); e != nil {
+			err = errors.Join(err, fmt.Errorf("bad epoch %q", v))
+		}
+	}
 	return u, err
 }
 

@@ -302,6 +302,7 @@ func EncodeUpload(u metadata.Upload, l Lease) []byte {
 	e.time(u.Updated)
 	e.string(l.Token)
 	e.time(l.Expires)
+	e.uint(u.Epoch)
 	return e.b
 }
 
@@ -318,6 +319,9 @@ func DecodeUpload(p []byte) (metadata.Upload, Lease, error) {
 		Updated: d.time(),
 	}
 	l := Lease{Token: d.string(), Expires: d.time()}
+	if len(d.b) > 0 && d.err == nil { // records written before Epoch existed end here
+		u.Epoch = d.uint()
+	}
 	return u, l, d.done("upload")
 }
 
