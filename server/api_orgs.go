@@ -29,6 +29,9 @@ func (s *Server) apiCreateOrg(w http.ResponseWriter, r bunrouter.Request, p auth
 		return apiErrorf(http.StatusUnprocessableEntity, "%v", err)
 	}
 	o.Password, o.Admin = nil, nil
+	if err := s.nameFree(r.Context(), o.Username); err != nil {
+		return err
+	}
 	a := metadata.Account{Name: o.Username, Type: metadata.AccountOrganization, Visibility: metadata.VisibilityPublic}
 	if err := s.apply(r, o, &a); err != nil {
 		return err
@@ -127,11 +130,11 @@ func (s *Server) apiDeleteOrg(w http.ResponseWriter, r bunrouter.Request, p auth
 	if err := s.opts.auth.ManageOrg(r.Context(), p, a); err != nil {
 		return err
 	}
-	if err := s.opts.auth.Identity().DeleteAccount(r.Context(), a.Name); err != nil {
-		return fmt.Errorf("delete organization: %w", err)
+	purge, err := purgeParam(r)
+	if err != nil {
+		return err
 	}
-	s.opts.log.InfoContext(r.Context(), "organization deleted", "org", a.Name, "by", p.String())
-	return noContent(w)
+	return s.deleteOwner(w, r, a, "organization", purge)
 }
 
 func (s *Server) apiListMembers(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {

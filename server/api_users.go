@@ -540,6 +540,9 @@ func (s *Server) apiAdminCreateUser(w http.ResponseWriter, r bunrouter.Request, 
 	if o.Password == nil {
 		return apiErrorf(http.StatusUnprocessableEntity, "password is required")
 	}
+	if err := s.nameFree(r.Context(), o.Username); err != nil {
+		return err
+	}
 	a := metadata.Account{Name: o.Username, Type: metadata.AccountUser, Visibility: metadata.VisibilityPublic}
 	if err := s.apply(r, o, &a); err != nil {
 		return err
@@ -577,20 +580,38 @@ func (s *Server) apiAdminEditUser(w http.ResponseWriter, r bunrouter.Request, p 
 	return writeAPI(w, r.Request, http.StatusOK, userObject(a, p))
 }
 
+// apiAdminDeleteUser deletes a user (?purge=true: with its repositories
+// and packages). With purge, a name without an account that still has
+// repositories or packages under it (left by an interrupted purge or an
+// older version) is purged too.
 func (s *Server) apiAdminDeleteUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	if err := s.opts.auth.RequireSiteAdmin(p); err != nil {
 		return err
 	}
-	a, err := s.account(r, r.Param("name"), metadata.AccountUser)
+	purge, err := purgeParam(r)
 	if err != nil {
 		return err
+	}
+	name := r.Param("name")
+	a, err := s.account(r, name, metadata.AccountUser)
+	if err != nil {
+		if !purge || auth.ValidName(name) != nil {
+			return err
+		}
+		if _, gerr := s.opts.auth.Identity().GetAccount(r.Context(), name); !errors.Is(gerr, metadata.ErrNotFound) {
+			return err // an organization, or the store failed
+		}
+		c, cerr := s.contentOf(r.Context(), name)
+		if cerr != nil {
+			return cerr
+		}
+		if c.empty() {
+			return err
+		}
+		return s.purge(w, r, name)
 	}
 	if metadata.NameKey(a.Name) == metadata.NameKey(p.User.Name) {
 		return apiErrorf(http.StatusUnprocessableEntity, "site admins cannot delete themselves")
 	}
-	if err := s.opts.auth.Identity().DeleteAccount(r.Context(), a.Name); err != nil {
-		return fmt.Errorf("delete user: %w", err)
-	}
-	s.opts.log.InfoContext(r.Context(), "user deleted", "user", a.Name, "by", p.String())
-	return noContent(w)
+	return s.deleteOwner(w, r, a, "user", purge)
 }
