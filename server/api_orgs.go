@@ -101,11 +101,8 @@ func (s *Server) apiGetOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Pr
 }
 
 func (s *Server) apiEditOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization)
+	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization, s.manageOrg(r, p))
 	if err != nil {
-		return err
-	}
-	if err := s.opts.auth.ManageOrg(r.Context(), p, a); err != nil {
 		return err
 	}
 	var o accountOptions
@@ -123,11 +120,8 @@ func (s *Server) apiEditOrg(w http.ResponseWriter, r bunrouter.Request, p auth.P
 }
 
 func (s *Server) apiDeleteOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization)
+	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization, s.manageOrg(r, p))
 	if err != nil {
-		return err
-	}
-	if err := s.opts.auth.ManageOrg(r.Context(), p, a); err != nil {
 		return err
 	}
 	purge, err := purgeParam(r)
@@ -175,11 +169,8 @@ func (s *Server) apiIsMember(w http.ResponseWriter, r bunrouter.Request, p auth.
 }
 
 func (s *Server) apiSetMember(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization)
+	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization, s.manageOrg(r, p))
 	if err != nil {
-		return err
-	}
-	if err := s.opts.auth.ManageOrg(r.Context(), p, a); err != nil {
 		return err
 	}
 	var o struct {
@@ -207,20 +198,23 @@ func (s *Server) apiSetMember(w http.ResponseWriter, r bunrouter.Request, p auth
 }
 
 func (s *Server) apiDeleteMember(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization)
+	user, org := r.Param("user"), r.Param("org")
+	self := p.User != nil && p.Method == auth.MethodPassword && metadata.NameKey(p.User.Name) == metadata.NameKey(user)
+	check := s.manageOrg(r, p)
+	if self {
+		check = func(metadata.Account) error { return nil } // a member may leave
+	}
+	notMember := apiErrorf(http.StatusNotFound, "%s is not a member of %s", user, org)
+	a, err := s.accountForManagement(r, p, org, metadata.AccountOrganization, check)
+	if isNotFound(err) && self {
+		return notMember // as for an organization one is not a member of
+	}
 	if err != nil {
 		return err
 	}
-	user := r.Param("user")
-	self := p.User != nil && p.Method == auth.MethodPassword && metadata.NameKey(p.User.Name) == metadata.NameKey(user)
-	if !self {
-		if err := s.opts.auth.ManageOrg(r.Context(), p, a); err != nil {
-			return err
-		}
-	}
 	err = s.opts.auth.Identity().DeleteMember(r.Context(), a.Name, user)
 	if errors.Is(err, metadata.ErrNotFound) {
-		return apiErrorf(http.StatusNotFound, "%s is not a member of %s", user, a.Name)
+		return notMember
 	}
 	if err != nil {
 		return fmt.Errorf("delete member: %w", err)

@@ -45,6 +45,9 @@ import (
 // Managing tokens, accounts and memberships needs a password login;
 // tokens never manage tokens.
 
+// insufficientScope is the 403 message of a bearer token outside /v2.
+const insufficientScope = "the bearer token does not cover this request: a token of /v2/token covers only the /v2 repositories it names; use a personal or deploy token here"
+
 // maxAPIBody bounds a JSON request body.
 const maxAPIBody = 64 << 10
 
@@ -92,6 +95,8 @@ func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error
 		w.Header().Set("Retry-After", strconv.Itoa(rl.RetryAfterSeconds()))
 	case errors.Is(err, auth.ErrMalformedCredentials), errors.Is(err, auth.ErrInvalidCredentials):
 		status, msg = http.StatusUnauthorized, "invalid, expired or revoked credentials"
+	case errors.Is(err, auth.ErrInsufficientScope):
+		status, msg = http.StatusForbidden, insufficientScope
 	case errors.Is(err, auth.ErrUnauthenticated):
 		status, msg = http.StatusUnauthorized, "authentication required"
 	case errors.Is(err, auth.ErrDenied):
@@ -289,14 +294,17 @@ func (s *Server) apiCurrentUser(w http.ResponseWriter, r bunrouter.Request, p au
 	return writeAPI(w, r.Request, http.StatusOK, userObject(*p.User, p))
 }
 
+// apiGetUser answers a user that p may see: public users, p itself, and
+// everyone for site admins. A user that does not exist and one that p may
+// not see answer alike: 401 for anonymous callers (as /v2 does), else 404.
 func (s *Server) apiGetUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	name := r.Param("name")
 	a, err := s.account(r, name, metadata.AccountUser)
-	if err != nil {
+	if err != nil && !isNotFound(err) {
 		return err
 	}
 	self := p.User != nil && metadata.NameKey(p.User.Name) == metadata.NameKey(a.Name)
-	if a.Visibility != metadata.VisibilityPublic && !self && !p.SiteAdmin() {
+	if err != nil || a.Visibility != metadata.VisibilityPublic && !self && !p.SiteAdmin() {
 		if !p.Authenticated() {
 			return auth.ErrUnauthenticated
 		}
@@ -375,11 +383,8 @@ func (s *Server) deleteTokenOf(w http.ResponseWriter, r bunrouter.Request, p aut
 }
 
 func (s *Server) apiCreateToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser)
+	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser, s.manageTokens(r, p, metadata.TokenPersonal))
 	if err != nil {
-		return err
-	}
-	if err := s.opts.auth.ManageTokens(r.Context(), p, u, metadata.TokenPersonal); err != nil {
 		return err
 	}
 	var o tokenOptions
@@ -389,17 +394,53 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r bunrouter.Request, p au
 	return s.createToken(w, r, o.token(metadata.TokenPersonal, u.Name))
 }
 
-// accountForManagement looks up the target of a management request,
-// answering 401 before 404 so that anonymous callers learn nothing.
-func (s *Server) accountForManagement(r bunrouter.Request, p auth.Principal, name string, typ metadata.AccountType) (metadata.Account, error) {
+// accountForManagement looks up the target of a management request and
+// checks that p may manage it. Strangers learn nothing about accounts
+// they may not see: anonymous callers get 401 before any lookup, and for
+// a missing account check decides as for an account of that name the
+// caller has no right on, so that "missing" and "not yours" answer alike;
+// only callers check lets through (site admins) learn it is missing (404).
+func (s *Server) accountForManagement(r bunrouter.Request, p auth.Principal, name string, typ metadata.AccountType, check func(metadata.Account) error) (metadata.Account, error) {
 	if !p.Authenticated() {
 		return metadata.Account{}, auth.ErrUnauthenticated
 	}
-	return s.account(r, name, typ)
+	a, err := s.account(r, name, typ)
+	if isNotFound(err) {
+		ghost := metadata.Account{Name: name, Type: typ}
+		if ghost.Type == "" {
+			ghost.Type = metadata.AccountUser
+		}
+		if cerr := check(ghost); cerr != nil {
+			return metadata.Account{}, cerr
+		}
+	}
+	if err != nil {
+		return metadata.Account{}, err
+	}
+	if err := check(a); err != nil {
+		return metadata.Account{}, err
+	}
+	return a, nil
+}
+
+// isNotFound reports whether err is a 404 of the API.
+func isNotFound(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.status == http.StatusNotFound
+}
+
+// manageTokens is the check of accountForManagement for tokens of kind.
+func (s *Server) manageTokens(r bunrouter.Request, p auth.Principal, kind metadata.TokenKind) func(metadata.Account) error {
+	return func(a metadata.Account) error { return s.opts.auth.ManageTokens(r.Context(), p, a, kind) }
+}
+
+// manageOrg is the check of accountForManagement for an organization.
+func (s *Server) manageOrg(r bunrouter.Request, p auth.Principal) func(metadata.Account) error {
+	return func(a metadata.Account) error { return s.opts.auth.ManageOrg(r.Context(), p, a) }
 }
 
 func (s *Server) apiListTokens(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser)
+	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser, s.manageTokens(r, p, metadata.TokenPersonal))
 	if err != nil {
 		return err
 	}
@@ -411,7 +452,7 @@ func (s *Server) apiListTokens(w http.ResponseWriter, r bunrouter.Request, p aut
 }
 
 func (s *Server) apiDeleteToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser)
+	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser, s.manageTokens(r, p, metadata.TokenPersonal))
 	if err != nil {
 		return err
 	}
@@ -419,7 +460,7 @@ func (s *Server) apiDeleteToken(w http.ResponseWriter, r bunrouter.Request, p au
 }
 
 func (s *Server) apiListDeployTokens(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	o, err := s.accountForManagement(r, p, r.Param("owner"), "")
+	o, err := s.accountForManagement(r, p, r.Param("owner"), "", s.manageTokens(r, p, metadata.TokenDeploy))
 	if err != nil {
 		return err
 	}
@@ -431,11 +472,8 @@ func (s *Server) apiListDeployTokens(w http.ResponseWriter, r bunrouter.Request,
 }
 
 func (s *Server) apiCreateDeployToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	o, err := s.accountForManagement(r, p, r.Param("owner"), "")
+	o, err := s.accountForManagement(r, p, r.Param("owner"), "", s.manageTokens(r, p, metadata.TokenDeploy))
 	if err != nil {
-		return err
-	}
-	if err := s.opts.auth.ManageTokens(r.Context(), p, o, metadata.TokenDeploy); err != nil {
 		return err
 	}
 	var opts tokenOptions
@@ -446,7 +484,7 @@ func (s *Server) apiCreateDeployToken(w http.ResponseWriter, r bunrouter.Request
 }
 
 func (s *Server) apiDeleteDeployToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	o, err := s.accountForManagement(r, p, r.Param("owner"), "")
+	o, err := s.accountForManagement(r, p, r.Param("owner"), "", s.manageTokens(r, p, metadata.TokenDeploy))
 	if err != nil {
 		return err
 	}

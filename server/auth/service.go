@@ -49,10 +49,12 @@ var (
 	// or revoked (401). It wraps ErrUnauthenticated.
 	ErrInvalidCredentials = fmt.Errorf("%w: invalid credentials", ErrUnauthenticated)
 	// ErrInsufficientScope: the bearer token does not cover the request,
-	// though its subject may have the right; the client should get a new
-	// token for the scope (401 with error="insufficient_scope"). It wraps
-	// ErrUnauthenticated.
-	ErrInsufficientScope = fmt.Errorf("%w: insufficient scope", ErrUnauthenticated)
+	// though its subject may have the right. On /v2 the client should get
+	// a new token for the scope (401 with error="insufficient_scope", as
+	// the OCI token flow expects); elsewhere it is 403, since no token of
+	// /v2/token covers anything but /v2. It does not wrap
+	// ErrUnauthenticated: callers map it explicitly.
+	ErrInsufficientScope = errors.New("auth: the bearer token does not cover this request")
 	// ErrDenied: valid credentials without the needed right (403).
 	ErrDenied = errors.New("auth: access denied")
 )
@@ -491,12 +493,45 @@ func typeAllowed(types []string, t string) bool {
 	return false
 }
 
-// granted returns what a bearer token's access list grants on repository.
-func granted(access []Access, repository string) Actions {
+// granted returns what a bearer token's access list grants on repository
+// for packages of pkgType. Its entries name OCI repositories
+// ("repository:<name>"), so they grant nothing on other package types: a
+// token for repository:alice/tool:push is no key to the generic package
+// alice/tool.
+func granted(access []Access, repository, pkgType string) Actions {
+	if pkgType != PackageContainer {
+		return 0
+	}
 	var a Actions
 	for _, e := range access {
 		if e.Type == "repository" && e.Name == repository {
 			a |= ActionsOf(e.Actions...)
+		}
+	}
+	return a
+}
+
+// Granted returns what p's bearer token grants on repository for
+// packages of pkgType (see Authorize); every action for principals that
+// are not bearer tokens, whose rights Actions alone decides.
+func (p Principal) Granted(repository, pkgType string) Actions {
+	if p.Method != MethodBearer {
+		return actAll
+	}
+	return granted(p.Access, repository, pkgType)
+}
+
+// GrantedUnder returns what p's bearer token grants on at least one
+// repository of owner for packages of pkgType (the union over them);
+// every action for principals that are not bearer tokens.
+func (p Principal) GrantedUnder(owner, pkgType string) Actions {
+	if p.Method != MethodBearer {
+		return actAll
+	}
+	var a Actions
+	for _, e := range p.Access {
+		if e.Type == "repository" && metadata.NameKey(Owner(e.Name)) == metadata.NameKey(owner) {
+			a |= granted([]Access{e}, e.Name, pkgType)
 		}
 	}
 	return a
@@ -519,8 +554,8 @@ func (s *Service) Authorize(ctx context.Context, p Principal, repository, pkgTyp
 		}
 		return fmt.Errorf("%w: %s may not %s %s", ErrDenied, p, need, repository)
 	}
-	if p.Method == MethodBearer && !granted(p.Access, repository).Has(need) {
-		return ErrInsufficientScope
+	if !p.Granted(repository, pkgType).Has(need) {
+		return fmt.Errorf("%w: it grants no %s on %s %s", ErrInsufficientScope, need, pkgType, repository)
 	}
 	return nil
 }
@@ -537,16 +572,33 @@ type BearerToken struct {
 	Access []Access
 }
 
+// MaxScopes is the most scopes one token request may ask for (clients
+// ask for one to three: the repository, a mount's source, the catalog).
+const MaxScopes = 20
+
 // IssueBearer returns an OCI bearer token for p granting, for each
 // requested scope ("repository:<name>:<actions>", several may be given
 // space-separated), the intersection of the requested and the permitted
 // actions. Scopes that grant nothing are left out; "registry:catalog:*"
-// is granted as requested (the catalog filters by the caller).
+// is granted as requested (the catalog filters by the caller). More than
+// MaxScopes scopes, or scopes whose token would be longer than the
+// verifier accepts, are refused with an error wrapping ErrInvalidRequest,
+// before anything is looked up: it never issues a token it would reject.
 func (s *Service) IssueBearer(ctx context.Context, p Principal, scopes []string) (BearerToken, error) {
+	var requested [][]string
+	n := 0
+	for _, field := range scopes {
+		f := splitFields(field)
+		n += len(f)
+		requested = append(requested, f)
+	}
+	if n > MaxScopes {
+		return BearerToken{}, fmt.Errorf("%w: %d scopes requested; at most %d are allowed per token", ErrInvalidRequest, n, MaxScopes)
+	}
 	access := []Access{}
 	seen := map[string]int{}
-	for _, field := range scopes {
-		for _, sc := range splitFields(field) {
+	for _, fields := range requested {
+		for _, sc := range fields {
 			a, ok := ParseScope(sc)
 			if !ok {
 				continue
@@ -564,9 +616,7 @@ func (s *Service) IssueBearer(ctx context.Context, p Principal, scopes []string)
 				if err != nil {
 					return BearerToken{}, err
 				}
-				if p.Method == MethodBearer {
-					allowed &= granted(p.Access, a.Name)
-				}
+				allowed &= p.Granted(a.Name, PackageContainer)
 				g := ActionsOf(a.Actions...) & allowed
 				if g == 0 {
 					continue
@@ -601,6 +651,9 @@ func (s *Service) IssueBearer(ctx context.Context, p Principal, scopes []string)
 	tok, err := SignJWT(s.keys[0], c)
 	if err != nil {
 		return BearerToken{}, err
+	}
+	if len(tok) > maxJWTLength {
+		return BearerToken{}, fmt.Errorf("%w: the requested scopes make a token of %d bytes, longer than the %d this registry accepts; ask for fewer scopes", ErrInvalidRequest, len(tok), maxJWTLength)
 	}
 	return BearerToken{Token: tok, ExpiresIn: s.expiry, IssuedAt: now, Access: access}, nil
 }
@@ -773,7 +826,7 @@ func (s *Service) Bootstrap(ctx context.Context, password string) (bool, error) 
 // owner: personal tokens by their user, deploy tokens by the owning user
 // or an admin of the owning organization, and anything by a site admin —
 // always with a password login (tokens never manage tokens). It returns
-// nil, ErrUnauthenticated or ErrDenied.
+// nil, ErrUnauthenticated or ErrDenied, whose message does not name owner.
 func (s *Service) ManageTokens(ctx context.Context, p Principal, owner metadata.Account, kind metadata.TokenKind) error {
 	if !p.Authenticated() {
 		return ErrUnauthenticated
@@ -793,7 +846,7 @@ func (s *Service) ManageTokens(ctx context.Context, p Principal, owner metadata.
 			return fmt.Errorf("auth: membership lookup: %w", err)
 		}
 	}
-	return fmt.Errorf("%w: %s may not manage the tokens of %s", ErrDenied, p, owner.Name)
+	return fmt.Errorf("%w: %s may not manage these tokens", ErrDenied, p)
 }
 
 // RequireSiteAdmin returns nil for a site admin's password login,
@@ -821,7 +874,9 @@ func (s *Service) RequirePassword(p Principal) error {
 }
 
 // ManageOrg decides whether p may manage organization org (members,
-// settings): its admins and site admins, with a password login.
+// settings): its admins and site admins, with a password login. Its
+// messages do not name org, so that they read the same for an
+// organization that does not exist.
 func (s *Service) ManageOrg(ctx context.Context, p Principal, org metadata.Account) error {
 	if err := s.RequirePassword(p); err != nil {
 		return err
@@ -836,7 +891,7 @@ func (s *Service) ManageOrg(ctx context.Context, p Principal, org metadata.Accou
 	if err != nil && !errors.Is(err, metadata.ErrNotFound) {
 		return fmt.Errorf("auth: membership lookup: %w", err)
 	}
-	return fmt.Errorf("%w: only admins of %s may manage it", ErrDenied, org.Name)
+	return fmt.Errorf("%w: only the organization's admins may manage it", ErrDenied)
 }
 
 func constantTimeEqual(a, b string) bool {
