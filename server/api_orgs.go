@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/uptrace/bunrouter"
 
@@ -174,18 +173,19 @@ func (s *Server) apiSetMember(w http.ResponseWriter, r bunrouter.Request, p auth
 		return err
 	}
 	var o struct {
-		Role string `json:"role"`
+		Role *string `json:"role"`
 	}
 	if err := readJSON(r.Request, &o); err != nil {
 		return err
 	}
-	role := metadata.Role(strings.ToLower(o.Role))
-	switch role {
-	case "":
-		role = metadata.RoleRead
-	case metadata.RoleRead, metadata.RoleWrite, metadata.RoleAdmin:
-	default:
-		return apiErrorf(http.StatusUnprocessableEntity, "role must be read, write or admin")
+	role := metadata.RoleRead // the default when the body names none
+	if o.Role != nil {
+		switch v := metadata.Role(*o.Role); v {
+		case metadata.RoleRead, metadata.RoleWrite, metadata.RoleAdmin:
+			role = v
+		default:
+			return apiErrorf(http.StatusUnprocessableEntity, "role %q is not a role: it must be read, write or admin (lowercase)", clipText(*o.Role, 32))
+		}
 	}
 	if _, err := s.account(r, r.Param("user"), metadata.AccountUser); err != nil {
 		return err

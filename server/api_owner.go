@@ -10,6 +10,7 @@ import (
 
 	"github.com/uptrace/bunrouter"
 
+	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/metadata"
 )
 
@@ -269,4 +270,40 @@ func (s *Server) purge(w http.ResponseWriter, r bunrouter.Request, name string) 
 	}
 	s.opts.log.InfoContext(ctx, "owner content purged", "owner", name, "deleted", done.String(), "by", principal(ctx).p.String())
 	return noContent(w)
+}
+
+// apiAdminDeleteUser deletes a user (?purge=true: with its repositories
+// and packages). With purge, a name without an account that still has
+// repositories or packages under it (left by an interrupted purge or an
+// older version) is purged too.
+func (s *Server) apiAdminDeleteUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+	if err := s.opts.auth.RequireSiteAdmin(p); err != nil {
+		return err
+	}
+	purge, err := purgeParam(r)
+	if err != nil {
+		return err
+	}
+	name := r.Param("name")
+	a, err := s.account(r, name, metadata.AccountUser)
+	if err != nil {
+		if !purge || auth.ValidName(name) != nil {
+			return err
+		}
+		if _, gerr := s.opts.auth.Identity().GetAccount(r.Context(), name); !errors.Is(gerr, metadata.ErrNotFound) {
+			return err // an organization, or the store failed
+		}
+		c, cerr := s.contentOf(r.Context(), name)
+		if cerr != nil {
+			return cerr
+		}
+		if c.empty() {
+			return err
+		}
+		return s.purge(w, r, name)
+	}
+	if metadata.NameKey(a.Name) == metadata.NameKey(p.User.Name) {
+		return apiErrorf(http.StatusUnprocessableEntity, "site admins cannot delete themselves")
+	}
+	return s.deleteOwner(w, r, a, "user", purge)
 }

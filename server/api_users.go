@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -154,38 +153,6 @@ func (s *Server) apiRoutes(r *bunrouter.Router) {
 	})
 }
 
-// readJSON decodes a bounded JSON body into v; an empty body leaves v.
-func readJSON(r *http.Request, v any) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxAPIBody+1))
-	if err != nil {
-		return apiErrorf(http.StatusBadRequest, "reading the request body failed")
-	}
-	if len(b) > maxAPIBody {
-		return apiErrorf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", maxAPIBody)
-	}
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return apiErrorf(http.StatusBadRequest, "invalid JSON body: %v", jsonProblem(err))
-	}
-	return nil
-}
-
-// jsonProblem describes a JSON error without quoting the body (which may
-// hold a password).
-func jsonProblem(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
-	}
-	return "cannot decode"
-}
-
 // userJSON is Gitea's user object (the fields regkit has).
 type userJSON struct {
 	ID         int64  `json:"id"`
@@ -322,7 +289,7 @@ type tokenOptions struct {
 }
 
 func (o tokenOptions) token(kind metadata.TokenKind, owner string) metadata.Token {
-	t := metadata.Token{Kind: kind, Owner: owner, Name: strings.TrimSpace(o.Name), Scopes: o.Scopes, PackageTypes: o.PackageTypes}
+	t := metadata.Token{Kind: kind, Owner: owner, Name: strings.Trim(o.Name, " "), Scopes: o.Scopes, PackageTypes: o.PackageTypes}
 	if o.ExpiresAt != nil {
 		t.Expires = *o.ExpiresAt
 	}
@@ -616,40 +583,4 @@ func (s *Server) apiAdminEditUser(w http.ResponseWriter, r bunrouter.Request, p 
 	}
 	s.opts.log.InfoContext(r.Context(), "user updated", "user", a.Name, "by", p.String())
 	return writeAPI(w, r.Request, http.StatusOK, userObject(a, p))
-}
-
-// apiAdminDeleteUser deletes a user (?purge=true: with its repositories
-// and packages). With purge, a name without an account that still has
-// repositories or packages under it (left by an interrupted purge or an
-// older version) is purged too.
-func (s *Server) apiAdminDeleteUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	if err := s.opts.auth.RequireSiteAdmin(p); err != nil {
-		return err
-	}
-	purge, err := purgeParam(r)
-	if err != nil {
-		return err
-	}
-	name := r.Param("name")
-	a, err := s.account(r, name, metadata.AccountUser)
-	if err != nil {
-		if !purge || auth.ValidName(name) != nil {
-			return err
-		}
-		if _, gerr := s.opts.auth.Identity().GetAccount(r.Context(), name); !errors.Is(gerr, metadata.ErrNotFound) {
-			return err // an organization, or the store failed
-		}
-		c, cerr := s.contentOf(r.Context(), name)
-		if cerr != nil {
-			return cerr
-		}
-		if c.empty() {
-			return err
-		}
-		return s.purge(w, r, name)
-	}
-	if metadata.NameKey(a.Name) == metadata.NameKey(p.User.Name) {
-		return apiErrorf(http.StatusUnprocessableEntity, "site admins cannot delete themselves")
-	}
-	return s.deleteOwner(w, r, a, "user", purge)
 }

@@ -105,6 +105,7 @@ func (s *Server) genericRoutes(r *bunrouter.Router) {
 		}
 		return nil
 	}
+	s.generic = h
 	seen := map[string]bool{}
 	for _, rt := range generic.Routes() {
 		for _, m := range rt.Methods {
@@ -203,12 +204,12 @@ func pkgAuthType(t string) string {
 
 // authorizeGeneric decides a request with auth mode "tokens" (nil when
 // allowed; always nil without auth): invalid credentials are 401; a
-// principal without the right is 401 when anonymous, else 403. The
-// owner listing (pkg-list) needs read access to either package type; its
-// entries are filtered by type (see pkgList). An owner that does not exist
-// is decided like one the caller may not see (401 or 403, as on /v2), so
-// that strangers cannot tell them apart; only callers with the right
-// learn that it is missing (404).
+// principal without the right is 401 when anonymous, else 403 — or 404
+// when it may not read the owner at all. The owner listing (pkg-list)
+// needs read access to either package type; its entries are filtered by
+// type (see pkgList). An owner that does not exist is decided like a
+// private one the caller may not see (401 anonymous, else 404 with the
+// same message), so that strangers cannot tell them apart, as on /v2.
 func (s *Server) authorizeGeneric(r *http.Request, req generic.Request) error {
 	a := s.opts.auth
 	if a == nil {
@@ -229,11 +230,26 @@ func (s *Server) authorizeGeneric(r *http.Request, req generic.Request) error {
 		// for it here, on generic packages always.
 		err = a.Authorize(ctx, res.p, metadata.PackageKey(req.Owner)+"/"+req.Name, pkgAuthType(req.Type), need)
 	}
+	hidden := generic.Errorf(http.StatusNotFound, "owner %q not found", req.Owner)
+	if errors.Is(err, auth.ErrDenied) {
+		for _, t := range []string{auth.PackageGeneric, auth.PackageContainer} {
+			acts, aerr := a.Actions(ctx, res.p, req.Owner, t)
+			if aerr != nil {
+				return aerr
+			}
+			if acts.Has(auth.ActionsOf(string(auth.Pull))) {
+				return err // a visible owner: 403
+			}
+		}
+		return hidden
+	}
 	if err != nil {
 		return err
 	}
-	if _, err := a.Identity().GetAccount(ctx, req.Owner); err != nil {
-		return notFoundErr(err, "owner %q not found", req.Owner)
+	if _, err := a.Identity().GetAccount(ctx, req.Owner); errors.Is(err, metadata.ErrNotFound) {
+		return hidden
+	} else if err != nil {
+		return fmt.Errorf("owner lookup: %w", err)
 	}
 	return nil
 }

@@ -202,3 +202,79 @@ func TestTokenScopesCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountsAPIValidation: duplicate JSON keys (also differing only in
+// case), role strings that are not exactly a role, and token names with
+// control characters are refused, and change nothing.
+func TestAccountsAPIValidation(t *testing.T) {
+	e := newAuthServer(t, newMeta(t, "mem"), "", nil, nil)
+	e.user("root", pw, metadata.VisibilityPrivate, true)
+	e.user("dev", pw, metadata.VisibilityPrivate, false)
+	e.org("team", metadata.VisibilityPrivate, nil)
+	root, dev := basic("root", pw), basic("dev", pw)
+	send := func(method, path, authz, body string) response {
+		return e.send(method, path, authz, []byte(body), "Content-Type", "application/json")
+	}
+	role := func() metadata.Role {
+		m, err := e.ident.GetMember(t.Context(), "team", "dev")
+		if err != nil {
+			return ""
+		}
+		return m.Role
+	}
+
+	for _, c := range []struct{ method, path, authz, body string }{
+		{http.MethodPut, "/api/v1/orgs/team/members/dev", root, `{"role":"read","role":"admin"}`},
+		{http.MethodPut, "/api/v1/orgs/team/members/dev", root, `{"role":"read","ROLE":"admin"}`},
+		{http.MethodPut, "/api/v1/orgs/team/members/dev", root, `{"role":"read","\u0072ole":"admin"}`},
+		{http.MethodPost, "/api/v1/admin/users", root, `{"username":"eve","password":"eve-password-1","admin":false,"Admin":true}`},
+		{http.MethodPost, "/api/v1/users/dev/tokens", dev, `{"name":"ci","scopes":["read:packages"],"scopes":["write:packages"]}`},
+		{http.MethodPost, "/api/v1/orgs", dev, `{"username":"x","visibility":"private","extra":{"a":1,"a":2}}`},
+		{http.MethodPost, "/api/v1/orgs", dev, `{"username":"y","nested":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`},
+	} {
+		if resp := send(c.method, c.path, c.authz, c.body); resp.status != http.StatusBadRequest {
+			t.Errorf("%s %s %s: %s, want 400", c.method, c.path, c.body, resp)
+		}
+	}
+	if role() != "" {
+		t.Fatalf("a refused request made dev a member with role %q", role())
+	}
+	for _, name := range []string{"eve", "x", "y"} {
+		if _, err := e.ident.GetAccount(t.Context(), name); err == nil {
+			t.Fatalf("a refused request created account %s", name)
+		}
+	}
+
+	for _, bad := range []string{`"Admin"`, `"ADMIN"`, `" admin"`, `"admin\u0000"`, `"owner"`, `""`, `1`} {
+		resp := send(http.MethodPut, "/api/v1/orgs/team/members/dev", root, `{"role":`+bad+`}`)
+		if resp.status != http.StatusUnprocessableEntity && resp.status != http.StatusBadRequest {
+			t.Errorf("role %s: %s, want 422 (or 400 for a non-string)", bad, resp)
+		}
+	}
+	if role() != "" {
+		t.Fatalf("a refused role made dev a member with role %q", role())
+	}
+	if resp := send(http.MethodPut, "/api/v1/orgs/team/members/dev", root, `{"role":"write"}`); resp.status != http.StatusNoContent || role() != metadata.RoleWrite {
+		t.Fatalf("role write: %s, role %q", resp, role())
+	}
+	if resp := send(http.MethodPut, "/api/v1/orgs/team/members/dev", root, `{}`); resp.status != http.StatusNoContent || role() != metadata.RoleRead {
+		t.Fatalf("no role: %s, role %q, want read", resp, role())
+	}
+
+	for _, bad := range []string{`"ci\n"`, `"ci\u001b[31m"`, `"\u202eic"`, `"ci\u0000"`, `"c\u2066i"`, `"\u0085"`} {
+		resp := send(http.MethodPost, "/api/v1/users/dev/tokens", dev, `{"name":`+bad+`,"scopes":["read:packages"]}`)
+		if resp.status != http.StatusBadRequest || !strings.Contains(jsonMessage(t, resp), "control character") {
+			t.Errorf("token name %s: %s, want 400 naming the control character", bad, resp)
+		}
+		resp = send(http.MethodPost, "/api/v1/owners/dev/deploy_tokens", dev, `{"name":`+bad+`,"scopes":["read:packages"]}`)
+		if resp.status != http.StatusBadRequest {
+			t.Errorf("deploy token name %s: %s, want 400", bad, resp)
+		}
+	}
+	if ts, err := e.ident.Tokens(t.Context(), "dev", metadata.TokenPersonal); err != nil || len(ts) != 0 {
+		t.Fatalf("refused token names created tokens: %v %v", ts, err)
+	}
+	if resp := send(http.MethodPost, "/api/v1/users/dev/tokens", dev, `{"name":"ci – büild ✓","scopes":["read:packages"]}`); resp.status != http.StatusCreated {
+		t.Fatalf("a token name with ordinary Unicode: %s", resp)
+	}
+}
