@@ -142,6 +142,9 @@ func (s *Server) contentOf(ctx context.Context, name string) (ownerContent, erro
 func (s *Server) purgeContent(ctx context.Context, name string) (ownerContent, error) {
 	var done ownerContent
 	key := metadata.NameKey(name)
+	if key == "" {
+		return done, nil
+	}
 	repos, err := s.ownerRepositories(ctx, key)
 	if err != nil {
 		return done, err
@@ -243,8 +246,12 @@ func (s *Server) deleteOwner(w http.ResponseWriter, r bunrouter.Request, a metad
 			return err
 		}
 		if !c.empty() {
-			return apiErrorf(http.StatusConflict, "%s %q still owns %s; delete them first, or delete the %s with ?purge=true to delete them too",
-				what, a.Name, c, what)
+			cli := "users"
+			if a.Type == metadata.AccountOrganization {
+				cli = "orgs"
+			}
+			return apiErrorf(http.StatusConflict, "%s %q still owns %s; delete them first, or delete the %s with ?purge=true (regkit admin %s delete %s -purge) to delete them too",
+				what, a.Name, c, what, cli, a.Name)
 		}
 	}
 	if err := s.opts.auth.Identity().DeleteAccount(ctx, a.Name); err != nil {
