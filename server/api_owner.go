@@ -235,12 +235,21 @@ func clipText(s string, n int) string {
 
 // deleteOwner deletes account a (what is the user or organization
 // deleting it, for messages and logs). Without purge it refuses (409)
-// while a still owns repositories or packages; with purge it deletes the
-// account first — so that nobody but site admins can push under the name
-// any more — and then everything stored under its name.
+// while a still owns repositories or packages. With purge it deletes
+// everything stored under its name, then the account — so that a purge
+// that fails part way leaves the account to repeat it with — and then
+// sweeps the name once more, for what was pushed while it ran (after the
+// account is gone only site admins can push there).
 func (s *Server) deleteOwner(w http.ResponseWriter, r bunrouter.Request, a metadata.Account, what string, purge bool) error {
 	ctx := r.Context()
-	if !purge {
+	if purge {
+		done, err := s.purgeContent(ctx, a.Name)
+		if err != nil {
+			s.opts.log.ErrorContext(ctx, "purge failed; the account is kept, repeat the delete to finish", "owner", a.Name, "deleted", done.String(), "err", err)
+			return fmt.Errorf("purge %s: %w", a.Name, err)
+		}
+		s.opts.log.InfoContext(ctx, "owner content purged", "owner", a.Name, "deleted", done.String(), "by", principal(ctx).p.String())
+	} else {
 		c, err := s.contentOf(ctx, a.Name)
 		if err != nil {
 			return err
