@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -44,6 +43,9 @@ import (
 // Errors are JSON {"message","url"}. 401 carries WWW-Authenticate: Basic.
 // Managing tokens, accounts and memberships needs a password login;
 // tokens never manage tokens.
+
+// insufficientScope is the 403 message of a bearer token outside /v2.
+const insufficientScope = "the bearer token does not cover this request: a token of /v2/token covers only the /v2 repositories it names; use a personal or deploy token here"
 
 // maxAPIBody bounds a JSON request body.
 const maxAPIBody = 64 << 10
@@ -92,6 +94,8 @@ func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error
 		w.Header().Set("Retry-After", strconv.Itoa(rl.RetryAfterSeconds()))
 	case errors.Is(err, auth.ErrMalformedCredentials), errors.Is(err, auth.ErrInvalidCredentials):
 		status, msg = http.StatusUnauthorized, "invalid, expired or revoked credentials"
+	case errors.Is(err, auth.ErrInsufficientScope):
+		status, msg = http.StatusForbidden, insufficientScope
 	case errors.Is(err, auth.ErrUnauthenticated):
 		status, msg = http.StatusUnauthorized, "authentication required"
 	case errors.Is(err, auth.ErrDenied):
@@ -147,38 +151,6 @@ func (s *Server) apiRoutes(r *bunrouter.Router) {
 		g.POST("/owners/:owner/deploy_tokens", s.api(s.apiCreateDeployToken))
 		g.DELETE("/owners/:owner/deploy_tokens/:id", s.api(s.apiDeleteDeployToken))
 	})
-}
-
-// readJSON decodes a bounded JSON body into v; an empty body leaves v.
-func readJSON(r *http.Request, v any) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxAPIBody+1))
-	if err != nil {
-		return apiErrorf(http.StatusBadRequest, "reading the request body failed")
-	}
-	if len(b) > maxAPIBody {
-		return apiErrorf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", maxAPIBody)
-	}
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return apiErrorf(http.StatusBadRequest, "invalid JSON body: %v", jsonProblem(err))
-	}
-	return nil
-}
-
-// jsonProblem describes a JSON error without quoting the body (which may
-// hold a password).
-func jsonProblem(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
-	}
-	return "cannot decode"
 }
 
 // userJSON is Gitea's user object (the fields regkit has).
@@ -289,14 +261,17 @@ func (s *Server) apiCurrentUser(w http.ResponseWriter, r bunrouter.Request, p au
 	return writeAPI(w, r.Request, http.StatusOK, userObject(*p.User, p))
 }
 
+// apiGetUser answers a user that p may see: public users, p itself, and
+// everyone for site admins. A user that does not exist and one that p may
+// not see answer alike: 401 for anonymous callers (as /v2 does), else 404.
 func (s *Server) apiGetUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	name := r.Param("name")
 	a, err := s.account(r, name, metadata.AccountUser)
-	if err != nil {
+	if err != nil && !isNotFound(err) {
 		return err
 	}
 	self := p.User != nil && metadata.NameKey(p.User.Name) == metadata.NameKey(a.Name)
-	if a.Visibility != metadata.VisibilityPublic && !self && !p.SiteAdmin() {
+	if err != nil || a.Visibility != metadata.VisibilityPublic && !self && !p.SiteAdmin() {
 		if !p.Authenticated() {
 			return auth.ErrUnauthenticated
 		}
@@ -314,7 +289,7 @@ type tokenOptions struct {
 }
 
 func (o tokenOptions) token(kind metadata.TokenKind, owner string) metadata.Token {
-	t := metadata.Token{Kind: kind, Owner: owner, Name: strings.TrimSpace(o.Name), Scopes: o.Scopes, PackageTypes: o.PackageTypes}
+	t := metadata.Token{Kind: kind, Owner: owner, Name: strings.Trim(o.Name, " "), Scopes: o.Scopes, PackageTypes: o.PackageTypes}
 	if o.ExpiresAt != nil {
 		t.Expires = *o.ExpiresAt
 	}
@@ -375,11 +350,8 @@ func (s *Server) deleteTokenOf(w http.ResponseWriter, r bunrouter.Request, p aut
 }
 
 func (s *Server) apiCreateToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser)
+	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser, s.manageTokens(r, p, metadata.TokenPersonal))
 	if err != nil {
-		return err
-	}
-	if err := s.opts.auth.ManageTokens(r.Context(), p, u, metadata.TokenPersonal); err != nil {
 		return err
 	}
 	var o tokenOptions
@@ -389,17 +361,53 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r bunrouter.Request, p au
 	return s.createToken(w, r, o.token(metadata.TokenPersonal, u.Name))
 }
 
-// accountForManagement looks up the target of a management request,
-// answering 401 before 404 so that anonymous callers learn nothing.
-func (s *Server) accountForManagement(r bunrouter.Request, p auth.Principal, name string, typ metadata.AccountType) (metadata.Account, error) {
+// accountForManagement looks up the target of a management request and
+// checks that p may manage it. Strangers learn nothing about accounts
+// they may not see: anonymous callers get 401 before any lookup, and for
+// a missing account check decides as for an account of that name the
+// caller has no right on, so that "missing" and "not yours" answer alike;
+// only callers check lets through (site admins) learn it is missing (404).
+func (s *Server) accountForManagement(r bunrouter.Request, p auth.Principal, name string, typ metadata.AccountType, check func(metadata.Account) error) (metadata.Account, error) {
 	if !p.Authenticated() {
 		return metadata.Account{}, auth.ErrUnauthenticated
 	}
-	return s.account(r, name, typ)
+	a, err := s.account(r, name, typ)
+	if isNotFound(err) {
+		ghost := metadata.Account{Name: name, Type: typ}
+		if ghost.Type == "" {
+			ghost.Type = metadata.AccountUser
+		}
+		if cerr := check(ghost); cerr != nil {
+			return metadata.Account{}, cerr
+		}
+	}
+	if err != nil {
+		return metadata.Account{}, err
+	}
+	if err := check(a); err != nil {
+		return metadata.Account{}, err
+	}
+	return a, nil
+}
+
+// isNotFound reports whether err is a 404 of the API.
+func isNotFound(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.status == http.StatusNotFound
+}
+
+// manageTokens is the check of accountForManagement for tokens of kind.
+func (s *Server) manageTokens(r bunrouter.Request, p auth.Principal, kind metadata.TokenKind) func(metadata.Account) error {
+	return func(a metadata.Account) error { return s.opts.auth.ManageTokens(r.Context(), p, a, kind) }
+}
+
+// manageOrg is the check of accountForManagement for an organization.
+func (s *Server) manageOrg(r bunrouter.Request, p auth.Principal) func(metadata.Account) error {
+	return func(a metadata.Account) error { return s.opts.auth.ManageOrg(r.Context(), p, a) }
 }
 
 func (s *Server) apiListTokens(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser)
+	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser, s.manageTokens(r, p, metadata.TokenPersonal))
 	if err != nil {
 		return err
 	}
@@ -411,7 +419,7 @@ func (s *Server) apiListTokens(w http.ResponseWriter, r bunrouter.Request, p aut
 }
 
 func (s *Server) apiDeleteToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser)
+	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser, s.manageTokens(r, p, metadata.TokenPersonal))
 	if err != nil {
 		return err
 	}
@@ -419,7 +427,7 @@ func (s *Server) apiDeleteToken(w http.ResponseWriter, r bunrouter.Request, p au
 }
 
 func (s *Server) apiListDeployTokens(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	o, err := s.accountForManagement(r, p, r.Param("owner"), "")
+	o, err := s.accountForManagement(r, p, r.Param("owner"), "", s.manageTokens(r, p, metadata.TokenDeploy))
 	if err != nil {
 		return err
 	}
@@ -431,11 +439,8 @@ func (s *Server) apiListDeployTokens(w http.ResponseWriter, r bunrouter.Request,
 }
 
 func (s *Server) apiCreateDeployToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	o, err := s.accountForManagement(r, p, r.Param("owner"), "")
+	o, err := s.accountForManagement(r, p, r.Param("owner"), "", s.manageTokens(r, p, metadata.TokenDeploy))
 	if err != nil {
-		return err
-	}
-	if err := s.opts.auth.ManageTokens(r.Context(), p, o, metadata.TokenDeploy); err != nil {
 		return err
 	}
 	var opts tokenOptions
@@ -446,7 +451,7 @@ func (s *Server) apiCreateDeployToken(w http.ResponseWriter, r bunrouter.Request
 }
 
 func (s *Server) apiDeleteDeployToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	o, err := s.accountForManagement(r, p, r.Param("owner"), "")
+	o, err := s.accountForManagement(r, p, r.Param("owner"), "", s.manageTokens(r, p, metadata.TokenDeploy))
 	if err != nil {
 		return err
 	}
@@ -540,6 +545,9 @@ func (s *Server) apiAdminCreateUser(w http.ResponseWriter, r bunrouter.Request, 
 	if o.Password == nil {
 		return apiErrorf(http.StatusUnprocessableEntity, "password is required")
 	}
+	if err := s.nameFree(r.Context(), o.Username); err != nil {
+		return err
+	}
 	a := metadata.Account{Name: o.Username, Type: metadata.AccountUser, Visibility: metadata.VisibilityPublic}
 	if err := s.apply(r, o, &a); err != nil {
 		return err
@@ -575,233 +583,4 @@ func (s *Server) apiAdminEditUser(w http.ResponseWriter, r bunrouter.Request, p 
 	}
 	s.opts.log.InfoContext(r.Context(), "user updated", "user", a.Name, "by", p.String())
 	return writeAPI(w, r.Request, http.StatusOK, userObject(a, p))
-}
-
-func (s *Server) apiAdminDeleteUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	if err := s.opts.auth.RequireSiteAdmin(p); err != nil {
-		return err
-	}
-	a, err := s.account(r, r.Param("name"), metadata.AccountUser)
-	if err != nil {
-		return err
-	}
-	if metadata.NameKey(a.Name) == metadata.NameKey(p.User.Name) {
-		return apiErrorf(http.StatusUnprocessableEntity, "site admins cannot delete themselves")
-	}
-	if err := s.opts.auth.Identity().DeleteAccount(r.Context(), a.Name); err != nil {
-		return fmt.Errorf("delete user: %w", err)
-	}
-	s.opts.log.InfoContext(r.Context(), "user deleted", "user", a.Name, "by", p.String())
-	return noContent(w)
-}
-
-func (s *Server) apiCreateOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	if err := s.opts.auth.RequirePassword(p); err != nil {
-		return err
-	}
-	var o accountOptions
-	if err := readJSON(r.Request, &o); err != nil {
-		return err
-	}
-	if o.Username == "" {
-		o.Username = o.Name
-	}
-	if err := auth.ValidName(o.Username); err != nil {
-		return apiErrorf(http.StatusUnprocessableEntity, "%v", err)
-	}
-	o.Password, o.Admin = nil, nil
-	a := metadata.Account{Name: o.Username, Type: metadata.AccountOrganization, Visibility: metadata.VisibilityPublic}
-	if err := s.apply(r, o, &a); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	a, err := s.opts.auth.Identity().CreateAccount(ctx, a)
-	if errors.Is(err, metadata.ErrExists) {
-		return apiErrorf(http.StatusUnprocessableEntity, "user already exists [name: %s]", o.Username)
-	}
-	if err != nil {
-		return fmt.Errorf("create organization: %w", err)
-	}
-	if err := s.opts.auth.Identity().SetMember(ctx, a.Name, p.User.Name, metadata.RoleAdmin); err != nil {
-		return fmt.Errorf("add the creator to the organization: %w", err)
-	}
-	s.opts.log.InfoContext(ctx, "organization created", "org", a.Name, "by", p.String())
-	return writeAPI(w, r.Request, http.StatusCreated, orgObject(a))
-}
-
-// member reports whether p's user is a member of org.
-func (s *Server) member(r bunrouter.Request, p auth.Principal, org metadata.Account) (bool, error) {
-	if p.User == nil {
-		return false, nil
-	}
-	_, err := s.opts.auth.Identity().GetMember(r.Context(), org.Name, p.User.Name)
-	if errors.Is(err, metadata.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// orgForReading returns org when p may see it: public organizations, its
-// members and site admins.
-func (s *Server) orgForReading(r bunrouter.Request, p auth.Principal, name string, membersOnly bool) (metadata.Account, error) {
-	a, err := s.account(r, name, metadata.AccountOrganization)
-	if err != nil {
-		if !p.Authenticated() {
-			return metadata.Account{}, auth.ErrUnauthenticated
-		}
-		return metadata.Account{}, err
-	}
-	if p.SiteAdmin() || a.Visibility == metadata.VisibilityPublic && !membersOnly {
-		return a, nil
-	}
-	ok, err := s.member(r, p, a)
-	if err != nil {
-		return metadata.Account{}, fmt.Errorf("membership lookup: %w", err)
-	}
-	if ok {
-		return a, nil
-	}
-	if !p.Authenticated() {
-		return metadata.Account{}, auth.ErrUnauthenticated
-	}
-	if a.Visibility == metadata.VisibilityPublic {
-		return metadata.Account{}, apiErrorf(http.StatusForbidden, "only members of %s may see its members", a.Name)
-	}
-	return metadata.Account{}, apiErrorf(http.StatusNotFound, "organization %q does not exist", name)
-}
-
-func (s *Server) apiGetOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	a, err := s.orgForReading(r, p, r.Param("org"), false)
-	if err != nil {
-		return err
-	}
-	return writeAPI(w, r.Request, http.StatusOK, orgObject(a))
-}
-
-func (s *Server) apiEditOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization)
-	if err != nil {
-		return err
-	}
-	if err := s.opts.auth.ManageOrg(r.Context(), p, a); err != nil {
-		return err
-	}
-	var o accountOptions
-	if err := readJSON(r.Request, &o); err != nil {
-		return err
-	}
-	o.Password, o.Admin = nil, nil
-	if err := s.apply(r, o, &a); err != nil {
-		return err
-	}
-	if err := s.opts.auth.Identity().UpdateAccount(r.Context(), a); err != nil {
-		return fmt.Errorf("update organization: %w", err)
-	}
-	return writeAPI(w, r.Request, http.StatusOK, orgObject(a))
-}
-
-func (s *Server) apiDeleteOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization)
-	if err != nil {
-		return err
-	}
-	if err := s.opts.auth.ManageOrg(r.Context(), p, a); err != nil {
-		return err
-	}
-	if err := s.opts.auth.Identity().DeleteAccount(r.Context(), a.Name); err != nil {
-		return fmt.Errorf("delete organization: %w", err)
-	}
-	s.opts.log.InfoContext(r.Context(), "organization deleted", "org", a.Name, "by", p.String())
-	return noContent(w)
-}
-
-func (s *Server) apiListMembers(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	a, err := s.orgForReading(r, p, r.Param("org"), true)
-	if err != nil {
-		return err
-	}
-	ms, err := s.opts.auth.Identity().Members(r.Context(), a.Name)
-	if err != nil {
-		return fmt.Errorf("list members: %w", err)
-	}
-	out := make([]userJSON, 0, len(ms))
-	for _, m := range ms {
-		u, err := s.opts.auth.Identity().GetAccount(r.Context(), m.User)
-		if err != nil {
-			continue
-		}
-		o := userObject(u, p)
-		o.Role = string(m.Role)
-		out = append(out, o)
-	}
-	return writeAPI(w, r.Request, http.StatusOK, out)
-}
-
-func (s *Server) apiIsMember(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	a, err := s.orgForReading(r, p, r.Param("org"), true)
-	if err != nil {
-		return err
-	}
-	_, err = s.opts.auth.Identity().GetMember(r.Context(), a.Name, r.Param("user"))
-	if errors.Is(err, metadata.ErrNotFound) {
-		return apiErrorf(http.StatusNotFound, "%s is not a member of %s", r.Param("user"), a.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("membership lookup: %w", err)
-	}
-	return noContent(w)
-}
-
-func (s *Server) apiSetMember(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization)
-	if err != nil {
-		return err
-	}
-	if err := s.opts.auth.ManageOrg(r.Context(), p, a); err != nil {
-		return err
-	}
-	var o struct {
-		Role string `json:"role"`
-	}
-	if err := readJSON(r.Request, &o); err != nil {
-		return err
-	}
-	role := metadata.Role(strings.ToLower(o.Role))
-	switch role {
-	case "":
-		role = metadata.RoleRead
-	case metadata.RoleRead, metadata.RoleWrite, metadata.RoleAdmin:
-	default:
-		return apiErrorf(http.StatusUnprocessableEntity, "role must be read, write or admin")
-	}
-	if _, err := s.account(r, r.Param("user"), metadata.AccountUser); err != nil {
-		return err
-	}
-	if err := s.opts.auth.Identity().SetMember(r.Context(), a.Name, r.Param("user"), role); err != nil {
-		return fmt.Errorf("set member: %w", err)
-	}
-	s.opts.log.InfoContext(r.Context(), "member set", "org", a.Name, "user", r.Param("user"), "role", role, "by", p.String())
-	return noContent(w)
-}
-
-func (s *Server) apiDeleteMember(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization)
-	if err != nil {
-		return err
-	}
-	user := r.Param("user")
-	self := p.User != nil && p.Method == auth.MethodPassword && metadata.NameKey(p.User.Name) == metadata.NameKey(user)
-	if !self {
-		if err := s.opts.auth.ManageOrg(r.Context(), p, a); err != nil {
-			return err
-		}
-	}
-	err = s.opts.auth.Identity().DeleteMember(r.Context(), a.Name, user)
-	if errors.Is(err, metadata.ErrNotFound) {
-		return apiErrorf(http.StatusNotFound, "%s is not a member of %s", user, a.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("delete member: %w", err)
-	}
-	return noContent(w)
 }

@@ -247,7 +247,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, req *oci.Request
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, auth.ErrUnauthenticated):
+	case errors.Is(err, auth.ErrUnauthenticated), errors.Is(err, auth.ErrInsufficientScope):
 		return s.challenge(w, r, req, err)
 	case errors.Is(err, auth.ErrDenied):
 		return denied(req)
@@ -274,6 +274,9 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, _ oci.Reques
 		return oci.CodeUnauthorized.Errorf("invalid, expired or revoked credentials")
 	}
 	tok, err := a.IssueBearer(r.Context(), res.p, r.URL.Query()["scope"])
+	if errors.Is(err, auth.ErrInvalidRequest) {
+		return oci.CodeUnsupported.Errorf("%s", strings.TrimPrefix(err.Error(), auth.ErrInvalidRequest.Error()+": ")).WithStatus(http.StatusBadRequest)
+	}
 	if err != nil {
 		return fmt.Errorf("issue token: %w", err)
 	}

@@ -105,6 +105,7 @@ func (s *Server) genericRoutes(r *bunrouter.Router) {
 		}
 		return nil
 	}
+	s.generic = h
 	seen := map[string]bool{}
 	for _, rt := range generic.Routes() {
 		for _, m := range rt.Methods {
@@ -169,10 +170,10 @@ func (s *Server) genericError(r *http.Request, err error) *generic.Error {
 		return generic.Errorf(http.StatusTooManyRequests, "%s", rl.Error())
 	case errors.Is(err, auth.ErrMalformedCredentials), errors.Is(err, auth.ErrInvalidCredentials):
 		return generic.Errorf(http.StatusUnauthorized, "invalid, expired or revoked credentials")
+	case errors.Is(err, auth.ErrInsufficientScope):
+		return generic.Errorf(http.StatusForbidden, "%s", insufficientScope)
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return generic.Errorf(http.StatusUnauthorized, "authentication required")
-	case errors.Is(err, auth.ErrInsufficientScope):
-		return generic.Errorf(http.StatusForbidden, "the token does not cover this request")
 	case errors.Is(err, auth.ErrDenied):
 		return generic.Errorf(http.StatusForbidden, "access denied")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
@@ -203,9 +204,12 @@ func pkgAuthType(t string) string {
 
 // authorizeGeneric decides a request with auth mode "tokens" (nil when
 // allowed; always nil without auth): invalid credentials are 401; a
-// principal without the right is 401 when anonymous, else 403. The
-// owner listing (pkg-list) needs read access to either package type; its
-// entries are filtered by type (see pkgList).
+// principal without the right is 401 when anonymous, else 403 — or 404
+// when it may not read the owner at all. The owner listing (pkg-list)
+// needs read access to either package type; its entries are filtered by
+// type (see pkgList). An owner that does not exist is decided like a
+// private one the caller may not see (401 anonymous, else 404 with the
+// same message), so that strangers cannot tell them apart, as on /v2.
 func (s *Server) authorizeGeneric(r *http.Request, req generic.Request) error {
 	a := s.opts.auth
 	if a == nil {
@@ -216,41 +220,89 @@ func (s *Server) authorizeGeneric(r *http.Request, req generic.Request) error {
 	if res.err != nil {
 		return res.err
 	}
-	if _, err := a.Identity().GetAccount(ctx, req.Owner); err != nil {
-		return notFoundErr(err, "owner %q not found", req.Owner)
-	}
 	need := genericActions(req.Route)
+	var err error
 	if req.Route == generic.RouteList {
+		err = s.authorizeList(ctx, res.p, req.Owner, need)
+	} else {
+		// A registry bearer token (from /v2/token) carries repository
+		// scopes for /v2 only: Authorize answers ErrInsufficientScope (403)
+		// for it here, on generic packages always.
+		err = a.Authorize(ctx, res.p, metadata.PackageKey(req.Owner)+"/"+req.Name, pkgAuthType(req.Type), need)
+	}
+	hidden := generic.Errorf(http.StatusNotFound, "owner %q not found", req.Owner)
+	if errors.Is(err, auth.ErrDenied) {
 		for _, t := range []string{auth.PackageGeneric, auth.PackageContainer} {
-			acts, err := a.Actions(ctx, res.p, req.Owner, t)
-			if err != nil {
-				return err
+			acts, aerr := a.Actions(ctx, res.p, req.Owner, t)
+			if aerr != nil {
+				return aerr
 			}
-			if acts.Has(need) {
+			if acts.Has(auth.ActionsOf(string(auth.Pull))) {
+				return err // a visible owner: 403
+			}
+		}
+		return hidden
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := a.Identity().GetAccount(ctx, req.Owner); errors.Is(err, metadata.ErrNotFound) {
+		return hidden
+	} else if err != nil {
+		return fmt.Errorf("owner lookup: %w", err)
+	}
+	return nil
+}
+
+// authorizeList decides the owner listing: read access to either package
+// type (for a bearer token: to one of the owner's repositories it names).
+func (s *Server) authorizeList(ctx context.Context, p auth.Principal, owner string, need auth.Actions) error {
+	scopeShort := false
+	for _, t := range []string{auth.PackageGeneric, auth.PackageContainer} {
+		acts, err := s.opts.auth.Actions(ctx, p, owner, t)
+		if err != nil {
+			return err
+		}
+		if acts.Has(need) {
+			if p.GrantedUnder(owner, t).Has(need) {
 				return nil
 			}
+			scopeShort = true
 		}
-		if !res.p.Authenticated() {
-			return auth.ErrUnauthenticated
-		}
-		return auth.ErrDenied
 	}
-	// A registry bearer token (from /v2/token) carries repository scopes
-	// for /v2: Authorize answers ErrInsufficientScope (403) for it here.
-	return a.Authorize(ctx, res.p, metadata.PackageKey(req.Owner)+"/"+req.Name, pkgAuthType(req.Type), need)
+	switch {
+	case scopeShort:
+		return fmt.Errorf("%w: it names no repository of %s", auth.ErrInsufficientScope, owner)
+	case !p.Authenticated():
+		return auth.ErrUnauthenticated
+	}
+	return auth.ErrDenied
 }
 
 // canRead reports whether the caller may read owner's packages of type t
-// (always true without auth).
+// (always true without auth). For a bearer token that is reading some
+// container repository it names; canReadRepo then decides each.
 func (s *Server) canRead(ctx context.Context, owner, t string) (bool, error) {
 	if s.opts.auth == nil {
 		return true, nil
 	}
-	acts, err := s.opts.auth.Actions(ctx, principal(ctx).p, owner, pkgAuthType(t))
+	p := principal(ctx).p
+	acts, err := s.opts.auth.Actions(ctx, p, owner, pkgAuthType(t))
 	if err != nil {
 		return false, err
 	}
-	return acts.Has(auth.ActionsOf(string(auth.Pull))), nil
+	pull := auth.ActionsOf(string(auth.Pull))
+	return acts.Has(pull) && p.GrantedUnder(owner, pkgAuthType(t)).Has(pull), nil
+}
+
+// canReadRepo reports whether the caller's bearer token, if it has one,
+// grants pull on container repository repo (true for every other caller:
+// canRead decided for the whole owner).
+func (s *Server) canReadRepo(ctx context.Context, repo string) bool {
+	if s.opts.auth == nil {
+		return true
+	}
+	return principal(ctx).p.Granted(repo, auth.PackageContainer).Has(auth.ActionsOf(string(auth.Pull)))
 }
 
 // creator is the account name recorded as the creator of what the request

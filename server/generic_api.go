@@ -286,7 +286,7 @@ func (s *Server) pkgList(w http.ResponseWriter, r *http.Request, req generic.Req
 		}
 		for _, repo := range repos {
 			name := strings.TrimPrefix(repo, generic.Key(req.Owner)+"/")
-			if !strings.Contains(name, generic.Key(req.Q)) {
+			if !strings.Contains(name, generic.Key(req.Q)) || !s.canReadRepo(ctx, repo) {
 				continue
 			}
 			vs, err := s.containerVersions(r, req.Owner, repo, false)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/uptrace/bunrouter"
 
@@ -46,6 +47,12 @@ func (s *Server) ociRoutes() map[oci.RouteID]ociHandler {
 func (s *Server) dispatchOCI(w http.ResponseWriter, r bunrouter.Request) error {
 	req, err := oci.Parse(r.Method, r.URL)
 	if err != nil {
+		var oe *oci.Error
+		if errors.As(err, &oe) {
+			if d, ok := oe.Detail.(oci.AllowDetail); ok && oe.HTTPStatus() == http.StatusMethodNotAllowed {
+				w.Header().Set("Allow", strings.Join(d.Allowed, ", "))
+			}
+		}
 		return err
 	}
 	if err := s.authorize(w, r.Request, &req); err != nil {

@@ -27,7 +27,7 @@ func (s *Server) manifestGet(w http.ResponseWriter, r *http.Request, req oci.Req
 			WithDetail(map[string]string{"reference": req.Reference}))
 	}
 	h := w.Header()
-	h.Set("Content-Type", m.MediaType)
+	h.Set("Content-Type", servedType(m))
 	h.Set("Content-Length", strconv.Itoa(len(m.Body)))
 	h.Set(oci.DockerContentDigest, m.Digest.String())
 	h.Set("ETag", `"`+m.Digest.String()+`"`)
@@ -40,6 +40,20 @@ func (s *Server) manifestGet(w http.ResponseWriter, r *http.Request, req oci.Req
 		_, _ = w.Write(m.Body)
 	}
 	return nil
+}
+
+// servedType is the Content-Type of a stored manifest: its media type,
+// which manifestPut only accepts from the manifest types. A manifest an
+// older version stored with another type (text/html, garbage) is served
+// with the type its body implies, or as application/octet-stream.
+func servedType(m metadata.Manifest) string {
+	if oci.IsManifest(m.MediaType) {
+		return m.MediaType
+	}
+	if pm, err := parseManifest("", m.Body); err == nil {
+		return pm.MediaType
+	}
+	return "application/octet-stream"
 }
 
 func etagMatches(header string, d digest.Digest) bool {
@@ -141,6 +155,9 @@ type descriptor struct {
 	Size      int64  `json:"size"`
 }
 
+// manifestTypes lists the manifest media types for error messages.
+var manifestTypes = strings.Join(oci.ManifestMediaTypes(), ", ")
+
 // parseManifest validates body against contentType and extracts the
 // references, subject, artifact type and annotations.
 func parseManifest(contentType string, body []byte) (parsedManifest, error) {
@@ -156,20 +173,24 @@ func parseManifest(contentType string, body []byte) (parsedManifest, error) {
 	if mb.SchemaVersion == nil || *mb.SchemaVersion != 2 {
 		return pm, oci.CodeManifestInvalid.Errorf("schemaVersion must be 2 (Docker schema 1 manifests are not supported)")
 	}
-	ct := contentType
-	if ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err == nil {
-			ct = mt
+	ct := ""
+	if contentType != "" {
+		mt, _, err := mime.ParseMediaType(contentType)
+		if err != nil {
+			return pm, oci.CodeManifestInvalid.Errorf("Content-Type %q does not parse (%v); send the manifest's media type, one of %s", clipText(contentType, 100), err, manifestTypes)
 		}
+		ct = mt
 	}
 	if mb.MediaType != "" && ct != "" && mb.MediaType != ct {
-		return pm, oci.CodeManifestInvalid.Errorf("Content-Type %q does not match the manifest's mediaType %q", ct, mb.MediaType)
+		return pm, oci.CodeManifestInvalid.Errorf("Content-Type %q does not match the manifest's mediaType %q", ct, clipText(mb.MediaType, 100))
 	}
-	switch {
-	case ct == "":
+	if ct == "" {
 		ct = mb.MediaType
-	case !oci.IsManifest(ct) && mb.MediaType == "":
-		// An unknown Content-Type on a body without mediaType: keep it.
+	}
+	// The type is served back as the manifest's Content-Type: only the
+	// manifest media types, never one a browser would render.
+	if ct != "" && !oci.IsManifest(ct) {
+		return pm, oci.CodeManifestInvalid.Errorf("media type %q is not a manifest media type; use one of %s", clipText(ct, 100), manifestTypes)
 	}
 	isIndex := oci.IsIndex(ct) || (ct == "" && mb.Manifests != nil && mb.Config == nil)
 	if ct == "" {

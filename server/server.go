@@ -7,6 +7,7 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bunrouter"
@@ -15,6 +16,7 @@ import (
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
+	"github.com/regkit/regkit/spec/generic"
 	"github.com/regkit/regkit/spec/oci"
 )
 
@@ -29,6 +31,7 @@ type Server struct {
 	opts     options
 	router   *bunrouter.Router
 	handlers map[oci.RouteID]ociHandler
+	generic  bunrouter.HandlerFunc // the generic and management APIs' dispatcher (generic.go)
 }
 
 type options struct {
@@ -100,7 +103,8 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&s.opts)
 	}
-	ropts := []bunrouter.Option{bunrouter.Use(s.logRequests), bunrouter.WithNotFoundHandler(s.errors(notFound))}
+	ropts := []bunrouter.Option{bunrouter.Use(s.logRequests), bunrouter.Use(noSniff),
+		bunrouter.WithNotFoundHandler(s.errors(notFound)), bunrouter.WithMethodNotAllowedHandler(s.methodNotAllowed)}
 	if s.opts.auth != nil {
 		ropts = append(ropts, bunrouter.Use(s.authenticate))
 	}
@@ -118,6 +122,32 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 		s.handlers[oci.RouteCatalog] = s.catalogVisible
 	}
 	return s
+}
+
+// noSniff sends X-Content-Type-Options: nosniff on every response, so
+// that no browser takes stored bytes (manifests, blobs, package files)
+// for anything but their declared type.
+func noSniff(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
+	return func(w http.ResponseWriter, r bunrouter.Request) error {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		return next(w, r)
+	}
+}
+
+// methodNotAllowed answers a method that no route has for a path (OPTIONS,
+// TRACE, any other token): on /v2 through the OCI dispatcher, whose
+// oci.Parse answers 405 UNSUPPORTED with Allow listing the methods of the
+// path's shape; on the package APIs through theirs (405 with Allow); a
+// bare 405 elsewhere.
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r bunrouter.Request) error {
+	switch {
+	case isOCIPath(r.URL.Path):
+		return s.errors(s.dispatchOCI)(w, r)
+	case s.generic != nil && (strings.HasPrefix(r.URL.Path, generic.PackagesPrefix) || strings.HasPrefix(r.URL.Path, generic.ManagementPrefix)):
+		return s.generic(w, r)
+	}
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	return nil
 }
 
 // ServeHTTP implements http.Handler.

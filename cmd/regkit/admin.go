@@ -23,8 +23,8 @@ import (
 //	regkit admin [-url U] [-user admin] [-password P] users list
 //	regkit admin users create NAME -new-password P [-email E] [-private] [-admin]
 //	regkit admin users passwd NAME -new-password P
-//	regkit admin users delete NAME
-//	regkit admin orgs list | orgs create NAME [-private] | orgs delete NAME
+//	regkit admin users delete NAME [-purge]
+//	regkit admin orgs list | orgs create NAME [-private] | orgs delete NAME [-purge]
 //	regkit admin members list ORG | members set ORG USER [-role read|write|admin] | members remove ORG USER
 //	regkit admin tokens list USER | tokens create USER NAME -scopes S[,S] [-expires 720h] | tokens delete USER ID|NAME
 //	regkit admin tokens list -deploy OWNER | tokens create -deploy OWNER NAME -scopes S [-types container,generic] | tokens delete -deploy OWNER ID
@@ -36,14 +36,16 @@ import (
 
 const adminUsage = `usage: regkit admin [-url URL] [-user NAME] [-password P] <users|orgs|members|tokens> <verb> [args] [flags]
 
-  users   list | create NAME -new-password P [-email E] [-private] [-admin] | passwd NAME -new-password P | delete NAME
-  orgs    list | create NAME [-private] | delete NAME
+  users   list | create NAME -new-password P [-email E] [-private] [-admin] | passwd NAME -new-password P | delete NAME [-purge]
+  orgs    list | create NAME [-private] | delete NAME [-purge]
   members list ORG | set ORG USER [-role read|write|admin] | remove ORG USER
   tokens  list USER | create USER NAME -scopes S[,S] [-expires D] | delete USER ID|NAME
           list -deploy OWNER | create -deploy OWNER NAME -scopes S [-types T[,T]] [-expires D] | delete -deploy OWNER ID|NAME
 
 -url, -user and -password default to $REGKIT_URL, $REGKIT_ADMIN_USER (else admin) and
-$REGKIT_ADMIN_PASSWORD; -new-password to $REGKIT_NEW_PASSWORD ("-" reads stdin).`
+$REGKIT_ADMIN_PASSWORD; -new-password to $REGKIT_NEW_PASSWORD ("-" reads stdin).
+A user or organization that still owns repositories or packages is deleted only with -purge,
+which deletes them too.`
 
 // adminClient sends authenticated API requests.
 type adminClient struct {
@@ -115,7 +117,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c := &adminClient{hc: &http.Client{Timeout: time.Minute}}
 	var (
 		newPassword, email, role, scopes, types, deploy string
-		private, admin                                  bool
+		private, admin, purge                           bool
 		expires                                         time.Duration
 	)
 	fs := flag.NewFlagSet("regkit admin", flag.ContinueOnError)
@@ -128,6 +130,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&email, "email", "", "email of a new user")
 	fs.BoolVar(&private, "private", false, "make the new user or organization private")
 	fs.BoolVar(&admin, "admin", false, "make the new user a site admin")
+	fs.BoolVar(&purge, "purge", false, "delete the user's or organization's repositories and packages with it")
 	fs.StringVar(&role, "role", "read", "member role: read, write or admin")
 	fs.StringVar(&scopes, "scopes", "", "token scopes, comma-separated: read:packages, write:packages, delete:packages")
 	fs.StringVar(&types, "types", "", "package types of a deploy token, comma-separated: container, generic (default all)")
@@ -192,14 +195,14 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		method, path, body = http.MethodPatch, "/api/v1/admin/users/"+esc(safe(pos, 2)), map[string]any{"password": newPassword}
 	case "users delete":
-		method, path, err = http.MethodDelete, "/api/v1/admin/users/"+esc(safe(pos, 2)), want(3)
+		method, path, err = http.MethodDelete, "/api/v1/admin/users/"+esc(safe(pos, 2))+purgeQuery(purge), want(3)
 	case "orgs list":
 		method, path, err = http.MethodGet, "/api/v1/admin/orgs", want(2)
 	case "orgs create":
 		method, path, err = http.MethodPost, "/api/v1/orgs", want(3)
 		body = map[string]any{"username": safe(pos, 2), "visibility": visibility}
 	case "orgs delete":
-		method, path, err = http.MethodDelete, "/api/v1/orgs/"+esc(safe(pos, 2)), want(3)
+		method, path, err = http.MethodDelete, "/api/v1/orgs/"+esc(safe(pos, 2))+purgeQuery(purge), want(3)
 	case "members list":
 		method, path, err = http.MethodGet, "/api/v1/orgs/"+esc(safe(pos, 2))+"/members", want(3)
 	case "members set":
@@ -284,4 +287,12 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// purgeQuery is the query of a delete with -purge.
+func purgeQuery(purge bool) string {
+	if purge {
+		return "?purge=true"
+	}
+	return ""
 }

@@ -103,4 +103,16 @@ func TestAdminCommand(t *testing.T) {
 		t.Fatal("unknown verb succeeded")
 	}
 	must("users", "delete", "dev")
+
+	// team still owns team/app: it goes only with -purge, and the name
+	// then starts empty.
+	if out, err := admin("orgs", "delete", "team"); err == nil {
+		t.Fatalf("orgs delete of an organization with a repository succeeded:\n%s", out)
+	}
+	must("orgs", "delete", "team", "-purge")
+	must("orgs", "create", "team", "-private")
+	adminAuth := remote.WithAuth(&authn.Basic{Username: "admin", Password: adminPW})
+	if _, err := remote.Image(ref, adminAuth); err == nil {
+		t.Fatal("the recreated organization inherited team/app")
+	}
 }

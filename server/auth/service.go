@@ -31,13 +31,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/regkit/regkit/server/metadata"
-	"github.com/regkit/regkit/spec/oci"
 )
 
 // Authorization outcomes. Callers match them with errors.Is.
@@ -49,10 +47,12 @@ var (
 	// or revoked (401). It wraps ErrUnauthenticated.
 	ErrInvalidCredentials = fmt.Errorf("%w: invalid credentials", ErrUnauthenticated)
 	// ErrInsufficientScope: the bearer token does not cover the request,
-	// though its subject may have the right; the client should get a new
-	// token for the scope (401 with error="insufficient_scope"). It wraps
-	// ErrUnauthenticated.
-	ErrInsufficientScope = fmt.Errorf("%w: insufficient scope", ErrUnauthenticated)
+	// though its subject may have the right. On /v2 the client should get
+	// a new token for the scope (401 with error="insufficient_scope", as
+	// the OCI token flow expects); elsewhere it is 403, since no token of
+	// /v2/token covers anything but /v2. It does not wrap
+	// ErrUnauthenticated: callers map it explicitly.
+	ErrInsufficientScope = errors.New("auth: the bearer token does not cover this request")
 	// ErrDenied: valid credentials without the needed right (403).
 	ErrDenied = errors.New("auth: access denied")
 )
@@ -491,17 +491,6 @@ func typeAllowed(types []string, t string) bool {
 	return false
 }
 
-// granted returns what a bearer token's access list grants on repository.
-func granted(access []Access, repository string) Actions {
-	var a Actions
-	for _, e := range access {
-		if e.Type == "repository" && e.Name == repository {
-			a |= ActionsOf(e.Actions...)
-		}
-	}
-	return a
-}
-
 // Authorize decides whether p may do need with repository (a path whose
 // first component is the owner) for packages of pkgType. It returns nil,
 // or an error wrapping ErrUnauthenticated (anonymous without the right),
@@ -519,108 +508,10 @@ func (s *Service) Authorize(ctx context.Context, p Principal, repository, pkgTyp
 		}
 		return fmt.Errorf("%w: %s may not %s %s", ErrDenied, p, need, repository)
 	}
-	if p.Method == MethodBearer && !granted(p.Access, repository).Has(need) {
-		return ErrInsufficientScope
+	if !p.Granted(repository, pkgType).Has(need) {
+		return fmt.Errorf("%w: it grants no %s on %s %s", ErrInsufficientScope, need, pkgType, repository)
 	}
 	return nil
-}
-
-// BearerToken is the answer of the token endpoint.
-type BearerToken struct {
-	// Token is the signed token.
-	Token string
-	// Expires is its lifetime.
-	ExpiresIn time.Duration
-	// IssuedAt is when it was made.
-	IssuedAt time.Time
-	// Access is what it grants.
-	Access []Access
-}
-
-// IssueBearer returns an OCI bearer token for p granting, for each
-// requested scope ("repository:<name>:<actions>", several may be given
-// space-separated), the intersection of the requested and the permitted
-// actions. Scopes that grant nothing are left out; "registry:catalog:*"
-// is granted as requested (the catalog filters by the caller).
-func (s *Service) IssueBearer(ctx context.Context, p Principal, scopes []string) (BearerToken, error) {
-	access := []Access{}
-	seen := map[string]int{}
-	for _, field := range scopes {
-		for _, sc := range splitFields(field) {
-			a, ok := ParseScope(sc)
-			if !ok {
-				continue
-			}
-			switch a.Type {
-			case "registry":
-				if a.Name == "catalog" {
-					access = append(access, Access{Type: "registry", Name: "catalog", Actions: []string{"*"}})
-				}
-			case "repository":
-				if oci.ValidRepository(a.Name) != nil {
-					continue
-				}
-				allowed, err := s.Actions(ctx, p, Owner(a.Name), PackageContainer)
-				if err != nil {
-					return BearerToken{}, err
-				}
-				if p.Method == MethodBearer {
-					allowed &= granted(p.Access, a.Name)
-				}
-				g := ActionsOf(a.Actions...) & allowed
-				if g == 0 {
-					continue
-				}
-				if i, ok := seen[a.Name]; ok {
-					access[i].Actions = (ActionsOf(access[i].Actions...) | g).List()
-					continue
-				}
-				seen[a.Name] = len(access)
-				access = append(access, Access{Type: "repository", Name: a.Name, Actions: g.List()})
-			}
-		}
-	}
-	now := s.now()
-	jti := make([]byte, 12)
-	if _, err := rand.Read(jti); err != nil {
-		return BearerToken{}, fmt.Errorf("auth: token id: %w", err)
-	}
-	c := Claims{
-		Issuer: s.service, Audience: s.service,
-		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expires: now.Add(s.expiry).Unix(),
-		ID: hex.EncodeToString(jti), Access: access,
-	}
-	if p.User != nil {
-		c.Subject = p.User.Name
-	}
-	if p.Token != nil {
-		c.TokenID = p.Token.ID
-	} else if p.User != nil {
-		c.PasswordStamp = p.stamp
-	}
-	tok, err := SignJWT(s.keys[0], c)
-	if err != nil {
-		return BearerToken{}, err
-	}
-	return BearerToken{Token: tok, ExpiresIn: s.expiry, IssuedAt: now, Access: access}, nil
-}
-
-func splitFields(s string) []string {
-	var out []string
-	start := -1
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == ' ' {
-			if start >= 0 {
-				out = append(out, s[start:i])
-				start = -1
-			}
-			continue
-		}
-		if start < 0 {
-			start = i
-		}
-	}
-	return out
 }
 
 // Hit counts one request of p from client IP ip against the request
@@ -672,171 +563,6 @@ func (s *Service) RecordFailure(ctx context.Context, ip string) {
 	if _, _, err := s.counter.Hit(ctx, "fail:"+ip, s.limits.FailedWindow, 1); err != nil {
 		s.log.WarnContext(ctx, "counting a failed login failed", "err", err)
 	}
-}
-
-var nameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
-
-// MaxNameLength bounds account names.
-const MaxNameLength = 64
-
-// ValidName checks an account name: it must be usable as the first
-// component of an OCI repository name once lowercased (letters, digits and
-// single separators . _ __ -), at most MaxNameLength bytes.
-func ValidName(name string) error {
-	if name == "" || len(name) > MaxNameLength || !nameRE.MatchString(metadata.NameKey(name)) {
-		return fmt.Errorf("invalid name %q: use letters, digits and the separators . _ - between them, at most %d characters", clip(name, MaxNameLength), MaxNameLength)
-	}
-	return nil
-}
-
-// ValidPassword checks the length limits of a new password.
-func ValidPassword(p string) error {
-	if len(p) < MinPasswordLength || len(p) > MaxPasswordLength {
-		return fmt.Errorf("password must have %d to %d bytes", MinPasswordLength, MaxPasswordLength)
-	}
-	return nil
-}
-
-// NewToken creates a token for t.Owner (t.Kind, t.Name, t.Scopes,
-// t.PackageTypes and t.Expires as given, validated and normalized) and
-// returns it with its secret, which is not stored and cannot be shown
-// again.
-func (s *Service) NewToken(ctx context.Context, t metadata.Token) (string, metadata.Token, error) {
-	if t.Name == "" || len(t.Name) > 255 {
-		return "", metadata.Token{}, fmt.Errorf("%w: token name must have 1 to 255 bytes", ErrInvalidRequest)
-	}
-	scopes, err := NormalizeScopes(t.Scopes)
-	if err != nil {
-		return "", metadata.Token{}, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
-	}
-	t.Scopes = scopes
-	switch t.Kind {
-	case metadata.TokenPersonal:
-		t.PackageTypes = nil
-	case metadata.TokenDeploy:
-		if scopeActions(scopes)&actDelete != 0 || len(scopes) != 1 {
-			return "", metadata.Token{}, fmt.Errorf("%w: a deploy token has exactly one scope, read:packages or write:packages", ErrInvalidRequest)
-		}
-		if t.PackageTypes, err = NormalizePackageTypes(t.PackageTypes); err != nil {
-			return "", metadata.Token{}, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
-		}
-	default:
-		return "", metadata.Token{}, fmt.Errorf("%w: unknown token kind", ErrInvalidRequest)
-	}
-	if !t.Expires.IsZero() && !t.Expires.After(s.now()) {
-		return "", metadata.Token{}, fmt.Errorf("%w: the expiry is in the past", ErrInvalidRequest)
-	}
-	secret, err := NewSecret()
-	if err != nil {
-		return "", metadata.Token{}, err
-	}
-	t.ID, t.Hash, t.LastEight = 0, HashSecret(secret), secret[len(secret)-8:]
-	t.Created, t.LastUsed = s.now(), time.Time{}
-	t, err = s.id.CreateToken(ctx, t)
-	if err != nil {
-		return "", metadata.Token{}, err
-	}
-	return secret, t, nil
-}
-
-// ErrInvalidRequest marks a management request that is invalid (400).
-var ErrInvalidRequest = errors.New("invalid request")
-
-// AdminName is the site admin Bootstrap creates.
-const AdminName = "admin"
-
-// Bootstrap creates the site admin AdminName with password when no
-// account of that name exists, and reports whether it did. The server
-// calls it at start when REGKIT_ADMIN_PASSWORD is set.
-func (s *Service) Bootstrap(ctx context.Context, password string) (bool, error) {
-	if _, err := s.id.GetAccount(ctx, AdminName); err == nil {
-		return false, nil
-	} else if !errors.Is(err, metadata.ErrNotFound) {
-		return false, fmt.Errorf("auth: bootstrap: %w", err)
-	}
-	hash, err := s.HashPassword(ctx, password)
-	if err != nil {
-		return false, fmt.Errorf("auth: bootstrap: %w", err)
-	}
-	_, err = s.id.CreateAccount(ctx, metadata.Account{Name: AdminName, Type: metadata.AccountUser,
-		Visibility: metadata.VisibilityPrivate, PasswordHash: hash, SiteAdmin: true})
-	if errors.Is(err, metadata.ErrExists) {
-		return false, nil // another replica was first
-	}
-	if err != nil {
-		return false, fmt.Errorf("auth: bootstrap: %w", err)
-	}
-	return true, nil
-}
-
-// ManageTokens decides whether p may manage the tokens of kind owned by
-// owner: personal tokens by their user, deploy tokens by the owning user
-// or an admin of the owning organization, and anything by a site admin —
-// always with a password login (tokens never manage tokens). It returns
-// nil, ErrUnauthenticated or ErrDenied.
-func (s *Service) ManageTokens(ctx context.Context, p Principal, owner metadata.Account, kind metadata.TokenKind) error {
-	if !p.Authenticated() {
-		return ErrUnauthenticated
-	}
-	if p.Method != MethodPassword {
-		return fmt.Errorf("%w: managing tokens needs a password login, not a token", ErrDenied)
-	}
-	if p.User.SiteAdmin || metadata.NameKey(p.User.Name) == metadata.NameKey(owner.Name) {
-		return nil
-	}
-	if kind == metadata.TokenDeploy && owner.Type == metadata.AccountOrganization {
-		m, err := s.id.GetMember(ctx, owner.Name, p.User.Name)
-		if err == nil && m.Role == metadata.RoleAdmin {
-			return nil
-		}
-		if err != nil && !errors.Is(err, metadata.ErrNotFound) {
-			return fmt.Errorf("auth: membership lookup: %w", err)
-		}
-	}
-	return fmt.Errorf("%w: %s may not manage the tokens of %s", ErrDenied, p, owner.Name)
-}
-
-// RequireSiteAdmin returns nil for a site admin's password login,
-// ErrUnauthenticated for anonymous, ErrDenied otherwise.
-func (s *Service) RequireSiteAdmin(p Principal) error {
-	switch {
-	case !p.Authenticated():
-		return ErrUnauthenticated
-	case p.Method == MethodPassword && p.User.SiteAdmin:
-		return nil
-	}
-	return fmt.Errorf("%w: site admins only (with a password login)", ErrDenied)
-}
-
-// RequirePassword returns nil for any password login, ErrUnauthenticated
-// for anonymous, ErrDenied for tokens.
-func (s *Service) RequirePassword(p Principal) error {
-	switch {
-	case !p.Authenticated():
-		return ErrUnauthenticated
-	case p.Method == MethodPassword:
-		return nil
-	}
-	return fmt.Errorf("%w: this needs a password login, not a token", ErrDenied)
-}
-
-// ManageOrg decides whether p may manage organization org (members,
-// settings): its admins and site admins, with a password login.
-func (s *Service) ManageOrg(ctx context.Context, p Principal, org metadata.Account) error {
-	if err := s.RequirePassword(p); err != nil {
-		return err
-	}
-	if p.User.SiteAdmin {
-		return nil
-	}
-	m, err := s.id.GetMember(ctx, org.Name, p.User.Name)
-	if err == nil && m.Role == metadata.RoleAdmin {
-		return nil
-	}
-	if err != nil && !errors.Is(err, metadata.ErrNotFound) {
-		return fmt.Errorf("auth: membership lookup: %w", err)
-	}
-	return fmt.Errorf("%w: only admins of %s may manage it", ErrDenied, org.Name)
 }
 
 func constantTimeEqual(a, b string) bool {

@@ -178,6 +178,17 @@ type Manifests interface {
 	// Repositories lists repositories in ascending byte order, strictly
 	// after last, at most n (n < 0: no limit), like Tags.
 	Repositories(ctx context.Context, last string, n int) (repos []string, more bool, err error)
+	// DeleteRepository removes repository repo entirely, atomically for the
+	// repository: its manifests, tags, referrers and blob links (its usage
+	// becomes 0) and its catalog entry. Afterwards Tags answers
+	// ErrNotFound, Repositories does not list repo, and GetManifest and
+	// RepoBlob find nothing in it; AllRepositories may still list it (as a
+	// repository without manifests or links). Global blob records and
+	// bytes stay: garbage collection removes what nothing references any
+	// more. ErrNotFound when repo has no manifests, no links and no catalog
+	// entry. A later PutManifest or LinkBlob starts a new, empty
+	// repository.
+	DeleteRepository(ctx context.Context, repo string) error
 }
 
 // Upload is an upload session. Its bytes live in the bucket; everything

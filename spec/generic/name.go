@@ -58,8 +58,25 @@ func invalid(field, format string, args ...any) *Error {
 	return Errorf(http.StatusBadRequest, "%s", field+" "+fmt.Sprintf(format, args...)).WithField(field)
 }
 
+// isBidiControl reports whether r is a bidirectional control character
+// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), with which a
+// version or name could display as another one ("Trojan Source").
+func isBidiControl(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }
+
+// firstBidiControl returns the first bidirectional control character of
+// s (0 when none).
+func firstBidiControl(s string) rune {
+	for _, r := range s {
+		if isBidiControl(r) {
+			return r
+		}
+	}
+	return 0
+}
+
 // problem describes what is wrong with s in general terms: empty, too
-// long, not UTF-8, or a control character; "" when none of these.
+// long, not UTF-8, a control character or a bidirectional control; ""
+// when none of these.
 func problem(s string, max int) string {
 	switch {
 	case s == "":
@@ -70,6 +87,8 @@ func problem(s string, max int) string {
 		return "is not valid UTF-8"
 	case strings.ContainsFunc(s, unicode.IsControl):
 		return "contains a control character"
+	case strings.ContainsFunc(s, isBidiControl):
+		return fmt.Sprintf("contains the bidirectional control character %U, which makes text display as something else", firstBidiControl(s))
 	case strings.Contains(s, "/"):
 		return "contains '/'"
 	}

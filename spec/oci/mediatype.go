@@ -53,6 +53,13 @@ func baseMediaType(mt string) string {
 	return strings.ToLower(strings.TrimSpace(mt))
 }
 
+// ManifestMediaTypes returns the manifest media types a registry accepts
+// and serves (IsManifest): the OCI image manifest and index, and the
+// Docker v2 schema 2 manifest and manifest list.
+func ManifestMediaTypes() []string {
+	return []string{MediaTypeImageManifest, MediaTypeImageIndex, MediaTypeDockerManifest, MediaTypeDockerManifestList}
+}
+
 // IsManifest reports whether mt (parameters ignored, case-insensitive) is
 // one of the four manifest types: OCI image manifest or index, Docker
 // manifest or manifest list.

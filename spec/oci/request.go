@@ -152,7 +152,13 @@ func match(segs []string) (kind pathKind, nameLen int, last string) {
 //   - a manifest PUT with an invalid tag as reference or in ?tag=:
 //     MANIFEST_INVALID (400);
 //   - an ?n= that is not a non-negative integer: PAGINATION_NUMBER_INVALID
-//     (400). An empty ?n= counts as absent.
+//     (400). An empty ?n= counts as absent;
+//   - on a route that reads its query (manifest PUT, upload start and
+//     finish, tags, catalog, referrers, token), a query string that does
+//     not parse — a ';' separator, a bad percent-escape, more than 10000
+//     parameters — so that no parameter is silently lost: 400 with
+//     MANIFEST_INVALID, BLOB_UPLOAD_INVALID, PAGINATION_NUMBER_INVALID or
+//     (referrers, token) UNSUPPORTED.
 //
 // The path must start with "/v2/" ("/v2" is accepted as the base). Route
 // selection by query: POST .../blobs/uploads/ is a mount (end-11) when
@@ -215,7 +221,15 @@ func Parse(method string, u *url.URL) (Request, error) {
 			return r, err
 		}
 	}
-	q, _ := url.ParseQuery(u.RawQuery) // malformed pairs are dropped
+	q, qerr := url.ParseQuery(u.RawQuery)
+	if qerr != nil {
+		// ParseQuery drops what it cannot parse; a route that reads its
+		// query must not act on what is left.
+		if code, reads := queryCode(kind, method); reads {
+			return r, code.Errorf("the query string does not parse (%v): separate parameters with '&', not ';', percent-encode '%%' as %%25, and send at most 10000 parameters; nothing was done", qerr).
+				WithStatus(http.StatusBadRequest)
+		}
+	}
 
 	var err error
 	switch kind {
@@ -300,6 +314,23 @@ func Parse(method string, u *url.URL) (Request, error) {
 		}
 	}
 	return r, nil
+}
+
+// queryCode reports whether the route of kind and method reads its query
+// (so that a query that does not parse must be refused), and the code of
+// that refusal.
+func queryCode(kind pathKind, method string) (Code, bool) {
+	switch {
+	case kind == kindManifest && method == mPut:
+		return CodeManifestInvalid, true
+	case kind == kindUploads, kind == kindUpload && method == mPut:
+		return CodeBlobUploadInvalid, true
+	case kind == kindTags, kind == kindCatalog:
+		return CodePaginationNumberInvalid, true
+	case kind == kindReferrers, kind == kindToken:
+		return CodeUnsupported, true
+	}
+	return "", false
 }
 
 // parseN parses the pagination parameter n; -1 when absent.

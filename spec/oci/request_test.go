@@ -139,6 +139,16 @@ func TestParseErrors(t *testing.T) {
 		{"negative n", "GET", "/v2/x/tags/list?n=-1", CodePaginationNumberInvalid, 400, ""},
 		{"plus n", "GET", "/v2/x/tags/list?n=%2B1", CodePaginationNumberInvalid, 400, ""},
 		{"huge n", "GET", "/v2/_catalog?n=99999999999999999999999", CodePaginationNumberInvalid, 400, ""},
+		{"?tag= with ';'", "PUT", "/v2/x/manifests/" + string(d256) + "?tag=a;tag=b", CodeManifestInvalid, 400, "does not parse"},
+		{"?tag= with a bad escape", "PUT", "/v2/x/manifests/" + string(d256) + "?tag=a&tag=%zz", CodeManifestInvalid, 400, "does not parse"},
+		{"?tag= beyond 10000 parameters", "PUT", "/v2/x/manifests/" + string(d256) + "?" + strings.Repeat("tag=a&", 10_001), CodeManifestInvalid, 400, "does not parse"},
+		{"manifest put by tag, bad query", "PUT", "/v2/x/manifests/v1?x=%", CodeManifestInvalid, 400, "does not parse"},
+		{"mount with ';'", "POST", "/v2/x/blobs/uploads/?mount=" + string(d256) + ";from=y", CodeBlobUploadInvalid, 400, "does not parse"},
+		{"finish with a bad escape", "PUT", "/v2/x/blobs/uploads/abc?digest=" + string(d256) + "&x=%g0", CodeBlobUploadInvalid, 400, "does not parse"},
+		{"tags with ';'", "GET", "/v2/x/tags/list?n=1;last=a", CodePaginationNumberInvalid, 400, "does not parse"},
+		{"catalog with a bad escape", "GET", "/v2/_catalog?last=%", CodePaginationNumberInvalid, 400, "does not parse"},
+		{"referrers with ';'", "GET", "/v2/x/referrers/" + string(d256) + "?artifactType=a;b", CodeUnsupported, 400, "does not parse"},
+		{"token with too many parameters", "GET", "/v2/token?" + strings.Repeat("scope=a&", 10_001), CodeUnsupported, 400, "does not parse"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,6 +171,25 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("errors.Is(err, %s) is false", tt.code)
 			}
 		})
+	}
+}
+
+// TestParseIgnoresQueryOfRoutesThatReadNone: routes that read no query
+// parameter keep ignoring a query that does not parse.
+func TestParseIgnoresQueryOfRoutesThatReadNone(t *testing.T) {
+	for _, c := range []struct{ method, url string }{
+		{"GET", "/v2/?a;b"},
+		{"GET", "/v2/x/manifests/latest?%zz"},
+		{"HEAD", "/v2/x/blobs/" + string(d256) + "?a;b"},
+		{"PATCH", "/v2/x/blobs/uploads/abc?%"},
+	} {
+		u, err := url.Parse(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(c.method, u); err != nil {
+			t.Errorf("Parse(%s %s) = %v", c.method, c.url, err)
+		}
 	}
 }
 

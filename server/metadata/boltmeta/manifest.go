@@ -225,3 +225,39 @@ func (s *Store) Repositories(ctx context.Context, last string, n int) ([]string,
 	}
 	return repos, more, nil
 }
+
+// DeleteRepository implements metadata.Manifests: in one transaction, the
+// repository's link index entries go, then its bucket and catalog entry.
+func (s *Store) DeleteRepository(ctx context.Context, repoName string) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		catalog := tx.Bucket(bucketCatalog)
+		inCatalog := catalog.Get([]byte(repoName)) != nil
+		r, _ := repo(tx, repoName, false)
+		if !inCatalog && (!r.exists() || empty(r.links) && empty(r.manifests)) {
+			return metadata.ErrNotFound
+		}
+		if r.exists() {
+			idx := tx.Bucket(bucketBlobLinks)
+			err := r.links.ForEach(func(d, _ []byte) error {
+				return idx.Delete(pair(string(d), repoName))
+			})
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketRepos).DeleteBucket([]byte(repoName)); err != nil {
+				return err
+			}
+		}
+		return catalog.Delete([]byte(repoName))
+	})
+	if err != nil {
+		return fmt.Errorf("boltmeta: delete repository %s: %w", repoName, err)
+	}
+	return nil
+}
+
+// empty reports whether bucket b has no keys.
+func empty(b *bolt.Bucket) bool {
+	k, _ := b.Cursor().First()
+	return k == nil
+}

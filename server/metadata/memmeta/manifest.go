@@ -205,3 +205,17 @@ func (s *Store) Repositories(ctx context.Context, last string, n int) ([]string,
 	repos, more := page(names, last, n)
 	return repos, more, nil
 }
+
+// DeleteRepository implements metadata.Manifests.
+func (s *Store) DeleteRepository(ctx context.Context, repo string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.repo(repo, false); r == nil || !r.created && len(r.links) == 0 && len(r.manifests) == 0 {
+		return fmt.Errorf("memmeta: repository %s: %w", repo, metadata.ErrNotFound)
+	}
+	delete(s.repos, repo)
+	return nil
+}

@@ -26,7 +26,7 @@ import (
 
 // Run runs the whole contract suite against the stores newStore returns,
 // in subtests by resource (Blobs, Manifests, Tags, Referrers, Repositories,
-// Uploads, Concurrency, GC, Leases, Usage).
+// DeleteRepository, Uploads, Concurrency, GC, Leases, Usage).
 //
 // newStore is called once per leaf subtest, possibly from several
 // goroutines at once (the subtests run in parallel). Every call must return
@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 	t.Run("Tags", func(t *testing.T) { testTags(t, open) })
 	t.Run("Referrers", func(t *testing.T) { testReferrers(t, open) })
 	t.Run("Repositories", func(t *testing.T) { testRepositories(t, open) })
+	t.Run("DeleteRepository", func(t *testing.T) { testDeleteRepository(t, open) })
 	t.Run("Uploads", func(t *testing.T) { testUploads(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("GC", func(t *testing.T) { testGC(t, open) })

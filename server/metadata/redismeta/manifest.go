@@ -149,3 +149,95 @@ func (s *Store) Repositories(ctx context.Context, last string, n int) ([]string,
 	}
 	return repos, more, nil
 }
+
+// deleteRepositoryAttempts bounds the retries of DeleteRepository when
+// manifests change while it reads them.
+const deleteRepositoryAttempts = 10
+
+// DeleteRepository implements metadata.Manifests: the manifests are read
+// (HSCAN) for their subjects, whose referrer keys must go too; then one
+// script checks that the manifests are still exactly those (else it
+// starts over) and deletes every key of the repository; then the
+// repository leaves the catalog (and comes back should a PutManifest have
+// recreated it meanwhile). A PutManifest whose manifest the delete removed
+// may still add its catalog entry afterwards; the catalog then lists a
+// repository without tags until it is pushed to or deleted again. The index of all repositories keeps it
+// (a superset, see AllRepositories), so a link racing the delete is never
+// hidden from garbage collection or quotas.
+func (s *Store) DeleteRepository(ctx context.Context, repo string) error {
+	k := s.repoKeys(repo)
+	for range deleteRepositoryAttempts {
+		digests, subjects, err := s.manifestSubjects(ctx, k.manifests)
+		if err != nil {
+			return fmt.Errorf("redismeta: delete repository %s: %w", repo, err)
+		}
+		keys := []string{k.created, k.manifests, k.tags, k.tagz, k.digestTags, k.blobs, k.usage}
+		for _, subj := range subjects {
+			keys = append(keys, s.referrersKey(repo, subj))
+		}
+		args := make([]any, 0, 1+len(digests))
+		args = append(args, len(digests))
+		for _, d := range digests {
+			args = append(args, d)
+		}
+		had, err := deleteRepositoryScript.Run(ctx, s.c, keys, args...).Int64()
+		if err != nil {
+			return fmt.Errorf("redismeta: delete repository %s: %w", repo, err)
+		}
+		if had < 0 {
+			continue // a manifest came or went meanwhile
+		}
+		removed, err := s.c.ZRem(ctx, s.catalogKey(), repo).Result()
+		if err != nil {
+			return fmt.Errorf("redismeta: delete repository %s: remove from catalog: %w", repo, err)
+		}
+		if had == 0 && removed == 0 {
+			return fmt.Errorf("redismeta: repository %s: %w", repo, metadata.ErrNotFound)
+		}
+		// A PutManifest that ran after the script adds repo to the catalog
+		// after its own script; should its ZADD have come before the ZREM,
+		// put the entry back.
+		if n, err := s.c.Exists(ctx, k.created).Result(); err != nil {
+			return fmt.Errorf("redismeta: delete repository %s: %w", repo, err)
+		} else if n == 1 {
+			if err := s.c.ZAdd(ctx, s.catalogKey(), redisZ(repo)).Err(); err != nil {
+				return fmt.Errorf("redismeta: delete repository %s: %w", repo, err)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("redismeta: delete repository %s: manifests kept changing: %w", repo, metadata.ErrConflict)
+}
+
+// manifestSubjects reads the digests of the manifests in the hash key
+// and the distinct subjects they have.
+func (s *Store) manifestSubjects(ctx context.Context, key string) (digests, subjects []string, err error) {
+	seen := map[string]bool{}
+	subj := map[string]bool{}
+	var cursor uint64
+	for {
+		kv, next, err := s.c.HScan(ctx, key, cursor, "", 100).Result()
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if seen[kv[i]] {
+				continue
+			}
+			seen[kv[i]] = true
+			digests = append(digests, kv[i])
+			m, err := record.DecodeManifest([]byte(kv[i+1]))
+			if err != nil {
+				return nil, nil, fmt.Errorf("manifest %s: %w", kv[i], err)
+			}
+			if m.Subject != "" && !subj[string(m.Subject)] {
+				subj[string(m.Subject)] = true
+				subjects = append(subjects, string(m.Subject))
+			}
+		}
+		if next == 0 {
+			return digests, subjects, nil
+		}
+		cursor = next
+	}
+}

@@ -133,3 +133,18 @@ if not u then return false end
 redis.call('DEL', KEYS[1])
 return u
 `)
+
+// deleteRepositoryScript: KEYS created, manifests, tags, tagz,
+// digesttags, blobs, usage, referrers of each subject...; ARGV the number
+// of manifests read, then their digests. Returns -1 (changing nothing)
+// when the manifests are not exactly those, else the number of the keys
+// created, manifests and blobs that existed; every key goes.
+var deleteRepositoryScript = redis.NewScript(`
+if redis.call('HLEN', KEYS[2]) ~= tonumber(ARGV[1]) then return -1 end
+for i = 2, #ARGV do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 0 then return -1 end
+end
+local had = redis.call('EXISTS', KEYS[1]) + redis.call('EXISTS', KEYS[2]) + redis.call('EXISTS', KEYS[6])
+for _, k in ipairs(KEYS) do redis.call('DEL', k) end
+return had
+`)
