@@ -161,7 +161,11 @@ func TestFreedNameInheritsNothing(t *testing.T) {
 			// a manifest, and a package of owner "ghost", which has no
 			// account.
 			e.pushImage("ghost/app", "v1", root)
-			if err := e.meta.LinkBlob(ctx, "ghost/uploads", metadata.Blob{Digest: digest.FromString("left"), Size: 4, Key: "k"}); err != nil {
+			left := metadata.Blob{Digest: digest.FromString("left"), Size: 4, Key: "k"}
+			if _, err := e.meta.PutBlob(ctx, left); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.meta.LinkBlob(ctx, "ghost/uploads", left); err != nil {
 				t.Fatal(err)
 			}
 			f := metadata.PackageFile{Name: "tool.bin", Size: 3, SHA256: digest.FromString("abc").Encoded()}

@@ -136,12 +136,14 @@ func testDeleteRepository(t *testing.T, open opener) {
 		// Garbage collection can still delete the blob afterwards.
 		now, err := s.Now(ctx)
 		noErr(t, err, "Now")
-		if _, err := s.DeleteBlobIfUnused(ctx, b.Digest, now.Add(1<<40)); err != nil {
+		cur, err := s.GetBlob(ctx, b.Digest)
+		noErr(t, err, "GetBlob")
+		if _, err := s.DeleteBlobIfUnused(ctx, b.Digest, now.Add(1<<40), cur.Gen); err != nil {
 			t.Fatalf("DeleteBlobIfUnused after DeleteRepository: %v", err)
 		}
 		noErr(t, s.PurgeBlob(ctx, b.Digest), "PurgeBlob")
 		// A link after the delete starts a new repository.
-		noErr(t, s.LinkBlob(ctx, "lib/uploads", newBlob("again", "k2", at(2))), "LinkBlob after DeleteRepository")
+		link(t, s, "lib/uploads", newBlob("again", "k2", at(2)))
 		if _, err := s.RepoBlob(ctx, "lib/uploads", digest.FromString("again")); err != nil {
 			t.Fatalf("RepoBlob of the new link: %v", err)
 		}
