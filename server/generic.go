@@ -165,7 +165,9 @@ func (s *Server) genericError(r *http.Request, err error) *generic.Error {
 	case errors.As(err, &ge):
 		return ge
 	case errors.As(err, &qe):
-		return generic.Errorf(http.StatusForbidden, "%s", qe.Error())
+		return generic.Errorf(http.StatusForbidden, "%s; nothing was stored", qe.Error())
+	case errors.As(err, new(*quota.TooManyUploadsError)):
+		return generic.Errorf(http.StatusTooManyRequests, "%v", err)
 	case errors.As(err, &rl):
 		return generic.Errorf(http.StatusTooManyRequests, "%s", rl.Error())
 	case errors.Is(err, auth.ErrMalformedCredentials), errors.Is(err, auth.ErrInvalidCredentials):

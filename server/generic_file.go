@@ -20,6 +20,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
 	"github.com/regkit/regkit/spec/generic"
 	"github.com/regkit/regkit/spec/oci"
@@ -177,6 +178,8 @@ func (s *Server) appendErr(t *hashTee, err error) error {
 	switch {
 	case errors.Is(t.rerr, errTooLarge):
 		return s.tooLarge(0)
+	case errors.As(t.rerr, new(*quota.ExceededError)), errors.As(t.rerr, new(*quota.TooManyUploadsError)):
+		return t.rerr
 	case errors.As(t.rerr, new(*badBody)):
 		return generic.Errorf(http.StatusBadRequest, "%v; the chunk was not stored", t.rerr)
 	case t.rerr != nil:
@@ -215,9 +218,9 @@ func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex
 		cancel()
 		return metadata.PackageFile{}, fmt.Errorf("upload digests: %w", err)
 	}
-	if err := s.checkSize(ctx, req, size); err != nil {
+	if max := s.opts.generic.maxFileSize; max > 0 && size > max {
 		cancel()
-		return metadata.PackageFile{}, err
+		return metadata.PackageFile{}, s.tooLarge(size)
 	}
 	d256, d512 := sums[digest.SHA256], sums[digest.SHA512]
 	blob, err := s.store.FinishUpload(ctx, scope, id, nil, d256)
@@ -298,15 +301,26 @@ func (s *Server) receive(ctx context.Context, req generic.Request, body io.Reade
 	if err != nil {
 		return "", "", "", fmt.Errorf("start upload: %w", err)
 	}
-	m, h := md5.New(), sha1.New()
-	t := &hashTee{r: body, hs: []hash.Hash{m, h}, limit: s.opts.generic.maxFileSize}
-	if _, err := s.store.AppendUpload(ctx, scope, u.ID, 0, t); err != nil {
+	fail := func(err error) (string, string, string, error) {
 		c, stop := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer stop()
 		if cerr := s.store.CancelUpload(c, scope, u.ID); cerr != nil {
 			s.opts.log.WarnContext(ctx, "cancel generic upload", "upload", u.ID, "err", cerr)
 		}
-		return "", "", "", s.appendErr(t, err)
+		s.release(ctx, generic.Key(req.Owner), u.ID)
+		return "", "", "", err
+	}
+	owner := generic.Key(req.Owner)
+	if err := s.openUpload(ctx, owner, u.ID); err != nil {
+		return fail(err)
+	}
+	if body, err = s.quotaBody(ctx, owner, u.ID, body, 0, -1); err != nil {
+		return fail(err)
+	}
+	m, h := md5.New(), sha1.New()
+	t := &hashTee{r: body, hs: []hash.Hash{m, h}, limit: s.opts.generic.maxFileSize}
+	if _, err := s.store.AppendUpload(ctx, scope, u.ID, 0, t); err != nil {
+		return fail(s.appendErr(t, err))
 	}
 	return u.ID, hex.EncodeToString(m.Sum(nil)), hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -341,6 +355,7 @@ func (s *Server) genericUpload(w http.ResponseWriter, r *http.Request, req gener
 	if err != nil {
 		return err
 	}
+	defer s.release(ctx, generic.Key(req.Owner), id) // after the file counts in the usage
 	if _, err := s.commitFile(ctx, req, id, md5hex, sha1hex, ct, creator(ctx)); err != nil {
 		return err
 	}

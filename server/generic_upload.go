@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"io"
 	"crypto/md5"
 	"crypto/sha1"
 	"encoding"
@@ -10,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -107,6 +107,10 @@ func (s *Server) genericUploadStart(w http.ResponseWriter, r *http.Request, req 
 	if err != nil {
 		return fmt.Errorf("start upload: %w", err)
 	}
+	if err := s.openUpload(ctx, generic.Key(req.Owner), u.ID); err != nil {
+		_ = s.store.CancelUpload(context.WithoutCancel(ctx), scope, u.ID)
+		return err
+	}
 	rec := metadata.PackageUpload{ID: u.ID, Ref: refOf(req), Filename: req.Filename,
 		ContentType: uploadContentType(r.Header.Get("Content-Type")), Creator: creator(ctx)}
 	saveHashes(&rec, []hash.Hash{md5.New(), sha1.New()})
@@ -154,6 +158,14 @@ func (s *Server) session(ctx context.Context, req generic.Request) (metadata.Pac
 func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, req generic.Request, rec metadata.PackageUpload, offset, start int64, body io.Reader) (int64, []hash.Hash, error) {
 	ctx := r.Context()
 	hs := sessionHashes(rec, offset)
+	length := r.ContentLength
+	if start >= 0 {
+		length = -1 // body is exactly() of its Content-Range: reserved as it streams
+	}
+	body, err := s.quotaBody(ctx, generic.Key(req.Owner), req.UploadID, body, offset, length)
+	if err != nil {
+		return 0, nil, err
+	}
 	t := &hashTee{r: body, hs: hs, n: offset, limit: s.opts.generic.maxFileSize}
 	u, err := s.store.AppendUpload(ctx, uploadScope(req), req.UploadID, start, t)
 	if err != nil {
@@ -229,6 +241,7 @@ func (s *Server) genericUploadFinish(w http.ResponseWriter, r *http.Request, req
 	}
 	_ = offset
 	_, err = s.commitFile(ctx, req, req.UploadID, md5hex, sha1hex, rec.ContentType, rec.Creator)
+	s.release(ctx, generic.Key(req.Owner), req.UploadID) // committed, or cancelled by commitFile
 	if derr := s.opts.generic.packages.DeletePackageUpload(context.WithoutCancel(ctx), req.UploadID); derr != nil && !errors.Is(derr, metadata.ErrNotFound) {
 		s.opts.log.WarnContext(ctx, "delete upload record", "upload", req.UploadID, "err", derr)
 	}
@@ -264,6 +277,7 @@ func (s *Server) genericUploadCancel(w http.ResponseWriter, r *http.Request, req
 	if err := s.opts.generic.packages.DeletePackageUpload(ctx, req.UploadID); err != nil && !errors.Is(err, metadata.ErrNotFound) {
 		return fmt.Errorf("delete upload record: %w", err)
 	}
+	s.release(ctx, generic.Key(req.Owner), req.UploadID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

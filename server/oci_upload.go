@@ -31,20 +31,7 @@ func (s *Server) uploadStart(w http.ResponseWriter, r *http.Request, req oci.Req
 		// specification requires.
 	}
 	if req.Route == oci.RouteUploadMonolithic {
-		size := r.ContentLength
-		if err := s.checkQuota(ctx, req.Name, req.Digest, max(size, 0)); err != nil {
-			return err
-		}
-		b, err := s.store.PutBlob(ctx, req.Digest, r.Body, size)
-		if err != nil {
-			return uploadError(err, req)
-		}
-		if size < 0 {
-			if err := s.checkQuota(ctx, req.Name, b.Digest, b.Size); err != nil {
-				return err
-			}
-		}
-		return s.blobCreated(w, r, req.Name, b)
+		return s.uploadMonolithic(w, r, req)
 	}
 	var algs []digest.Algorithm
 	if req.DigestAlgorithm != "" {
@@ -58,9 +45,35 @@ func (s *Server) uploadStart(w http.ResponseWriter, r *http.Request, req oci.Req
 	if err != nil {
 		return fmt.Errorf("start upload: %w", err)
 	}
+	if err := s.openUpload(ctx, req.Name, u.ID); err != nil {
+		if cerr := s.store.CancelUpload(context.WithoutCancel(ctx), req.Name, u.ID); cerr != nil {
+			s.opts.log.WarnContext(ctx, "cancel a refused upload", "upload", u.ID, "err", cerr)
+		}
+		return ociQuotaError(w, err)
+	}
 	writeUploadHeaders(w, req.Name, u)
 	w.WriteHeader(http.StatusAccepted)
 	return nil
+}
+
+// uploadMonolithic stores the body of POST ?digest= as the blob, within
+// the namespace's quota.
+func (s *Server) uploadMonolithic(w http.ResponseWriter, r *http.Request, req oci.Request) error {
+	ctx := r.Context()
+	body := io.Reader(r.Body)
+	if !s.linked(ctx, req.Name, req.Digest) {
+		holder := quota.OneShot()
+		defer s.release(ctx, req.Name, holder)
+		var err error
+		if body, err = s.quotaBody(ctx, req.Name, holder, body, 0, r.ContentLength); err != nil {
+			return ociQuotaError(w, err)
+		}
+	}
+	b, err := s.store.PutBlob(ctx, req.Digest, body, r.ContentLength)
+	if err != nil {
+		return uploadError(w, err, req)
+	}
+	return s.blobCreated(w, r, req.Name, b)
 }
 
 // mount links an existing blob into req.Name. It reports whether it
@@ -92,8 +105,12 @@ func (s *Server) mount(w http.ResponseWriter, r *http.Request, req oci.Request) 
 	} else if err != nil {
 		return false, fmt.Errorf("mount: %w", err)
 	}
-	if err := s.checkQuota(ctx, req.Name, b.Digest, b.Size); err != nil {
-		return true, err
+	if !s.linked(ctx, req.Name, b.Digest) {
+		holder := quota.OneShot()
+		defer s.release(ctx, req.Name, holder)
+		if _, err := s.quotaBody(ctx, req.Name, holder, nil, 0, b.Size); err != nil {
+			return true, ociQuotaError(w, err)
+		}
 	}
 	return true, s.blobCreated(w, r, req.Name, b)
 }
@@ -117,28 +134,6 @@ func (s *Server) blobCreated(w http.ResponseWriter, r *http.Request, repo string
 	return nil
 }
 
-// checkQuota refuses with 403 DENIED when adding size bytes to repo would
-// exceed its namespace's quota. A blob already linked into repo adds
-// nothing and is not checked.
-func (s *Server) checkQuota(ctx context.Context, repo string, d digest.Digest, size int64) error {
-	if s.opts.quota == nil || size <= 0 {
-		return nil
-	}
-	if d != "" {
-		if _, err := s.meta.RepoBlob(ctx, repo, d); err == nil {
-			return nil
-		}
-	}
-	err := s.opts.quota.Check(ctx, repo, size)
-	if errors.Is(err, quota.ErrExceeded) {
-		return oci.CodeDenied.Errorf("%v", err)
-	}
-	if err != nil {
-		return fmt.Errorf("quota: %w", err)
-	}
-	return nil
-}
-
 // uploadChunk appends a PATCH body to a session. With Content-Range the
 // start must equal the session's size, else 416 with the current Range.
 func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, req oci.Request) error {
@@ -153,16 +148,16 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, req oci.Req
 		if body, err = exactly(r.Body, a, b); err != nil {
 			return s.rangeNotSatisfiable(w, r, req, fmt.Sprintf("Content-Range %q: %v", cr, err))
 		}
-		if err := s.checkQuota(r.Context(), req.Name, "", b+1); err != nil {
-			return err
+		if body, err = s.quotaBody(r.Context(), req.Name, req.UploadID, body, a, b-a+1); err != nil {
+			return ociQuotaError(w, err)
 		}
-	} else if r.ContentLength > 0 && s.opts.quota != nil {
+	} else if s.opts.quota != nil {
 		u, err := s.store.UploadStatus(r.Context(), req.Name, req.UploadID)
 		if err != nil {
 			return s.uploadFailure(w, r, req, err)
 		}
-		if err := s.checkQuota(r.Context(), req.Name, "", u.Offset+r.ContentLength); err != nil {
-			return err
+		if body, err = s.quotaBody(r.Context(), req.Name, req.UploadID, body, u.Offset, r.ContentLength); err != nil {
+			return ociQuotaError(w, err)
 		}
 	}
 	u, err := s.store.AppendUpload(r.Context(), req.Name, req.UploadID, start, body)
@@ -183,6 +178,15 @@ func (s *Server) uploadFinish(w http.ResponseWriter, r *http.Request, req oci.Re
 	var final io.Reader
 	if r.ContentLength != 0 {
 		final = r.Body
+		if s.opts.quota != nil {
+			u, err := s.store.UploadStatus(r.Context(), req.Name, req.UploadID)
+			if err != nil {
+				return s.uploadFailure(w, r, req, err)
+			}
+			if final, err = s.quotaBody(r.Context(), req.Name, req.UploadID, final, u.Offset, r.ContentLength); err != nil {
+				return ociQuotaError(w, err)
+			}
+		}
 	}
 	if cr := r.Header.Get(oci.ContentRange); cr != "" && r.ContentLength != 0 {
 		a, b, err := oci.ParseContentRange(cr)
@@ -196,17 +200,18 @@ func (s *Server) uploadFinish(w http.ResponseWriter, r *http.Request, req oci.Re
 		if a != u.Offset {
 			return s.uploadFailure(w, r, req, &storage.RangeError{Offset: u.Offset})
 		}
-		if final, err = exactly(r.Body, a, b); err != nil {
+		if final, err = exactly(final, a, b); err != nil {
 			return s.rangeNotSatisfiable(w, r, req, fmt.Sprintf("Content-Range %q: %v", cr, err))
 		}
 	}
 	b, err := s.store.FinishUpload(r.Context(), req.Name, req.UploadID, final, req.Digest)
+	if errors.Is(err, storage.ErrDigestMismatch) || errors.Is(err, storage.ErrCollected) {
+		s.release(r.Context(), req.Name, req.UploadID) // the session is gone
+	}
 	if err != nil {
 		return s.uploadFailure(w, r, req, err)
 	}
-	if err := s.checkQuota(r.Context(), req.Name, b.Digest, b.Size); err != nil {
-		return err
-	}
+	defer s.release(r.Context(), req.Name, req.UploadID)
 	return s.blobCreated(w, r, req.Name, b)
 }
 
@@ -226,6 +231,7 @@ func (s *Server) uploadCancel(w http.ResponseWriter, r *http.Request, req oci.Re
 	if err := s.store.CancelUpload(r.Context(), req.Name, req.UploadID); err != nil {
 		return s.uploadFailure(w, r, req, err)
 	}
+	s.release(r.Context(), req.Name, req.UploadID)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -253,12 +259,15 @@ func (s *Server) uploadFailure(w http.ResponseWriter, r *http.Request, req oci.R
 	case errors.Is(err, storage.ErrUploadBroken):
 		return oci.CodeBlobUploadInvalid.Errorf("upload %q lost bytes it had acknowledged (the server crashed); start the upload again", req.UploadID)
 	}
-	return uploadError(err, req)
+	return uploadError(w, err, req)
 }
 
 // uploadError maps errors common to every upload path.
-func uploadError(err error, req oci.Request) error {
+func uploadError(w http.ResponseWriter, err error, req oci.Request) error {
 	var bad *badBody
+	if qerr := ociQuotaError(w, err); qerr != err {
+		return qerr
+	}
 	switch {
 	case errors.Is(err, storage.ErrDigestMismatch), errors.Is(err, storage.ErrDigestInvalid):
 		return oci.CodeDigestInvalid.Errorf("%v", err).WithDetail(map[string]string{"digest": req.Digest.String()})

@@ -37,6 +37,8 @@ type serveConfig struct {
 	SparseManifests bool          `yaml:"sparse-manifests"`
 	GenericMaxFile  byteSize      `yaml:"generic-max-file-size"`
 	UploadExpiry    time.Duration `yaml:"upload-expiry"`
+	UploadLeaseTTL  time.Duration `yaml:"upload-lease-ttl"`
+	MaxOpenUploads  int           `yaml:"max-open-uploads"`
 	GCInterval      time.Duration `yaml:"gc-interval"`
 	GCGrace         time.Duration `yaml:"gc-grace"`
 	GCDryRun        bool          `yaml:"gc-dry-run"`
@@ -55,6 +57,8 @@ func defaultServeConfig() serveConfig {
 		MaxManifestSize: server.DefaultMaxManifestSize,
 		Delete:          true,
 		UploadExpiry:    24 * time.Hour,
+		UploadLeaseTTL:  storage.DefaultLeaseTTL,
+		MaxOpenUploads:  1000,
 		GCInterval:      time.Hour,
 		GCGrace:         gc.DefaultGrace,
 		Quotas:          quotaMap{},
@@ -78,6 +82,8 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.Var(&c.GenericMaxFile, "generic-max-file-size", "largest file the generic package registry accepts, e.g. 5GiB (0: no limit; larger: 403)")
 	fs.BoolVar(&c.SparseManifests, "sparse-manifests", c.SparseManifests, "accept manifests whose blobs or child manifests are missing (sparse images and indexes)")
 	fs.DurationVar(&c.UploadExpiry, "upload-expiry", c.UploadExpiry, "idle upload sessions older than this are swept")
+	fs.DurationVar(&c.UploadLeaseTTL, "upload-lease-ttl", c.UploadLeaseTTL, "how long an upload whose writer died stays busy (409) before another request takes it over")
+	fs.IntVar(&c.MaxOpenUploads, "max-open-uploads", c.MaxOpenUploads, "most upload sessions open at once per namespace (0: no cap; more: 429)")
 	fs.DurationVar(&c.GCInterval, "gc-interval", c.GCInterval, "how often garbage collection runs (0: never; any replica may run it, one at a time)")
 	fs.DurationVar(&c.GCGrace, "gc-grace", c.GCGrace, "unreferenced blobs are deleted once unused for this long")
 	fs.BoolVar(&c.GCDryRun, "gc-dry-run", c.GCDryRun, "garbage collection only reports what it would delete")
@@ -124,7 +130,8 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		quotaOpts = append(quotaOpts, quota.WithLimit(ns, int64(n)))
 	}
 	var q *quota.Checker
-	if len(quotaOpts) > 0 {
+	if len(quotaOpts) > 0 || cfg.MaxOpenUploads > 0 {
+		quotaOpts = append(quotaOpts, quota.WithMaxUploads(cfg.MaxOpenUploads), quota.WithLiveness(quota.SessionAlive(meta)))
 		q = quota.New(meta, quotaOpts...)
 	}
 
@@ -200,7 +207,7 @@ func openStores(ctx context.Context, cfg serveConfig, log *slog.Logger) (meta me
 	}
 	bucketURL, err := cfg.bucketURL()
 	if err == nil {
-		store, err = storage.Open(ctx, bucketURL, meta, storage.WithLogger(log))
+		store, err = storage.Open(ctx, bucketURL, meta, storage.WithLogger(log), storage.WithLeaseTTL(cfg.UploadLeaseTTL))
 		if err != nil {
 			err = fmt.Errorf("storage %s: %w", bucketURL, err)
 		}

@@ -261,6 +261,7 @@ type Store interface {
 	GC
 	Leases
 	Usage
+	Reservations
 	// Close releases the store's resources.
 	Close() error
 }

@@ -13,10 +13,24 @@
 // images and generic files together; the server checks a generic upload
 // with Check(ctx, owner, size).
 //
-// Quotas are checked before bytes are stored, so they are soft limits:
-// uploads running at the same moment are each checked against the usage
-// without the others, and may together exceed the quota by what they
-// add.
+// # Uploads in flight
+//
+// Bytes are refused before they are stored: every upload reserves, in
+// the metadata store, the bytes it will hold once its next chunk is
+// written (Reserve), and the reservation is checked and taken in one
+// atomic step against the namespace's usage plus everybody else's
+// reservations (metadata.Reservations). It is dropped (Release) once the
+// bytes count in the usage — after the blob is linked or the package file
+// recorded — or the upload gave up. Usage is read just before the atomic
+// step, so a commit moving bytes from reserved to used at that moment can
+// be missed once: concurrent uploads overshoot a quota by at most one
+// chunk each, never more. The same records cap the upload sessions open
+// per namespace (WithMaxUploads, Open).
+//
+// Reservations of holders that died (a crash between a reservation and
+// its release) are found when a namespace hits its quota or its cap: the
+// checker asks whether each holder is still alive (WithLiveness) and
+// releases the dead ones before it refuses.
 package quota
 
 import (
@@ -67,8 +81,10 @@ func (e *ExceededError) Is(target error) bool { return target == ErrExceeded }
 type Option func(*options)
 
 type options struct {
-	def    int64
-	limits map[string]int64
+	def        int64
+	limits     map[string]int64
+	maxUploads int
+	alive      func(ctx context.Context, holder string) (bool, error)
 }
 
 // WithDefault sets the quota in bytes of every namespace without its own
@@ -92,16 +108,23 @@ func WithLimits(limits map[string]int64) Option {
 	}
 }
 
+// Store is what a Checker needs of the metadata store.
+type Store interface {
+	metadata.Usage
+	metadata.Reservations
+}
+
 // Checker checks writes against the namespaces' quotas. It keeps no
-// state of its own (usage lives in the metadata store), so any number of
-// replicas may check at once. It is safe for concurrent use.
+// state of its own (usage and reservations live in the metadata store), so
+// any number of replicas may check at once. It is safe for concurrent use.
 type Checker struct {
-	usage metadata.Usage
+	usage Store
 	opts  options
 }
 
-// New returns a checker that reads usage from the metadata store.
-func New(usage metadata.Usage, opts ...Option) *Checker {
+// New returns a checker that reads usage from the metadata store and
+// keeps reservations there.
+func New(usage Store, opts ...Option) *Checker {
 	o := options{limits: map[string]int64{}}
 	for _, opt := range opts {
 		opt(&o)

@@ -22,6 +22,7 @@ type Store struct {
 	repos      map[string]*repo
 	uploads    map[string]*upload
 	leases     map[string]lease
+	reserved   map[string]map[string]int64 // namespace → holder → bytes
 	now        func() time.Time
 }
 
@@ -51,6 +52,7 @@ func New() *Store {
 		repos:      map[string]*repo{},
 		uploads:    map[string]*upload{},
 		leases:     map[string]lease{},
+		reserved:   map[string]map[string]int64{},
 		now:        time.Now,
 	}
 }
@@ -65,6 +67,7 @@ func (s *Store) Close() error {
 	s.repos = map[string]*repo{}
 	s.uploads = map[string]*upload{}
 	s.leases = map[string]lease{}
+	s.reserved = map[string]map[string]int64{}
 	return nil
 }
 

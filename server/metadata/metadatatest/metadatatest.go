@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metadata.Store) {
 	t.Run("GC", func(t *testing.T) { testGC(t, open) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
 	t.Run("Usage", func(t *testing.T) { testUsage(t, open) })
+	t.Run("Reservations", func(t *testing.T) { testReservations(t, open) })
 }
 
 type opener func(t *testing.T) metadata.Store

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/regkit/regkit/server/quota"
+	"github.com/regkit/regkit/spec/oci"
+)
+
+// Quotas and the cap on open uploads (package quota): every upload
+// reserves its bytes before they are written, in the metadata store, and
+// releases the reservation once they count in the usage.
+
+// quotaBody readies body, the next bytes of holder's upload into repo,
+// which has stored bytes already: a body of known length (>= 0) is
+// reserved at once, one of unknown length as it streams. Without quotas
+// it returns body as it is.
+func (s *Server) quotaBody(ctx context.Context, repo, holder string, body io.Reader, stored, length int64) (io.Reader, error) {
+	if s.opts.quota == nil {
+		return body, nil
+	}
+	if length >= 0 {
+		if err := s.opts.quota.Reserve(ctx, repo, holder, stored+length); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return s.opts.quota.Reader(ctx, body, repo, holder, stored), nil
+}
+
+// release drops holder's reservation in repo's namespace; failures are
+// logged (the reservation is found dead later, see quota.WithLiveness).
+func (s *Server) release(ctx context.Context, repo, holder string) {
+	if s.opts.quota == nil {
+		return
+	}
+	if err := s.opts.quota.Release(ctx, repo, holder); err != nil {
+		s.opts.log.WarnContext(ctx, "release quota reservation", "namespace", repo, "holder", holder, "err", err)
+	}
+}
+
+// openUpload counts a new upload session of repo against the cap of open
+// sessions of its namespace.
+func (s *Server) openUpload(ctx context.Context, repo, id string) error {
+	if s.opts.quota == nil {
+		return nil
+	}
+	return s.opts.quota.Open(ctx, repo, id)
+}
+
+// linked reports whether d is linked into repo already (then linking it
+// again adds nothing to the usage).
+func (s *Server) linked(ctx context.Context, repo string, d digest.Digest) bool {
+	if s.opts.quota == nil || d == "" {
+		return false
+	}
+	_, err := s.meta.RepoBlob(ctx, repo, d)
+	return err == nil
+}
+
+// ociQuotaError maps the errors of package quota to OCI errors: over the
+// quota is 403 DENIED, over the cap of open uploads 429 TOOMANYREQUESTS;
+// anything else is returned as it is.
+func ociQuotaError(w http.ResponseWriter, err error) error {
+	var qe *quota.ExceededError
+	var te *quota.TooManyUploadsError
+	switch {
+	case errors.As(err, &qe):
+		return oci.CodeDenied.Errorf("%v; nothing was stored", qe)
+	case errors.As(err, &te):
+		setRetryAfter(w, retryOpenUploads)
+		return oci.CodeTooManyRequests.Errorf("%v", te).WithStatus(http.StatusTooManyRequests)
+	}
+	return err
+}
+
+// retryOpenUploads is the Retry-After of a refusal for too many open
+// uploads: uploads take a while to finish.
+const retryOpenUploads = 10 * time.Second
