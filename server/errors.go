@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/uptrace/bunrouter"
@@ -35,7 +36,11 @@ func (s *Server) errors(h handlerFunc) bunrouter.HandlerFunc {
 // reveals nothing.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var oe *oci.Error
-	if !errors.As(err, &oe) {
+	if errors.Is(err, syscall.ENOSPC) {
+		s.opts.log.ErrorContext(r.Context(), "storage full", "method", r.Method, "path", r.URL.Path, "err", err)
+		oe = oci.CodeUnknown.Errorf("%s", errNoSpace).WithStatus(http.StatusInsufficientStorage)
+	}
+	if oe == nil && !errors.As(err, &oe) {
 		s.opts.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		oe = &oci.Error{Code: oci.CodeUnknown, Message: "internal server error", Status: http.StatusInternalServerError}
 	}
@@ -55,6 +60,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		_, _ = w.Write(body)
 	}
 }
+
+// errNoSpace is the message of a request that failed because the disk
+// (of the blob store or the embedded metadata store) is full.
+const errNoSpace = "the registry's storage is full; nothing was stored. Retry later, or ask the registry's operator to free space"
 
 // notFound answers routes outside the API.
 func notFound(_ http.ResponseWriter, r bunrouter.Request) error {

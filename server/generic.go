@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/uptrace/bunrouter"
 
@@ -164,6 +165,9 @@ func (s *Server) genericError(r *http.Request, err error) *generic.Error {
 	switch {
 	case errors.As(err, &ge):
 		return ge
+	case errors.Is(err, syscall.ENOSPC):
+		s.opts.log.ErrorContext(r.Context(), "storage full", "method", r.Method, "path", r.URL.Path, "err", err)
+		return generic.Errorf(http.StatusInsufficientStorage, "%s", errNoSpace)
 	case errors.As(err, &qe):
 		return generic.Errorf(http.StatusForbidden, "%s; nothing was stored", qe.Error())
 	case errors.As(err, new(*quota.TooManyUploadsError)):

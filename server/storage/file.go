@@ -56,6 +56,11 @@ func (s *Store) appendFile(ctx context.Context, path string, off int64, hs []has
 	}
 	n, err = copyHashed(ctx, io.NewOffsetWriter(f, off), r, hs)
 	if err != nil {
+		// The chunk is dropped whole: free its bytes now (a full disk
+		// needs them back), not at the next append.
+		if terr := f.Truncate(off); terr != nil {
+			err = errors.Join(err, terr)
+		}
 		return n, err
 	}
 	if s.opts.syncAppends {
