@@ -139,6 +139,11 @@ func TestParseErrors(t *testing.T) {
 		{"negative n", "GET", "/v2/x/tags/list?n=-1", CodePaginationNumberInvalid, 400, ""},
 		{"plus n", "GET", "/v2/x/tags/list?n=%2B1", CodePaginationNumberInvalid, 400, ""},
 		{"huge n", "GET", "/v2/_catalog?n=99999999999999999999999", CodePaginationNumberInvalid, 400, ""},
+		{"n beyond MaxN", "GET", "/v2/x/tags/list?n=9223372036854775807", CodePaginationNumberInvalid, 400, "too large"},
+		{"catalog n beyond MaxN", "GET", "/v2/_catalog?n=2147483647", CodePaginationNumberInvalid, 400, "too large"},
+		{"referrers n beyond MaxN", "GET", "/v2/x/referrers/" + string(d256) + "?n=9223372036854775807", CodePaginationNumberInvalid, 400, "too large"},
+		{"NUL segment", "GET", "/v2/%00", CodeNotFound, 404, ""},
+		{"NUL in name", "GET", "/v2/a%00b/tags/list", CodeNameInvalid, 400, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,6 +283,10 @@ func FuzzParse(f *testing.F) {
 		{"GET", "/v2/a%2Fb/referrers/" + string(d512) + "?artifactType=x"},
 		{"DELETE", "/v2/a/blobs/uploads/..;?digest=%zz"},
 		{"GET", "/v2/_catalog?n=0"},
+		{"GET", "/v2/%00"},
+		{"PATCH", "/v2/a/blobs/uploads/%00"},
+		{"GET", "/v2/a/manifests/%00x"},
+		{"GET", "/v2/a/tags/list?n=9223372036854775807"},
 	} {
 		f.Add(s.m, s.u)
 	}
