@@ -177,6 +177,8 @@ func (s *Server) appendErr(t *hashTee, err error) error {
 	switch {
 	case errors.Is(t.rerr, errTooLarge):
 		return s.tooLarge(0)
+	case genericBodyError(t.rerr) != nil:
+		return genericBodyError(t.rerr)
 	case t.rerr != nil:
 		return generic.Errorf(http.StatusBadRequest, "the request body ended early (%v); nothing was stored", t.rerr)
 	case errors.As(err, &re):

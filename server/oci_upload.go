@@ -156,7 +156,7 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, req oci.Req
 		if err != nil {
 			return s.uploadFailure(w, r, req, err)
 		}
-		if err := s.checkQuota(r.Context(), req.Name, "", u.Offset+r.ContentLength); err != nil {
+		if err := s.checkQuota(r.Context(), req.Name, "", addSize(u.Offset, r.ContentLength)); err != nil {
 			return err
 		}
 	}

@@ -42,6 +42,8 @@ type options struct {
 	now               func() time.Time
 	auth              *auth.Service
 	generic           genericOptions // see generic.go
+	minBodyRate       int64          // see body.go
+	minBodyWindow     time.Duration
 }
 
 // Option configures a Server.
@@ -96,11 +98,13 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 		deleteEnabled:     true,
 		referrersPageSize: DefaultReferrersPageSize,
 		now:               time.Now,
+		minBodyRate:       DefaultMinBodyRate,
+		minBodyWindow:     DefaultMinBodyWindow,
 	}}
 	for _, o := range opts {
 		o(&s.opts)
 	}
-	ropts := []bunrouter.Option{bunrouter.Use(s.logRequests), bunrouter.WithNotFoundHandler(s.errors(notFound))}
+	ropts := []bunrouter.Option{bunrouter.Use(s.logRequests), bunrouter.WithNotFoundHandler(s.notFound)}
 	if s.opts.auth != nil {
 		ropts = append(ropts, bunrouter.Use(s.authenticate))
 	}
@@ -120,7 +124,9 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Every request passes guard
+// (guard.go) first: paths with control characters are refused before
+// routing, bodies are wrapped, and panics become 500s.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.router.ServeHTTP(w, r)
+	s.guard(w, r)
 }
