@@ -107,6 +107,9 @@ func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error
 		status, msg = http.StatusBadRequest, strings.TrimPrefix(err.Error(), auth.ErrInvalidRequest.Error()+": ")
 	case errors.Is(err, metadata.ErrNotFound):
 		status, msg = http.StatusNotFound, "not found"
+	case errors.Is(err, metadata.ErrUnavailable):
+		s.writeGenericError(w, r, err) // 503 with Retry-After, in the path's format
+		return
 	default:
 		s.opts.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

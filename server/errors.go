@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/uptrace/bunrouter"
 
+	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/spec/oci"
 )
 
@@ -32,17 +34,28 @@ func (s *Server) errors(h handlerFunc) bunrouter.HandlerFunc {
 }
 
 // writeError writes err as an OCI error response. Errors that are not
-// *oci.Error are internal: they are logged and answered with a 500 that
-// reveals nothing.
+// *oci.Error are classified: an unreachable metadata store is a 503
+// UNAVAILABLE with Retry-After, a request body that could not be read is
+// the client's (400, or 408 when too slow; see body.go), anything else is
+// internal: logged and answered with a 500 that reveals nothing.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var oe *oci.Error
-	if errors.Is(err, syscall.ENOSPC) {
-		s.opts.log.ErrorContext(r.Context(), "storage full", "method", r.Method, "path", r.URL.Path, "err", err)
-		oe = oci.CodeUnknown.Errorf("%s", errNoSpace).WithStatus(http.StatusInsufficientStorage)
+	if !errors.As(err, &oe) {
+		switch {
+		case errors.Is(err, metadata.ErrUnavailable):
+			oe = oci.CodeUnavailable.Errorf("%s", s.unavailable(r, err))
+		case errors.Is(err, syscall.ENOSPC):
+			s.opts.log.ErrorContext(r.Context(), "storage full", "method", r.Method, "path", r.URL.Path, "err", err)
+			oe = oci.CodeUnknown.Errorf("%s", errNoSpace).WithStatus(http.StatusInsufficientStorage)
+		case ociBodyError(err, oci.CodeBlobUploadInvalid) != nil:
+			oe = ociBodyError(err, oci.CodeBlobUploadInvalid)
+		default:
+			s.opts.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+			oe = &oci.Error{Code: oci.CodeUnknown, Message: "internal server error", Status: http.StatusInternalServerError}
+		}
 	}
-	if oe == nil && !errors.As(err, &oe) {
-		s.opts.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		oe = &oci.Error{Code: oci.CodeUnknown, Message: "internal server error", Status: http.StatusInternalServerError}
+	if oe.HTTPStatus() == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterUnavailable))
 	}
 	if rw, ok := w.(*responseWriter); ok && rw.wroteHeader {
 		// Headers are gone already (the body failed midway): nothing to
@@ -65,9 +78,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // (of the blob store or the embedded metadata store) is full.
 const errNoSpace = "the registry's storage is full; nothing was stored. Retry later, or ask the registry's operator to free space"
 
-// notFound answers routes outside the API.
-func notFound(_ http.ResponseWriter, r bunrouter.Request) error {
-	return oci.CodeNotFound.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path)
+// notFound answers paths outside every route, in the format of the
+// path's protocol (OCI JSON outside /api).
+func (s *Server) notFound(w http.ResponseWriter, r bunrouter.Request) error {
+	s.writeEarly(w, r.Request, http.StatusNotFound, oci.CodeNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
+	return nil
 }
 
 // responseWriter records the status and size for the access log. It keeps
@@ -114,15 +129,34 @@ func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
 // Unwrap gives http.ResponseController the underlying writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// RetryAfterUnavailable is the Retry-After, in seconds, of the 503 that
+// answers a request while the metadata store is unreachable.
+const RetryAfterUnavailable = 2
+
+// unavailable logs that the metadata store could not serve r and returns
+// the message for the client.
+func (s *Server) unavailable(r *http.Request, err error) string {
+	s.opts.log.WarnContext(r.Context(), "metadata store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+	return fmt.Sprintf("the registry's metadata store is unreachable right now; nothing was changed, retry in %d seconds", RetryAfterUnavailable)
+}
+
 // logRequests is the access-log middleware. It logs the path without the
-// query string, which may carry credentials.
+// query string, which may carry credentials. Server errors are logged as
+// errors, except 503 (an unreachable store, logged once as a warning by
+// the error writers), which is a warning.
 func (s *Server) logRequests(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
 	return func(w http.ResponseWriter, r bunrouter.Request) error {
 		start := time.Now()
-		rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
+		rw, ok := w.(*responseWriter)
+		if !ok {
+			rw = &responseWriter{ResponseWriter: w, status: http.StatusOK}
+		}
 		err := next(rw, r)
 		level := slog.LevelDebug
-		if rw.status >= 500 {
+		switch {
+		case rw.status == http.StatusServiceUnavailable:
+			level = slog.LevelWarn
+		case rw.status >= 500:
 			level = slog.LevelError
 		}
 		s.opts.log.Log(r.Context(), level, "request",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -142,6 +143,10 @@ func (s *Server) writeGenericError(w http.ResponseWriter, r *http.Request, err e
 		h.Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", realm))
 	case http.StatusMethodNotAllowed:
 		h.Set("Allow", strings.Join(generic.AllowedMethods(ge), ", "))
+	case http.StatusServiceUnavailable:
+		if h.Get("Retry-After") == "" {
+			h.Set("Retry-After", strconv.Itoa(RetryAfterUnavailable))
+		}
 	}
 	format := generic.FormatOf(r.URL.Path)
 	if format == generic.FormatJSON {
@@ -182,6 +187,10 @@ func (s *Server) genericError(r *http.Request, err error) *generic.Error {
 		return generic.Errorf(http.StatusUnauthorized, "authentication required")
 	case errors.Is(err, auth.ErrDenied):
 		return generic.Errorf(http.StatusForbidden, "access denied")
+	case errors.Is(err, metadata.ErrUnavailable):
+		return generic.Errorf(http.StatusServiceUnavailable, "%s", s.unavailable(r, err))
+	case genericBodyError(err) != nil:
+		return genericBodyError(err)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return generic.Errorf(http.StatusBadRequest, "request cancelled")
 	}

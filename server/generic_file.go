@@ -182,6 +182,8 @@ func (s *Server) appendErr(t *hashTee, err error) error {
 		return t.rerr
 	case errors.As(t.rerr, new(*badBody)):
 		return generic.Errorf(http.StatusBadRequest, "%v; the chunk was not stored", t.rerr)
+	case genericBodyError(t.rerr) != nil:
+		return genericBodyError(t.rerr)
 	case t.rerr != nil:
 		return generic.Errorf(http.StatusBadRequest, "the request body ended early (%v); nothing was stored", t.rerr)
 	case errors.As(err, &re):

@@ -26,7 +26,7 @@ func (s *Server) quotaBody(ctx context.Context, repo, holder string, body io.Rea
 		return body, nil
 	}
 	if length >= 0 {
-		if err := s.opts.quota.Reserve(ctx, repo, holder, stored+length); err != nil {
+		if err := s.opts.quota.Reserve(ctx, repo, holder, addSize(stored, length)); err != nil {
 			return nil, err
 		}
 		return body, nil

@@ -45,6 +45,8 @@ type options struct {
 	now               func() time.Time
 	auth              *auth.Service
 	generic           genericOptions // see generic.go
+	minBodyRate       int64          // see body.go
+	minBodyWindow     time.Duration
 }
 
 // Option configures a Server.
@@ -99,12 +101,14 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 		deleteEnabled:     true,
 		referrersPageSize: DefaultReferrersPageSize,
 		now:               time.Now,
+		minBodyRate:       DefaultMinBodyRate,
+		minBodyWindow:     DefaultMinBodyWindow,
 	}}
 	for _, o := range opts {
 		o(&s.opts)
 	}
 	ropts := []bunrouter.Option{bunrouter.Use(s.logRequests), bunrouter.Use(noSniff),
-		bunrouter.WithNotFoundHandler(s.errors(notFound)), bunrouter.WithMethodNotAllowedHandler(s.methodNotAllowed)}
+		bunrouter.WithNotFoundHandler(s.notFound), bunrouter.WithMethodNotAllowedHandler(s.methodNotAllowed)}
 	if s.opts.auth != nil {
 		ropts = append(ropts, bunrouter.Use(s.authenticate))
 	}
@@ -150,7 +154,9 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r bunrouter.Request) er
 	return nil
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Every request passes guard
+// (guard.go) first: paths with control characters are refused before
+// routing, bodies are wrapped, and panics become 500s.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.router.ServeHTTP(w, r)
+	s.guard(w, r)
 }

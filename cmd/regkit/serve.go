@@ -45,7 +45,48 @@ type serveConfig struct {
 	QuotaDefault    byteSize      `yaml:"quota-default"`
 	Quotas          quotaMap      `yaml:"quotas"`
 	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
+	httpLimits      `yaml:",inline"`
 	authConfig      `yaml:",inline"`
+}
+
+// httpLimits bound what one connection or request may hold (see
+// newHTTPServer).
+type httpLimits struct {
+	IdleTimeout       time.Duration `yaml:"idle-timeout"`
+	ReadHeaderTimeout time.Duration `yaml:"read-header-timeout"`
+	MaxHeaderBytes    byteSize      `yaml:"max-header-bytes"`
+	MinUploadRate     byteSize      `yaml:"min-upload-rate"`
+	MinUploadWindow   time.Duration `yaml:"min-upload-window"`
+}
+
+func defaultHTTPLimits() httpLimits {
+	return httpLimits{
+		IdleTimeout:       60 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		MinUploadRate:     server.DefaultMinBodyRate,
+		MinUploadWindow:   server.DefaultMinBodyWindow,
+	}
+}
+
+// addHTTPFlags defines the connection and request limit flags on fs.
+func addHTTPFlags(fs *flag.FlagSet, c *httpLimits) {
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close keep-alive connections idle for this long (0: never)")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "a client must send a request's headers within this time, else its connection is closed (0: no limit)")
+	fs.Var(&c.MaxHeaderBytes, "max-header-bytes", "largest request line and headers accepted, e.g. 64KiB (larger: 431)")
+	fs.Var(&c.MinUploadRate, "min-upload-rate", "slowest a request body may arrive, bytes per second averaged over -min-upload-window, e.g. 1KiB (slower: 408, the upload session is kept unchanged; 0: no minimum)")
+	fs.DurationVar(&c.MinUploadWindow, "min-upload-window", c.MinUploadWindow, "window of -min-upload-rate: each one must bring rate×window bytes, so a body may stall at most this long")
+}
+
+// newHTTPServer returns the HTTP server of h with the limits of c.
+func (c httpLimits) newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    int(c.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 func defaultServeConfig() serveConfig {
@@ -63,6 +104,7 @@ func defaultServeConfig() serveConfig {
 		GCGrace:         gc.DefaultGrace,
 		Quotas:          quotaMap{},
 		ShutdownTimeout: 30 * time.Second,
+		httpLimits:      defaultHTTPLimits(),
 		authConfig:      defaultAuthConfig(),
 	}
 }
@@ -90,6 +132,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.Var(&c.QuotaDefault, "quota-default", "storage quota of every namespace, e.g. 10GiB (0: unlimited)")
 	fs.Var(&c.Quotas, "quota", "storage quota of one namespace, NS=SIZE (repeatable; 0: unlimited), e.g. team=50GiB")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take on shutdown")
+	addHTTPFlags(fs, &c.httpLimits)
 	addAuthFlags(fs, &c.authConfig)
 	return fs
 }
@@ -148,16 +191,13 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		server.WithDelete(cfg.Delete),
 		server.WithSparseManifests(cfg.SparseManifests),
 		server.WithGenericMaxFileSize(int64(cfg.GenericMaxFile)),
+		server.WithMinBodyRate(int64(cfg.MinUploadRate), cfg.MinUploadWindow),
 	)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := cfg.newHTTPServer(h, log)
 	log.Info("regkit serving", "addr", ln.Addr().String(), "storage", cfg.storageName(), "metadata", metadataName(cfg))
 	if ready != nil {
 		ready <- ln.Addr().String()

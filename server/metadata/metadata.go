@@ -25,6 +25,12 @@ var (
 	// ErrConflict means a conditional update lost: an upload's offset
 	// differed from the expected one, or another writer holds its lease.
 	ErrConflict = errors.New("metadata: conflict")
+	// ErrUnavailable means the store could not be reached or cannot serve
+	// requests right now (connection refused or lost, a timeout, a server
+	// still loading its data or without a master). Nothing is known about
+	// the record: the operation may be retried later. Servers answer it
+	// with 503 and Retry-After.
+	ErrUnavailable = errors.New("metadata: store unavailable")
 )
 
 // Blob is the record of committed, content-addressed bytes.

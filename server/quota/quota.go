@@ -165,7 +165,7 @@ func (c *Checker) Check(ctx context.Context, repo string, additional int64) erro
 	if err != nil {
 		return err
 	}
-	if used+additional > limit {
+	if additional > limit || used > limit-additional { // no overflow for any additional
 		return &ExceededError{Namespace: ns, Quota: limit, Usage: used, Additional: additional}
 	}
 	return nil

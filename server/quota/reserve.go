@@ -80,6 +80,9 @@ func (c *Checker) Reserve(ctx context.Context, repo, holder string, total int64)
 	if limit == 0 {
 		return nil
 	}
+	if total > limit {
+		return &ExceededError{Namespace: ns, Quota: limit, Additional: total}
+	}
 	var base int64
 	err := c.retry(ctx, ns, func() error {
 		var err error

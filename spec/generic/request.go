@@ -1,6 +1,7 @@
 package generic
 
 import (
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -330,8 +331,10 @@ func (r *Request) parseManagement(segs []string, rawQuery string) error {
 	return r.validate()
 }
 
-// maxPage bounds ?page= and ?limit= values.
-const maxPage = 1 << 30
+// MaxPage bounds ?page= and ?limit= values: the offset of a page,
+// (page-1)*limit with limit at most MaxLimit, then fits an int32, so it
+// cannot overflow on any platform. Larger values are a 400.
+const MaxPage = math.MaxInt32 / MaxLimit
 
 // parsePositive parses a pagination parameter: "" is 0 (absent), otherwise
 // a decimal number; 0 and negative numbers count as absent.
@@ -340,7 +343,7 @@ func parsePositive(field, s string) (int, error) {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n > maxPage || strings.TrimLeft(s, "-0123456789") != "" || strings.HasPrefix(s, "+") {
+	if err != nil || n > MaxPage || strings.TrimLeft(s, "-0123456789") != "" || strings.HasPrefix(s, "+") {
 		return 0, invalid(field, "%s is not a valid number", quote(s))
 	}
 	return max(n, 0), nil
@@ -411,7 +414,7 @@ func (r Request) Validate() error {
 	if !slices.Contains(rt.Methods, r.Method) {
 		return allow(r.Method, rt.Methods...)
 	}
-	if r.Page < 0 || r.Limit < 0 || r.Page > maxPage || r.Limit > maxPage {
+	if r.Page < 0 || r.Limit < 0 || r.Page > MaxPage || r.Limit > MaxPage {
 		return invalid("page", "page %d or limit %d is out of range", r.Page, r.Limit)
 	}
 	c := r

@@ -60,6 +60,8 @@ func TestParse(t *testing.T) {
 		{name: "bad name char", method: "PUT", url: "/api/packages/alice/generic/a%20b/1/f", status: 400, field: "name"},
 		{name: "bad owner", method: "PUT", url: "/api/packages/al%21ce/generic/a/1/f", status: 400, field: "owner"},
 		{name: "bad page", method: "GET", url: "/api/v1/packages/alice?page=x", status: 400, field: "page"},
+		{name: "page beyond MaxPage", method: "GET", url: "/api/v1/packages/alice?page=42949673", status: 400, field: "page"},
+		{name: "huge limit", method: "GET", url: "/api/v1/packages/alice/generic/x?limit=9223372036854775807", status: 400, field: "limit"},
 		{name: "bad upload id", method: "PATCH", url: "/api/packages/alice/generic/a/1/f/uploads/..", status: 404},
 		{name: "bad type", method: "GET", url: "/api/v1/packages/alice/Ty%20pe/a", status: 400, field: "type"},
 	}
@@ -137,6 +139,10 @@ func FuzzParse(f *testing.F) {
 		{"POST", "/api/v1/packages/alice/generic/x/-/link/r"},
 		{"DELETE", "/api/packages/a/generic/b/%2e%2e/f"},
 		{"GET", "/api/v1/packages/o/generic/n/%FF/files"},
+		{"GET", "/api/packages/%00/generic/n/v/f"},
+		{"PUT", "/api/packages/o/generic/n/v/%00"},
+		{"GET", "/api/v1/packages/%00"},
+		{"GET", "/api/v1/packages/o?page=9223372036854775807&limit=9223372036854775807"},
 	} {
 		f.Add(s.m, s.u)
 	}

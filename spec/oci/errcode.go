@@ -59,6 +59,13 @@ const (
 	// CodeNotFound is a regkit extension (404): the path is not an endpoint
 	// of the API at all (as opposed to an unknown blob, manifest, ...).
 	CodeNotFound Code = "NOT_FOUND"
+	// CodePathInvalid is a regkit extension (400): the request path cannot
+	// name anything (it holds a control character once percent-decoded).
+	CodePathInvalid Code = "PATH_INVALID"
+	// CodeUnavailable is the Docker Registry code (503) for a registry that
+	// cannot serve the request now, such as when its metadata store is
+	// unreachable. Such answers carry Retry-After.
+	CodeUnavailable Code = "UNAVAILABLE"
 	// CodeUnknown is the Docker Registry code (500) for an unknown error.
 	// DecodeErrors uses it for an error response it cannot classify.
 	CodeUnknown Code = "UNKNOWN"
@@ -87,6 +94,8 @@ var codes = map[Code]codeInfo{
 	CodeRangeInvalid:            {http.StatusRequestedRangeNotSatisfiable, "requested range is invalid or not satisfiable"},
 	CodePaginationNumberInvalid: {http.StatusBadRequest, "invalid number of results requested"},
 	CodeNotFound:                {http.StatusNotFound, "no such endpoint"},
+	CodePathInvalid:             {http.StatusBadRequest, "the request path is invalid"},
+	CodeUnavailable:             {http.StatusServiceUnavailable, "service unavailable"},
 	CodeUnknown:                 {http.StatusInternalServerError, "unknown error"},
 }
 
@@ -221,6 +230,10 @@ var (
 	ErrPaginationNumberInvalid = sentinel(CodePaginationNumberInvalid)
 	// ErrNotFound matches any CodeNotFound error.
 	ErrNotFound = sentinel(CodeNotFound)
+	// ErrPathInvalid matches any CodePathInvalid error.
+	ErrPathInvalid = sentinel(CodePathInvalid)
+	// ErrUnavailable matches any CodeUnavailable error.
+	ErrUnavailable = sentinel(CodeUnavailable)
 	// ErrUnknown matches any CodeUnknown error.
 	ErrUnknown = sentinel(CodeUnknown)
 )
@@ -243,7 +256,8 @@ type Errors struct {
 //   - otherwise (empty body, as for HEAD, or not OCI JSON) a generic error
 //     whose Code follows from status where that is unambiguous
 //     (401 UNAUTHORIZED, 403 DENIED, 404 NOT_FOUND, 405 UNSUPPORTED,
-//     416 RANGE_INVALID, 429 TOOMANYREQUESTS, else UNKNOWN) and whose
+//     416 RANGE_INVALID, 429 TOOMANYREQUESTS, 503 UNAVAILABLE, else
+//     UNKNOWN) and whose
 //     message quotes the start of the body.
 func DecodeErrors(status int, body []byte) error {
 	var errs Errors
@@ -271,6 +285,8 @@ func DecodeErrors(status int, body []byte) error {
 		code = CodeRangeInvalid
 	case http.StatusTooManyRequests:
 		code = CodeTooManyRequests
+	case http.StatusServiceUnavailable:
+		code = CodeUnavailable
 	}
 	msg := fmt.Sprintf("registry answered %d %s", status, http.StatusText(status))
 	if s := snippet(body, 200); s != "" {

@@ -16,6 +16,7 @@ func TestCodes(t *testing.T) {
 		"MANIFEST_UNKNOWN": 404, "NAME_INVALID": 400, "NAME_UNKNOWN": 404, "SIZE_INVALID": 400,
 		"UNAUTHORIZED": 401, "DENIED": 403, "UNSUPPORTED": 405, "TOOMANYREQUESTS": 429,
 		"RANGE_INVALID": 416, "PAGINATION_NUMBER_INVALID": 400, "NOT_FOUND": 404, "UNKNOWN": 500,
+		"PATH_INVALID": 400, "UNAVAILABLE": 503,
 	}
 	if got := Codes(); len(got) != len(want) {
 		t.Errorf("Codes() = %v", got)
@@ -31,7 +32,7 @@ func TestCodes(t *testing.T) {
 	sentinels := []*Error{ErrBlobUnknown, ErrBlobUploadInvalid, ErrBlobUploadUnknown, ErrDigestInvalid,
 		ErrManifestBlobUnknown, ErrManifestInvalid, ErrManifestUnknown, ErrNameInvalid, ErrNameUnknown,
 		ErrSizeInvalid, ErrUnauthorized, ErrDenied, ErrUnsupported, ErrTooManyRequests, ErrRangeInvalid,
-		ErrPaginationNumberInvalid, ErrNotFound, ErrUnknown}
+		ErrPaginationNumberInvalid, ErrNotFound, ErrPathInvalid, ErrUnavailable, ErrUnknown}
 	seen := map[Code]bool{}
 	for _, s := range sentinels {
 		if seen[s.Code] || want[s.Code] == 0 || s.HTTPStatus() != want[s.Code] {

@@ -3,6 +3,7 @@ package oci
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -73,6 +74,10 @@ func parseUint(s string) (int64, bool) {
 // both inclusive. A "bytes " (or "bytes=") prefix and a "/<total>" or "/*"
 // suffix are accepted too ("bytes 0-99/100"). It requires start <= end and,
 // with a numeric total, end < total. Errors wrap ErrRangeMalformed.
+//
+// The length of an accepted range, end-start+1, and end+1 (the size of an
+// upload that ends with the chunk) are always positive int64 values: an end
+// of math.MaxInt64, whose successor overflows, is malformed.
 func ParseContentRange(s string) (start, end int64, err error) {
 	bad := func(why string) (int64, int64, error) {
 		return 0, 0, fmt.Errorf("%w: Content-Range %s %s (want <start>-<end>)", ErrRangeMalformed, quote(s), why)
@@ -94,6 +99,9 @@ func ParseContentRange(s string) (start, end int64, err error) {
 	}
 	if start > end {
 		return bad("has its start after its end")
+	}
+	if end == math.MaxInt64 {
+		return bad("ends at the largest possible offset, so its length overflows")
 	}
 	if hasTotal && total != "*" {
 		t, ok := parseUint(total)

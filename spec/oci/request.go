@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -151,8 +152,8 @@ func match(segs []string) (kind pathKind, nameLen int, last string) {
 //     digest: MANIFEST_UNKNOWN (404);
 //   - a manifest PUT with an invalid tag as reference or in ?tag=:
 //     MANIFEST_INVALID (400);
-//   - an ?n= that is not a non-negative integer: PAGINATION_NUMBER_INVALID
-//     (400). An empty ?n= counts as absent;
+//   - an ?n= that is not a non-negative integer, or is above MaxN:
+//     PAGINATION_NUMBER_INVALID (400). An empty ?n= counts as absent;
 //   - on a route that reads its query (manifest PUT, upload start and
 //     finish, tags, catalog, referrers, token), a query string that does
 //     not parse — a ';' separator, a bad percent-escape, more than 10000
@@ -333,16 +334,25 @@ func queryCode(kind pathKind, method string) (Code, bool) {
 	return "", false
 }
 
+// MaxN is the largest pagination parameter n that Parse accepts. It keeps
+// n+1 (the look-ahead a store reads to know whether more follow) and n on
+// 32-bit platforms within int range; a larger n is a 400
+// PAGINATION_NUMBER_INVALID.
+const MaxN = math.MaxInt32 - 1
+
 // parseN parses the pagination parameter n; -1 when absent.
 func parseN(s string) (int, error) {
 	if s == "" {
 		return -1, nil
 	}
-	n, err := strconv.Atoi(s)
+	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 || strings.IndexFunc(s, func(c rune) bool { return c < '0' || c > '9' }) >= 0 {
 		return -1, CodePaginationNumberInvalid.Errorf("pagination parameter n=%s is invalid: it must be a non-negative integer", quote(s))
 	}
-	return n, nil
+	if n > MaxN {
+		return -1, CodePaginationNumberInvalid.Errorf("pagination parameter n=%s is too large: at most %d results can be asked for", quote(s), MaxN)
+	}
+	return int(n), nil
 }
 
 // parseReference checks a manifest reference: a digest when it contains
@@ -417,11 +427,11 @@ func (r Request) Validate() error {
 			return CodeNotFound.Errorf("route %s takes no n or last; use %s", r.Route, RouteTagsPaged)
 		}
 	case RouteTagsPaged:
-		if r.N < -1 || (r.N == -1 && r.Last == "") {
+		if r.N < -1 || r.N > MaxN || (r.N == -1 && r.Last == "") {
 			return CodePaginationNumberInvalid.Errorf("route %s needs n >= 0 or a last", r.Route)
 		}
 	case RouteCatalog:
-		if r.N < -1 {
+		if r.N < -1 || r.N > MaxN {
 			return CodePaginationNumberInvalid.Errorf("n=%d is invalid", r.N)
 		}
 	}

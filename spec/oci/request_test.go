@@ -149,6 +149,11 @@ func TestParseErrors(t *testing.T) {
 		{"catalog with a bad escape", "GET", "/v2/_catalog?last=%", CodePaginationNumberInvalid, 400, "does not parse"},
 		{"referrers with ';'", "GET", "/v2/x/referrers/" + string(d256) + "?artifactType=a;b", CodeUnsupported, 400, "does not parse"},
 		{"token with too many parameters", "GET", "/v2/token?" + strings.Repeat("scope=a&", 10_001), CodeUnsupported, 400, "does not parse"},
+		{"n beyond MaxN", "GET", "/v2/x/tags/list?n=9223372036854775807", CodePaginationNumberInvalid, 400, "too large"},
+		{"catalog n beyond MaxN", "GET", "/v2/_catalog?n=2147483647", CodePaginationNumberInvalid, 400, "too large"},
+		{"referrers n beyond MaxN", "GET", "/v2/x/referrers/" + string(d256) + "?n=9223372036854775807", CodePaginationNumberInvalid, 400, "too large"},
+		{"NUL segment", "GET", "/v2/%00", CodeNotFound, 404, ""},
+		{"NUL in name", "GET", "/v2/a%00b/tags/list", CodeNameInvalid, 400, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,6 +312,10 @@ func FuzzParse(f *testing.F) {
 		{"GET", "/v2/a%2Fb/referrers/" + string(d512) + "?artifactType=x"},
 		{"DELETE", "/v2/a/blobs/uploads/..;?digest=%zz"},
 		{"GET", "/v2/_catalog?n=0"},
+		{"GET", "/v2/%00"},
+		{"PATCH", "/v2/a/blobs/uploads/%00"},
+		{"GET", "/v2/a/manifests/%00x"},
+		{"GET", "/v2/a/tags/list?n=9223372036854775807"},
 	} {
 		f.Add(s.m, s.u)
 	}

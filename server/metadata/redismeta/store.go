@@ -101,11 +101,18 @@ func WithPrefix(prefix string) Option {
 
 // New returns a store on c. The caller keeps ownership of c: Close does
 // not close it.
+//
+// New adds a hook to c that marks the errors of a Redis that cannot serve
+// requests (unreachable, timed out, loading, without a master, ...) with
+// metadata.ErrUnavailable, so that every method's error matches it with
+// errors.Is; adding it again for another store on the same client
+// changes nothing.
 func New(c redis.UniversalClient, opts ...Option) *Store {
 	o := options{prefix: DefaultPrefix}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	c.AddHook(unavailableHook{})
 	return &Store{c: c, prefix: o.prefix}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -25,17 +26,26 @@ import (
 // sentinel_username and sentinel_password. Other options are go-redis's
 // URL options (dial_timeout, read_timeout, pool_size, ...), as accepted by
 // redis.ParseURL, redis.ParseFailoverURL and redis.ParseClusterURL.
+//
+// Unless the URL sets them, the timeouts and retries are bounded so that
+// a request fails fast, with metadata.ErrUnavailable, while Redis is
+// unreachable (go-redis's own defaults make each command wait about two
+// seconds for a refused connection, and much longer for a silent host):
+// DefaultDialTimeout, DefaultReadTimeout (also the write timeout),
+// DefaultPoolTimeout, DefaultMaxRetries and one dial attempt per try
+// (DefaultDialerRetries; dialer_retries on Sentinel and Cluster URLs). The
+// client reconnects by itself once Redis answers again.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	c, err := newClient(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redismeta: open %s: %w", redactURL(rawURL), err)
 	}
-	if err := c.Ping(ctx).Err(); err != nil {
-		_ = c.Close()
-		return nil, fmt.Errorf("redismeta: open %s: %w", redactURL(rawURL), err)
-	}
 	s := New(c, opts...)
 	s.owned = true
+	if err := c.Ping(ctx).Err(); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("redismeta: open %s: %w", redactURL(rawURL), err)
+	}
 	return s, nil
 }
 
@@ -56,11 +66,66 @@ func redactURL(rawURL string) string {
 	return scheme + "://" + authority + tail
 }
 
+// Bounds on the client of Open, each used unless the URL sets its option.
+const (
+	// DefaultDialTimeout bounds one connection attempt (dial_timeout),
+	// TLS handshake included.
+	DefaultDialTimeout = time.Second
+	// DefaultReadTimeout bounds waiting for a reply (read_timeout), and
+	// sending a command (write_timeout).
+	DefaultReadTimeout = 3 * time.Second
+	// DefaultPoolTimeout bounds waiting for a free connection when all
+	// are busy (pool_timeout).
+	DefaultPoolTimeout = 2 * time.Second
+	// DefaultMaxRetries is how often a failed command is retried
+	// (max_retries): once, so that a connection broken by a Redis restart
+	// costs no error, but an outage is reported at once.
+	DefaultMaxRetries = 1
+	// DefaultDialerRetries is how many connection attempts one try makes
+	// (dialer_retries).
+	DefaultDialerRetries = 1
+)
+
+// bounds points at the timeout and retry fields of one kind of go-redis
+// options.
+type bounds struct {
+	dial, read, write, pool *time.Duration
+	retries, dialerRetries  *int
+}
+
+// apply sets every field whose option q does not name to its default.
+func (b bounds) apply(q url.Values) {
+	set := func(name string) bool { return q.Has(name) }
+	if !set("dial_timeout") {
+		*b.dial = DefaultDialTimeout
+	}
+	if !set("read_timeout") {
+		*b.read = DefaultReadTimeout
+	}
+	if !set("write_timeout") && !set("read_timeout") {
+		*b.write = DefaultReadTimeout
+	}
+	if !set("pool_timeout") {
+		*b.pool = DefaultPoolTimeout
+	}
+	if !set("max_retries") {
+		*b.retries = DefaultMaxRetries
+	}
+	if !set("dialer_retries") {
+		*b.dialerRetries = DefaultDialerRetries
+	}
+}
+
 // newClient builds the client for rawURL without connecting.
 func newClient(rawURL string) (redis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return nil, fmt.Errorf("not a URL")
+	}
+	_, rawQuery, _ := strings.Cut(rest, "?")
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("bad query: %w", err)
 	}
 	switch scheme {
 	case "redis", "rediss", "unix":
@@ -68,18 +133,21 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
+		bounds{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries}.apply(q)
 		return redis.NewClient(o), nil
 	case "redis+sentinel", "rediss+sentinel":
 		o, err := parseSentinel(strings.TrimSuffix(scheme, "+sentinel"), rest)
 		if err != nil {
 			return nil, err
 		}
+		bounds{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries}.apply(q)
 		return redis.NewFailoverClient(o), nil
 	case "redis+cluster", "rediss+cluster":
 		o, err := parseCluster(strings.TrimSuffix(scheme, "+cluster"), rest)
 		if err != nil {
 			return nil, err
 		}
+		bounds{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries}.apply(q)
 		return redis.NewClusterClient(o), nil
 	default:
 		return nil, fmt.Errorf("unknown scheme %q (want redis, rediss, unix, redis+sentinel, rediss+sentinel, redis+cluster or rediss+cluster)", scheme)

@@ -2,6 +2,7 @@ package redismeta
 
 import (
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -66,5 +67,53 @@ func TestRedactURL(t *testing.T) {
 		if got := redactURL(in); got != want {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestOpenBounds: Open's client waits a bounded time for an unreachable
+// Redis unless the URL says otherwise, on every kind of URL.
+func TestOpenBounds(t *testing.T) {
+	type got struct {
+		dial, read, write, pool time.Duration
+		retries, dialerRetries  int
+	}
+	of := func(t *testing.T, c redis.UniversalClient) got {
+		t.Helper()
+		switch c := c.(type) {
+		case *redis.Client:
+			o := c.Options()
+			return got{o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.MaxRetries, o.DialerRetries}
+		case *redis.ClusterClient:
+			o := c.Options()
+			return got{o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.MaxRetries, o.DialerRetries}
+		}
+		t.Fatalf("client %T", c)
+		return got{}
+	}
+	bounded := got{DefaultDialTimeout, DefaultReadTimeout, DefaultReadTimeout, DefaultPoolTimeout, DefaultMaxRetries, DefaultDialerRetries}
+	tests := []struct {
+		name, url string
+		want      got
+	}{
+		{"standalone", "redis://127.0.0.1:1/0", bounded},
+		{"unix", "unix:///tmp/none.sock?db=1", bounded},
+		{"sentinel", "redis+sentinel://127.0.0.1:1/m", bounded},
+		{"cluster", "redis+cluster://127.0.0.1:1,127.0.0.1:2", bounded},
+		{"explicit", "redis://127.0.0.1:1/0?dial_timeout=7s&read_timeout=4s&pool_timeout=9s&max_retries=5",
+			got{7 * time.Second, 4 * time.Second, 4 * time.Second, 9 * time.Second, 5, DefaultDialerRetries}},
+		{"explicit cluster", "redis+cluster://127.0.0.1:1?dialer_retries=3&write_timeout=6s&max_retries=-1",
+			got{DefaultDialTimeout, DefaultReadTimeout, 6 * time.Second, DefaultPoolTimeout, -1, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := newClient(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if g := of(t, c); g != tt.want {
+				t.Fatalf("options %+v, want %+v", g, tt.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 // Package redistest starts real redis-server processes for tests: a
-// standalone server (Start) or a cluster (StartCluster), each on free
-// 127.0.0.1 ports in a temporary directory, stopped when the test ends.
+// standalone server (Start), one that can be killed and restarted
+// (StartProcess) or a cluster (StartCluster), each on free 127.0.0.1
+// ports in a temporary directory, stopped when the test ends.
 // Tests never assume that a Redis is already running.
 //
 // The redis-server binary comes from $REGKIT_REDIS_SERVER, $PATH or
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -150,6 +152,82 @@ type server struct {
 	addr    string
 	port    int
 	busPort int
+	kill    func() // SIGKILL, and wait for the exit
+}
+
+// Process is a standalone redis-server that a test can kill and start
+// again on the same port and data directory, as in an outage.
+type Process struct {
+	// Addr is the server's address, "127.0.0.1:port"; it stays the same
+	// across Restart.
+	Addr string
+
+	t     testing.TB
+	bin   string
+	dir   string
+	port  int
+	mu    sync.Mutex
+	alive *server // nil while killed
+}
+
+// StartProcess starts a standalone redis-server like Start, but with an
+// append-only file fsynced on every write, so that everything it
+// acknowledged survives Kill and Restart. It is stopped in t.Cleanup.
+func StartProcess(t testing.TB) *Process {
+	t.Helper()
+	p := &Process{t: t, bin: serverBinary(t)}
+	var errs []error
+	for range startAttempts {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		dir, err := os.MkdirTemp(t.TempDir(), "redis-")
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		s, err := launch(t, p.bin, dir, port, persistent...)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p.Addr, p.dir, p.port, p.alive = s.addr, dir, port, s
+		return p
+	}
+	t.Fatalf("redistest: redis-server did not start after %d attempts: %v", startAttempts, errors.Join(errs...))
+	return nil
+}
+
+// persistent are the redis-server options of StartProcess.
+var persistent = []string{"--appendonly", "yes", "--appendfsync", "always"}
+
+// Kill kills the server with SIGKILL, as a crash would, and waits until it
+// has exited: connections to it are refused from then on. Killing a
+// killed server does nothing.
+func (p *Process) Kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.alive != nil {
+		p.alive.kill()
+		p.alive = nil
+	}
+}
+
+// Restart starts a killed server again on the same port and data
+// directory and waits until it answers PING, failing the test when it
+// does not. Restarting a running server does nothing.
+func (p *Process) Restart() {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.alive != nil {
+		return
+	}
+	s, err := launch(p.t, p.bin, p.dir, p.port, persistent...)
+	if err != nil {
+		p.t.Fatalf("redistest: restart: %v", err)
+	}
+	p.alive = s
 }
 
 // serverBinary finds redis-server or fails the test.
@@ -188,6 +266,12 @@ func startServer(t testing.TB, bin string, port int, extra ...string) (*server, 
 	if err != nil {
 		return nil, err
 	}
+	return launch(t, bin, dir, port, extra...)
+}
+
+// launch starts redis-server on port in dir (see startServer); options
+// in extra override the defaults.
+func launch(t testing.TB, bin, dir string, port int, extra ...string) (*server, error) {
 	logFile := filepath.Join(dir, "redis.log")
 	args := append([]string{
 		"--port", strconv.Itoa(port),
@@ -251,5 +335,9 @@ func startServer(t testing.TB, bin string, port int, extra ...string) (*server, 
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Cleanup(stop)
-	return &server{addr: addr, port: port}, nil
+	kill := func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	return &server{addr: addr, port: port, kill: kill}, nil
 }

@@ -49,3 +49,23 @@ func TestStartCluster(t *testing.T) {
 		t.Fatalf("MSET with one hash tag: %v", err)
 	}
 }
+
+// TestProcessKillRestart: a killed server refuses connections, and after
+// Restart answers on the same address with what it had acknowledged.
+func TestProcessKillRestart(t *testing.T) {
+	p := redistest.StartProcess(t)
+	c := redis.NewClient(&redis.Options{Addr: p.Addr, MaxRetries: -1})
+	defer c.Close()
+	ctx := t.Context()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	p.Kill()
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Fatal("PING of a killed server succeeded")
+	}
+	p.Restart()
+	if v, err := c.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Fatalf("GET after restart = %q, %v", v, err)
+	}
+}
