@@ -168,14 +168,14 @@ func errorFormatProblem(method, path string, rec *httptest.ResponseRecorder) str
 	ct := rec.Header().Get("Content-Type")
 	body := rec.Body.Bytes()
 	switch {
-	case strings.HasPrefix(path, "/api/packages/"):
+	case strings.HasPrefix(path, "/api/packages/") || path == "/api/packages":
 		if !strings.HasPrefix(ct, "text/plain") {
 			return fmt.Sprintf("Content-Type %q, want text/plain", ct)
 		}
 		if method != http.MethodHead && len(bytes.TrimSpace(body)) == 0 {
 			return "empty message"
 		}
-	case strings.HasPrefix(path, "/api/v1/"):
+	case strings.HasPrefix(path, "/api/v1/") || path == "/api/v1":
 		var e struct {
 			Message string `json:"message"`
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/uptrace/bunrouter"
 
@@ -146,6 +147,10 @@ func (s *Server) writeGenericError(w http.ResponseWriter, r *http.Request, err e
 	case http.StatusServiceUnavailable:
 		if h.Get("Retry-After") == "" {
 			h.Set("Retry-After", strconv.Itoa(RetryAfterUnavailable))
+		}
+	case http.StatusTooManyRequests:
+		if h.Get("Retry-After") == "" {
+			h.Set("Retry-After", strconv.Itoa(int(retryOpenUploads/time.Second)))
 		}
 	}
 	format := generic.FormatOf(r.URL.Path)
