@@ -163,21 +163,21 @@ func Run(t *testing.T, open func(t *testing.T) driver.Driver) {
 				return err
 			}
 			if v, ok, err := tx.Get(ordered, "c"); err != nil || !ok || string(v) != "33" {
-				return fmt.Errorf("Get of an own write = %q, %v, %v", v, ok, err)
+				return fmt.Errorf("tx.Get of an own write = %q, %v, %v", v, ok, err)
 			}
 			if _, ok, err := tx.Get(ordered, "a"); err != nil || ok {
-				return fmt.Errorf("Get of an own delete = %v, %v", ok, err)
+				return fmt.Errorf("tx.Get of an own delete = %v, %v", ok, err)
 			}
 			kvs, more, err := tx.Range(ordered, "", "", -1)
 			if err != nil || more || !slices.Equal(keys(kvs), []string{"b", "bb", "c"}) {
-				return fmt.Errorf("Range in the transaction = %q, %v, %v", keys(kvs), more, err)
+				return fmt.Errorf("tx.Range in the transaction = %q, %v, %v", keys(kvs), more, err)
 			}
 			if string(kvs[2].Value) != "33" {
-				return fmt.Errorf("Range value of an own write = %q", kvs[2].Value)
+				return fmt.Errorf("tx.Range value of an own write = %q", kvs[2].Value)
 			}
 			kvs, more, err = tx.Range(ordered, "", "a", 2)
 			if err != nil || !more || !slices.Equal(keys(kvs), []string{"b", "bb"}) {
-				return fmt.Errorf("Range in the transaction after a, n=2 = %q, %v, %v", keys(kvs), more, err)
+				return fmt.Errorf("tx.Range in the transaction after a, n=2 = %q, %v, %v", keys(kvs), more, err)
 			}
 			return nil
 		})
@@ -308,7 +308,7 @@ func Run(t *testing.T, open func(t *testing.T) driver.Driver) {
 			a := tx.Now()
 			time.Sleep(2 * time.Millisecond)
 			if b := tx.Now(); !a.Equal(b) || a.Before(now.Add(-time.Second)) {
-				return fmt.Errorf("Tx.Now %v then %v, want one value after %v", a, b, now)
+				return fmt.Errorf("tx.Now %v then %v, want one value after %v", a, b, now)
 			}
 			return nil
 		})
@@ -322,11 +322,11 @@ func Run(t *testing.T, open func(t *testing.T) driver.Driver) {
 		err := d.View(t.Context(), "s", func(r driver.Reader) error {
 			v, ok, err := r.Get(ordered, "a")
 			if err != nil || !ok || string(v) != "1" {
-				return fmt.Errorf("View Get = %q, %v, %v", v, ok, err)
+				return fmt.Errorf("view: Get = %q, %v, %v", v, ok, err)
 			}
 			kvs, _, err := r.Range(ordered, "", "a", -1)
 			if err != nil || !slices.Equal(keys(kvs), []string{"b"}) {
-				return fmt.Errorf("View Range = %q, %v", keys(kvs), err)
+				return fmt.Errorf("view: Range = %q, %v", keys(kvs), err)
 			}
 			return nil
 		})
