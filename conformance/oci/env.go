@@ -32,6 +32,8 @@ const (
 	featAutoMount feature = "mount without from"
 	featSHA512    feature = "sha512 digests"
 	featCatalog   feature = "catalog"
+	// featBlobCheck is refusing image manifests whose blobs are missing.
+	featBlobCheck feature = "refusal of manifests whose blobs are missing"
 )
 
 // detection is the memoised outcome of probing one feature.
@@ -250,6 +252,8 @@ func (e *env) setting(f feature) conformance.Feature {
 		s = e.cfg.SHA512
 	case featCatalog:
 		s = e.cfg.Catalog
+	case featBlobCheck:
+		s = e.cfg.MissingBlobCheck
 	}
 	if s == "" {
 		s = conformance.FeatureAuto
@@ -314,6 +318,17 @@ func (e *env) detect(ctx context.Context, f feature) (bool, string) {
 		}
 		if resp.Status != http.StatusOK {
 			return false, fmt.Sprintf("GET %s answered %d", r.Path(), resp.Status)
+		}
+		return true, ""
+	case featBlobCheck:
+		m := fixtures.UnknownBlobs(e.nextSeed())
+		resp, err := e.pushManifest(ctx, e.sub("probe"), "", m.Content)
+		if err != nil {
+			return false, err.Error()
+		}
+		if resp.Status/100 == 2 {
+			e.cleanup(ctx, e.sub("probe"), m)
+			return false, fmt.Sprintf("a manifest whose blobs are missing was accepted (%d): the registry accepts sparse manifests", resp.Status)
 		}
 		return true, ""
 	case featSHA512:

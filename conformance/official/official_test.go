@@ -266,8 +266,8 @@ func TestPinnedInGoMod(t *testing.T) {
 		t.Fatal(err)
 	}
 	mod := string(b)
-	if !regexp.MustCompile(`(?m)^tool ` + regexp.QuoteMeta(official.Module) + `$`).MatchString(mod) &&
-		!regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(official.Module) + `$`).MatchString(mod) {
+	if !regexp.MustCompile(`(?m)^tool `+regexp.QuoteMeta(official.Module)+`$`).MatchString(mod) &&
+		!regexp.MustCompile(`(?m)^\s+`+regexp.QuoteMeta(official.Module)+`$`).MatchString(mod) {
 		t.Errorf("go.mod has no tool directive for %s", official.Module)
 	}
 	if !strings.Contains(mod, official.Module+" "+official.Version) {
