@@ -32,7 +32,7 @@ const (
 
 // areas are the labels that name an area or a feature; every other label of
 // a spec is a route ID.
-var areas = []string{"pull", "push", "discovery", "management", "auth", "chunked", "referrers", "generic", "setup", "extension"}
+var areas = []string{"pull", "push", "discovery", "management", "auth", "chunked", "referrers", "generic", "setup", "extension", "strict", "official"}
 
 // IsArea reports whether a spec label names an area or feature rather than
 // a route ID.
