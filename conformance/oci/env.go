@@ -332,9 +332,21 @@ func (e *env) detect(ctx context.Context, f feature) (bool, string) {
 		}
 		return true, ""
 	case featSHA512:
-		b := fixtures.NewContent("application/octet-stream", fixtures.Blob(e.nextSeed(), 64), true)
-		if err := e.pushBlob(ctx, e.sub("probe"), b); err != nil {
+		// A blob and a manifest: a registry that stores sha512 blobs but
+		// refuses manifests by their sha512 digest lacks the feature.
+		m := fixtures.Artifact(fixtures.ArtifactOptions{Seed: e.nextSeed(), Blobs: 1, SHA512: true})
+		for _, b := range m.Blobs() {
+			if err := e.pushBlob(ctx, e.sub("probe"), b); err != nil {
+				return false, "a sha512 blob: " + err.Error()
+			}
+		}
+		resp, err := e.pushManifest(ctx, e.sub("probe"), "", m.Content)
+		if err != nil {
 			return false, err.Error()
+		}
+		e.cleanup(ctx, e.sub("probe"), m)
+		if resp.Status != http.StatusCreated {
+			return false, fmt.Sprintf("a manifest PUT by its sha512 digest answered %s", resp)
 		}
 		return true, ""
 	case featAutoMount:
