@@ -146,8 +146,8 @@ func escSegment(s string) string {
 	return url.PathEscape(s)
 }
 
-// listAll returns the packages of a listing; a 404 (an owner without
-// packages, on Gitea) is an empty listing.
+// listAll returns the packages of a listing; a 404 (an owner regkit's open
+// mode has never stored anything for) is an empty listing.
 func (e *env) listAll(ctx context.Context, r generic.Request) []pkgJSON {
 	GinkgoHelper()
 	resp := e.send(ctx, r, nil)

@@ -175,8 +175,8 @@ func (e *env) downloadSpecs() {
 				headerCase{http.MethodGet, "Content-Length", func(v string) { Expect(v).To(Equal(strconv.Itoa(size))) }}),
 			Entry("GET: Content-Disposition attachment with the filename", labels(generic.AreaGeneric, false, generic.RouteDownload),
 				headerCase{http.MethodGet, "Content-Disposition", func(v string) {
-					Expect(v).To(HavePrefix("attachment"))
-					Expect(v).To(Or(ContainSubstring(`filename="data file.bin"`), ContainSubstring("filename*=UTF-8''data%20file.bin")))
+					Expect(v).To(HavePrefix("attachment"), "Content-Disposition %q", v)
+					Expect(v).To(Or(ContainSubstring(`filename="data file.bin"`), ContainSubstring("filename*=UTF-8''data%20file.bin")), "Content-Disposition %q", v)
 				}}),
 			Entry("GET: X-Content-Type-Options nosniff", labels(generic.AreaGeneric, false, generic.RouteDownload),
 				headerCase{http.MethodGet, "X-Content-Type-Options", func(v string) { Expect(v).To(Equal("nosniff")) }}),
