@@ -92,9 +92,9 @@ func ciJobs(t *testing.T) []ciJob {
 
 // runCIJob runs job's commands in a fresh directory against url, with the
 // job's variables (REGISTRY_URL pointing at url), regkit on PATH being
-// this test binary. It returns the exit error, the output and the merged
-// report.
-func runCIJob(t *testing.T, job ciJob, url string) (error, string, conformance.Results) {
+// this test binary. It returns the output, the merged report and the
+// exit error.
+func runCIJob(t *testing.T, job ciJob, url string) (string, conformance.Results, error) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -145,7 +145,7 @@ func runCIJob(t *testing.T, job ciJob, url string) (error, string, conformance.R
 	if res.Official == nil {
 		t.Fatalf("docs/ci.md %s: the report has no official results", job.name)
 	}
-	return runErr, string(out), res
+	return string(out), res, runErr
 }
 
 // TestCIDocAgainstRegkit runs the commands of docs/ci.md against regkit
@@ -160,7 +160,7 @@ func TestCIDocAgainstRegkit(t *testing.T) {
 			cfg.GCInterval = 0
 			addr, stop := startServe(t, cfg)
 			defer stop()
-			err, out, res := runCIJob(t, job, "http://"+addr)
+			out, res, err := runCIJob(t, job, "http://"+addr)
 			if err != nil || res.Summary.Failed != 0 || res.Official.Summary.Failed != 0 {
 				t.Fatalf("docs/ci.md %s against regkit serve: %v\n%s", job.name, err, tailString(out, 6000))
 			}
@@ -190,7 +190,7 @@ func TestCIDocAgainstDistribution(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer stop()
-			runErr, out, res := runCIJob(t, job, url)
+			out, res, runErr := runCIJob(t, job, url)
 			if runErr == nil {
 				t.Fatalf("docs/ci.md %s passed against Distribution %s:\n%s", job.name, peerreg.DistributionVersion, tailString(out, 4000))
 			}
