@@ -120,6 +120,11 @@ type Config struct {
 	SHA512 Feature
 	// Catalog is GET /v2/_catalog.
 	Catalog Feature
+	// MissingBlobCheck is refusing an image manifest whose blobs are
+	// missing (400 MANIFEST_BLOB_UNKNOWN). Registries configured to accept
+	// sparse manifests (regkit serve --sparse-manifests) do not: its specs
+	// are then unsupported.
+	MissingBlobCheck Feature
 	// Timeout bounds each HTTP request.
 	Timeout time.Duration
 	// InsecureTLS skips TLS certificate verification.
@@ -146,8 +151,10 @@ func Default() *Config {
 		AutoMount: FeatureAuto,
 		SHA512:    FeatureAuto,
 		Catalog:   FeatureAuto,
-		Timeout:   30 * time.Second,
-		MaxBody:   4096,
+
+		MissingBlobCheck: FeatureAuto,
+		Timeout:          30 * time.Second,
+		MaxBody:          4096,
 	}
 }
 
@@ -179,6 +186,7 @@ func (c *Config) fields() []field {
 		{"auto-mount", "mount without from= (automatic content discovery): auto, on or off", &c.AutoMount},
 		{"sha512", "sha512 digests: auto, on or off", &c.SHA512},
 		{"catalog", "GET /v2/_catalog: auto, on or off", &c.Catalog},
+		{"missing-blob-check", "refusal of image manifests whose blobs are missing (off where sparse manifests are accepted): auto, on or off", &c.MissingBlobCheck},
 		{"timeout", "timeout of each HTTP request", (*durationValue)(&c.Timeout)},
 		{"insecure-tls", "skip TLS certificate verification", (*boolValue)(&c.InsecureTLS)},
 		{"seed", "seed of the generated test data (0: random)", (*uint64Value)(&c.Seed)},
@@ -239,7 +247,7 @@ func (c *Config) Load(fs *flag.FlagSet, getenv func(string) string) error {
 
 // LoadEnv applies every REGKIT_CONFORMANCE_* variable that getenv returns
 // non-empty (URL, NAMESPACE, DENIED_NAMESPACE, USERNAME, PASSWORD, TOKEN, REPORT, REFERRERS,
-// DELETE, AUTO_MOUNT, SHA512, CATALOG, TIMEOUT, INSECURE_TLS, SEED, LABELS,
+// DELETE, AUTO_MOUNT, SHA512, CATALOG, MISSING_BLOB_CHECK, TIMEOUT, INSECURE_TLS, SEED, LABELS,
 // MAX_BODY).
 func (c *Config) LoadEnv(getenv func(string) string) error {
 	if getenv == nil {
@@ -258,7 +266,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 
 // LoadFile applies a YAML file whose keys are the flag names (url,
 // namespace, denied-namespace, username, password, token, report, referrers, delete,
-// auto-mount, sha512, catalog, timeout, insecure-tls, seed, labels,
+// auto-mount, sha512, catalog, missing-blob-check, timeout, insecure-tls, seed, labels,
 // max-body). Unknown keys are an error.
 func (c *Config) LoadFile(path string) error {
 	b, err := os.ReadFile(path)

@@ -61,10 +61,21 @@ pre{background:#f6f8fa;padding:.5em;overflow:auto;white-space:pre-wrap;word-brea
 {{range $k := keys .Areas}}{{with index $.Areas $k}}<tr><td><a href="#area-{{$k}}">{{$k}}</a></td><td class="n">{{.Passed}}</td><td class="n">{{.Failed}}</td><td class="n">{{.Skipped}}</td><td class="n">{{.Unsupported}}</td></tr>
 {{end}}{{end}}</table>
 
+{{with .Official}}<h2>Official OCI conformance harness</h2>
+<p class="meta"><code>{{.Harness}}</code>; its closing counts: {{.Closing}}{{if .ReportDir}}; its own reports: <a href="{{.ReportDir}}/report.html">report.html</a>, <a href="{{.ReportDir}}/junit.xml">junit.xml</a>, <a href="{{.ReportDir}}/results.yaml">results.yaml</a>{{end}}</p>
+<p class="big"><span class="badge passed">{{.Summary.Passed}} passed</span>
+<span class="badge failed">{{.Summary.Failed}} failed</span>
+<span class="badge skipped">{{.Summary.Skipped}} skipped</span>
+({{pct .Summary}}% of {{.Summary.Total}} tests passed)</p>
+{{end}}
 <h2>By route</h2>
-<table><tr><th>Route</th><th>Passed</th><th>Failed</th><th>Skipped</th><th>Unsupported</th></tr>
-{{range $k := keys .Routes}}{{with index $.Routes $k}}<tr><td>{{$k}}</td><td class="n">{{.Passed}}</td><td class="n">{{.Failed}}</td><td class="n">{{.Skipped}}</td><td class="n">{{.Unsupported}}</td></tr>
+{{if .Official}}<table><tr><th rowspan="2">Route</th><th colspan="4">regkit suite</th><th colspan="3">official harness</th></tr>
+<tr><th>Passed</th><th>Failed</th><th>Skipped</th><th>Unsupported</th><th>Passed</th><th>Failed</th><th>Skipped</th></tr>
+{{range $k := keys .Routes}}{{with index $.Routes $k}}<tr><td>{{$k}}</td><td class="n">{{.Passed}}</td><td class="n">{{.Failed}}</td><td class="n">{{.Skipped}}</td><td class="n">{{.Unsupported}}</td>{{with .Official}}<td class="n">{{.Passed}}</td><td class="n">{{.Failed}}</td><td class="n">{{.Skipped}}</td>{{else}}<td class="n">–</td><td class="n">–</td><td class="n">–</td>{{end}}</tr>
 {{end}}{{end}}</table>
+{{else}}<table><tr><th>Route</th><th>Passed</th><th>Failed</th><th>Skipped</th><th>Unsupported</th></tr>
+{{range $k := keys .Routes}}{{with index $.Routes $k}}<tr><td>{{$k}}</td><td class="n">{{.Passed}}</td><td class="n">{{.Failed}}</td><td class="n">{{.Skipped}}</td><td class="n">{{.Unsupported}}</td></tr>
+{{end}}{{end}}</table>{{end}}
 
 {{if .Summary.Failed}}<h2>Failures</h2>
 {{range .Specs}}{{if eq .Status "failed"}}
@@ -88,6 +99,16 @@ pre{background:#f6f8fa;padding:.5em;overflow:auto;white-space:pre-wrap;word-brea
 {{with index $.Areas $k}}<table><tr><th>Spec</th><th>Status</th></tr>
 {{range .Specs}}<tr><td>{{.Name}}</td><td><span class="badge {{.Status}}">{{.Status}}</span></td></tr>
 {{end}}</table>{{end}}{{end}}
+
+{{with .Official}}{{if .Summary.Failed}}<h2>Official harness failures</h2>
+{{range .Specs}}{{if eq .Status "failed"}}<details class="failed" open><summary><span class="badge failed">failed</span> {{.Name}} <span class="labels">{{range .Labels}}[{{.}}] {{end}}</span></summary>
+<pre class="msg">{{.Message}}</pre>
+{{if .Output}}<pre>{{.Output}}</pre>{{end}}
+</details>{{end}}{{end}}{{end}}
+{{if .Summary.Skipped}}<h2>Official harness: skipped</h2>
+<table><tr><th>Test</th><th>Reason</th></tr>
+{{range .Specs}}{{if eq .Status "skipped"}}<tr><td>{{.Name}}</td><td>{{.Message}}</td></tr>
+{{end}}{{end}}</table>{{end}}{{end}}
 
 <h2>Skipped and unsupported</h2>
 <table><tr><th>Spec</th><th>Status</th><th>Reason</th></tr>

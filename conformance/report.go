@@ -32,7 +32,7 @@ const (
 
 // areas are the labels that name an area or a feature; every other label of
 // a spec is a route ID.
-var areas = []string{"pull", "push", "discovery", "management", "auth", "chunked", "referrers", "generic", "setup", "extension"}
+var areas = []string{"pull", "push", "discovery", "management", "auth", "chunked", "referrers", "generic", "setup", "extension", "strict", "official"}
 
 // IsArea reports whether a spec label names an area or feature rather than
 // a route ID.
@@ -95,6 +95,9 @@ type SpecResult struct {
 	Duration time.Duration `json:"duration"`
 	// Exchanges are the HTTP exchanges of a failed spec.
 	Exchanges []Exchange `json:"exchanges,omitempty"`
+	// Output is the official harness's record of a failed test's requests
+	// and responses.
+	Output string `json:"output,omitempty"`
 }
 
 // Group counts the outcomes of the specs of one route or area.
@@ -102,6 +105,9 @@ type Group struct {
 	Summary
 	// Specs are the names and outcomes of the group's specs.
 	Specs []GroupSpec `json:"specs"`
+	// Official counts the official harness's tests of the route, when its
+	// results were merged in (see MergeOfficial).
+	Official *Summary `json:"official,omitempty"`
 }
 
 // GroupSpec names one spec of a group.
@@ -130,6 +136,8 @@ type Results struct {
 	Areas map[string]*Group `json:"areas"`
 	// Specs are every spec in run order.
 	Specs []SpecResult `json:"specs"`
+	// Official is the official harness's verdicts, when merged in.
+	Official *Official `json:"official,omitempty"`
 }
 
 // specStatus maps a Ginkgo spec state to a Status.

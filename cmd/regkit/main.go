@@ -25,7 +25,7 @@ func commands() []command {
 		{"serve", "run the registry server", runServe},
 		{"admin", "manage users, organizations, members and tokens of a running server (-auth tokens)", runAdmin},
 		{"gc", "collect garbage once (same flags as serve; --dry-run reports only)", runGC},
-		{"conformance", "run a conformance suite against any registry (conformance oci ...)", runConformance},
+		{"conformance", "run a conformance suite against any registry (conformance oci|generic|official ...)", runConformance},
 		{"version", "print the version", runVersion},
 		{"bench", "benchmark uploads, range reads and manifest GETs", runBench},
 		{"ping", "check that a registry speaks the OCI Distribution API", runPing},

@@ -33,6 +33,15 @@ import (
 // LabelExtension marks specs of regkit extensions that Gitea lacks.
 const LabelExtension = "extension"
 
+// LabelStrict marks specs of rules regkit enforces more strictly than
+// Gitea (input Gitea accepts and regkit refuses, answers Gitea does not
+// give); the Gitea-compatible set leaves them out.
+const LabelStrict = "strict"
+
+// GiteaCompatible is the label filter of the Gitea-compatible set: every
+// spec that asserts only what Gitea does.
+const GiteaCompatible = "!" + LabelExtension + " && !" + LabelStrict
+
 // env is the state of one registered suite; every spec closes over it.
 type env struct {
 	cfg    *conformance.Config

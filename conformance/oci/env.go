@@ -32,6 +32,8 @@ const (
 	featAutoMount feature = "mount without from"
 	featSHA512    feature = "sha512 digests"
 	featCatalog   feature = "catalog"
+	// featBlobCheck is refusing image manifests whose blobs are missing.
+	featBlobCheck feature = "refusal of manifests whose blobs are missing"
 )
 
 // detection is the memoised outcome of probing one feature.
@@ -250,6 +252,8 @@ func (e *env) setting(f feature) conformance.Feature {
 		s = e.cfg.SHA512
 	case featCatalog:
 		s = e.cfg.Catalog
+	case featBlobCheck:
+		s = e.cfg.MissingBlobCheck
 	}
 	if s == "" {
 		s = conformance.FeatureAuto
@@ -316,10 +320,33 @@ func (e *env) detect(ctx context.Context, f feature) (bool, string) {
 			return false, fmt.Sprintf("GET %s answered %d", r.Path(), resp.Status)
 		}
 		return true, ""
-	case featSHA512:
-		b := fixtures.NewContent("application/octet-stream", fixtures.Blob(e.nextSeed(), 64), true)
-		if err := e.pushBlob(ctx, e.sub("probe"), b); err != nil {
+	case featBlobCheck:
+		m := fixtures.UnknownBlobs(e.nextSeed())
+		resp, err := e.pushManifest(ctx, e.sub("probe"), "", m.Content)
+		if err != nil {
 			return false, err.Error()
+		}
+		if resp.Status/100 == 2 {
+			e.cleanup(ctx, e.sub("probe"), m)
+			return false, fmt.Sprintf("a manifest whose blobs are missing was accepted (%d): the registry accepts sparse manifests", resp.Status)
+		}
+		return true, ""
+	case featSHA512:
+		// A blob and a manifest: a registry that stores sha512 blobs but
+		// refuses manifests by their sha512 digest lacks the feature.
+		m := fixtures.Artifact(fixtures.ArtifactOptions{Seed: e.nextSeed(), Blobs: 1, SHA512: true})
+		for _, b := range m.Blobs() {
+			if err := e.pushBlob(ctx, e.sub("probe"), b); err != nil {
+				return false, "a sha512 blob: " + err.Error()
+			}
+		}
+		resp, err := e.pushManifest(ctx, e.sub("probe"), "", m.Content)
+		if err != nil {
+			return false, err.Error()
+		}
+		e.cleanup(ctx, e.sub("probe"), m)
+		if resp.Status != http.StatusCreated {
+			return false, fmt.Sprintf("a manifest PUT by its sha512 digest answered %s", resp)
 		}
 		return true, ""
 	case featAutoMount:

@@ -17,12 +17,14 @@ func (e *env) pushSpecs() {
 	Describe("push", Label("push"), func() {
 		Describe("manifest validation", Label(string(oci.RouteManifestPut)), func() {
 			It("rejects an image whose blobs were never pushed with 400 MANIFEST_BLOB_UNKNOWN", func(ctx SpecContext) {
+				e.need(ctx, featBlobCheck)
 				m := fixtures.UnknownBlobs(e.nextSeed())
 				resp, err := e.pushManifest(ctx, e.repo, "unknown-blobs", m.Content)
 				Expect(err).NotTo(HaveOccurred())
 				expectError(resp, http.StatusBadRequest, oci.CodeManifestBlobUnknown)
 			})
 			It("rejects an image whose layer is missing (config pushed) with 400 MANIFEST_BLOB_UNKNOWN", func(ctx SpecContext) {
+				e.need(ctx, featBlobCheck)
 				m := fixtures.Image(fixtures.ImageOptions{Seed: e.nextSeed()})
 				Expect(e.pushBlob(ctx, e.repo, m.Config)).To(Succeed())
 				resp, err := e.pushManifest(ctx, e.repo, "", m.Content)
@@ -30,6 +32,7 @@ func (e *env) pushSpecs() {
 				expectError(resp, http.StatusBadRequest, oci.CodeManifestBlobUnknown)
 			})
 			It("does not serve a manifest it rejected", func(ctx SpecContext) {
+				e.need(ctx, featBlobCheck)
 				m := fixtures.UnknownBlobs(e.nextSeed())
 				_, err := e.pushManifest(ctx, e.repo, "rejected", m.Content)
 				Expect(err).NotTo(HaveOccurred())
