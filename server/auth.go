@@ -322,8 +322,8 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 		return v, nil
 	}
 	out := []string{}
-	last, full := req.Last, false
-	for req.N != 0 && !full {
+	last, full, n := req.Last, false, limit(req)
+	for n != 0 && !full {
 		repos, more, err := s.meta.Repositories(ctx, last, catalogPage)
 		if err != nil {
 			return fmt.Errorf("catalog: %w", err)
@@ -335,7 +335,7 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 			}
 			if ok {
 				out = append(out, repo)
-				if req.N > 0 && len(out) > req.N {
+				if n > 0 && len(out) > n {
 					full = true
 					break
 				}
@@ -347,7 +347,7 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 		last = repos[len(repos)-1]
 	}
 	if full {
-		out = out[:req.N]
+		out = out[:n]
 		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: req.N, Last: out[len(out)-1]}
 		w.Header().Set(oci.Link, oci.NextLink(next))
 	}
