@@ -82,6 +82,9 @@ func (db *DB) ClaimBlob(ctx context.Context, b Blob) (Blob, bool, error) {
 		if err = db.indexBlob(ctx, b.Digest, inc); err == nil {
 			err = db.update(ctx, shard, func(tx driver.Tx) error { return claimTx(tx, b, inc, &rec, &live) })
 		}
+		if err == nil && rec.Inc != inc {
+			err = db.reindexBlob(ctx, b.Digest, inc, rec.Inc)
+		}
 	}
 	if err != nil {
 		return Blob{}, false, err
@@ -93,6 +96,19 @@ func (db *DB) ClaimBlob(ctx context.Context, b Blob) (Blob, bool, error) {
 // is created (the value is the Inc the record will have).
 func (db *DB) indexBlob(ctx context.Context, d digest.Digest, inc string) error {
 	return db.update(ctx, shardBlobIndex, func(tx driver.Tx) error { return tx.Put(tIndex, string(d), []byte(inc)) })
+}
+
+// reindexBlob gives d's index entry the Inc of the record a concurrent
+// writer created (the entry holds ours, which no record has), so that
+// PurgeBlob of that record removes the entry.
+func (db *DB) reindexBlob(ctx context.Context, d digest.Digest, ours, theirs string) error {
+	return db.update(ctx, shardBlobIndex, func(tx driver.Tx) error {
+		v, ok, err := tx.Get(tIndex, string(d))
+		if err != nil || !ok || string(v) != ours {
+			return err
+		}
+		return tx.Put(tIndex, string(d), []byte(theirs))
+	})
 }
 
 // putTx is PutBlob's transaction on blob:<d>; a missing record is created
@@ -131,6 +147,9 @@ func (db *DB) PutBlob(ctx context.Context, b Blob) (Blob, error) {
 		inc := NewInc()
 		if err = db.indexBlob(ctx, b.Digest, inc); err == nil {
 			err = db.update(ctx, shard, func(tx driver.Tx) error { return putTx(tx, b, inc, &rec) })
+		}
+		if err == nil && rec.Inc != inc {
+			err = db.reindexBlob(ctx, b.Digest, inc, rec.Inc)
 		}
 	}
 	if err != nil {
