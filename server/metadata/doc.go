@@ -78,19 +78,21 @@
 // Deleting so the next collection finishes the job (DeleteBlobIfUnused on
 // a tombstone removes the links again).
 //
-// LinkBlob: intent, use, link. It writes a nonce as the link intent of
-// the digest in the repository, then refreshes the use of the live record
-// and enters the repository among its linkers (in the blob's shard), then
-// (first link only) adds the repository to the catalog's list of all
-// repositories, then writes the link — only if the intent still holds its
-// nonce. A collector that tombstones the record after the second step
-// finds the repository among the linkers and deletes the intent, so the
-// late link is refused (ErrConflict); one that tombstones it before the
-// second step makes that step fail. So no link is ever written for a
-// record that is being deleted, however slow the linker. Left behind: an
-// intent record (a few bytes, overwritten by the next link of the digest,
-// removed with the repository). Linker entries stay until PurgeBlob:
-// removing one in UnlinkBlob could race a LinkBlob of the same digest.
+// LinkBlob: intent, use, link. It writes its own link intent (the digest
+// and a fresh nonce) in the repository, then refreshes the use of the
+// live record and enters the repository among its linkers (in the blob's
+// shard), then (first link only) adds the repository to the catalog's
+// list of all repositories, then writes the link — only if its intent is
+// still there. A collector that tombstones the record after the second
+// step finds the repository among the linkers and deletes the digest's
+// intents, so the late link is refused (ErrConflict); one that tombstones
+// it before the second step makes that step fail. So no link is ever
+// written for a record that is being deleted, however slow the linker.
+// Concurrent linkers of one digest have their own intents and never
+// refuse each other. Left behind by a crash: an intent record (a few
+// bytes, removed when the digest is collected or with the repository).
+// Linker entries stay until PurgeBlob: removing one in UnlinkBlob could
+// race a LinkBlob of the same digest.
 //
 // Uploads: a session's lease, offset, state and epoch live in one record,
 // so AcquireUpload and ReleaseUpload are one transaction each. DeleteUpload

@@ -124,3 +124,35 @@ func TestIndexBeforeRecord(t *testing.T) {
 		t.Fatalf("ListBlobs = %+v, want the pending record", list)
 	}
 }
+
+// TestInterleavedLinks: linkers of one blob into one repository do not
+// refuse each other (a second LinkBlob runs whole between the steps of a
+// first), and the usage counts the blob once.
+func TestInterleavedLinks(t *testing.T) {
+	ctx := t.Context()
+	h := &hooked{Driver: memdriver.New()}
+	db := metadata.New(h)
+	b := metadata.Blob{Digest: digest.FromString("shared"), Size: 7, Key: "blobs/shared"}
+	if _, err := db.PutBlob(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	repoUpdates, inner := 0, error(nil)
+	ran := false
+	h.set(func(shard string) {
+		if shard != "repo:lib/app" {
+			return
+		}
+		if repoUpdates++; repoUpdates == 2 {
+			h.set(nil)
+			ran = true
+			inner = db.LinkBlob(ctx, "lib/app", b)
+		}
+	})
+	outer := db.LinkBlob(ctx, "lib/app", b)
+	if !ran || inner != nil || outer != nil {
+		t.Fatalf("interleaved LinkBlob: ran %v, inner %v, outer %v", ran, inner, outer)
+	}
+	if n, err := db.RepoUsage(ctx, "lib/app"); err != nil || n != b.Size {
+		t.Fatalf("RepoUsage = %d, %v; want %d", n, err, b.Size)
+	}
+}
