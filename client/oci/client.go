@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
 	ocispec "github.com/regkit/regkit/spec/oci"
 )
 
@@ -32,6 +34,8 @@ type Client struct {
 	static    string // WithBearerToken
 	userAgent string
 	auth      *authState
+	retry     RetryPolicy
+	keychain  authn.Keychain
 }
 
 // Option configures a Client.
@@ -66,12 +70,23 @@ func NewClient(base string, opts ...Option) *Client {
 		base:      strings.TrimRight(base, "/"),
 		userAgent: DefaultUserAgent,
 		auth:      newAuthState(),
+		retry:     DefaultRetryPolicy,
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	c.applyKeychain()
 	if c.hc == nil {
 		c.hc = &http.Client{Transport: defaultTransport()}
+	}
+	if c.retry.Attempts > 0 {
+		hc := *c.hc
+		next := hc.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		hc.Transport = retryTransport{next: next, p: &c.retry}
+		c.hc = &hc
 	}
 	return c
 }
@@ -219,6 +234,14 @@ func (c *Client) newHTTPRequest(ctx context.Context, method, target string, cl c
 		hr.ContentLength = cl.size
 		if cl.size == 0 {
 			hr.Body = http.NoBody
+		} else if rewind, ok := rewinder(cl.body); ok {
+			b := cl.body
+			hr.GetBody = func() (io.ReadCloser, error) {
+				if err := rewind(); err != nil {
+					return nil, err
+				}
+				return io.NopCloser(b), nil
+			}
 		}
 	}
 	for k, vs := range cl.header {
