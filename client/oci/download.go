@@ -122,8 +122,8 @@ func fetchRange(ctx context.Context, src BlobSource, p RetryPolicy, dst io.Write
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var oe *ocispec.Error
-		if errors.As(err, &oe) && !Retryable(oe.HTTPStatus()) && oe.Code != ocispec.CodeSizeInvalid {
+		var hs interface{ HTTPStatus() int }
+		if errors.As(err, &hs) && !Retryable(hs.HTTPStatus()) && !errors.Is(err, ocispec.ErrSizeInvalid) {
 			return err
 		}
 		if errors.Is(err, ErrNotFound) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -146,7 +147,7 @@ func transient(err error) bool {
 	}
 	var oe *ocispec.Error
 	if errors.As(err, &oe) {
-		return Retryable(oe.HTTPStatus())
+		return Retryable(oe.HTTPStatus()) || oe.HTTPStatus() == http.StatusConflict
 	}
 	return true
 }

@@ -76,6 +76,12 @@ func Retryable(status int) bool {
 	return false
 }
 
+// busy reports whether resp is a 409 that asks to be retried later (a
+// Retry-After on an upload another request holds).
+func busy(resp *http.Response) bool {
+	return resp.StatusCode == http.StatusConflict && resp.Header.Get("Retry-After") != ""
+}
+
 // Sleep waits d or until ctx is done.
 func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
@@ -104,7 +110,7 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if attempt >= t.p.Attempts || req.Context().Err() != nil {
 			return resp, err
 		}
-		if err == nil && !Retryable(resp.StatusCode) {
+		if err == nil && !Retryable(resp.StatusCode) && !busy(resp) {
 			return resp, nil
 		}
 		if err != nil && errors.Is(err, context.Canceled) {
@@ -130,4 +136,14 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			r.Body = body
 		}
 	}
+}
+
+// NewRetryTransport returns a RoundTripper that sends requests with next
+// (http.DefaultTransport when nil) and retries them as p says. A request
+// whose body cannot be sent again (no GetBody) is not retried.
+func NewRetryTransport(next http.RoundTripper, p RetryPolicy) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return retryTransport{next: next, p: &p}
 }

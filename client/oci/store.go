@@ -74,11 +74,6 @@ func isManifest(mediaType string) bool {
 	return false
 }
 
-// isIndex reports whether mediaType is an index or Docker manifest list.
-func isIndex(mediaType string) bool {
-	return mediaType == v1.MediaTypeImageIndex || mediaType == "application/vnd.docker.distribution.manifest.list.v2+json"
-}
-
 // verifyBytes checks b against desc's digest and size.
 func verifyBytes(desc v1.Descriptor, b []byte) error {
 	if desc.Size > 0 && int64(len(b)) != desc.Size {
