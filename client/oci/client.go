@@ -140,6 +140,10 @@ type call struct {
 	// can be sent again after an authentication challenge.
 	body io.Reader
 	size int64
+	// noReplay keeps the transport from sending the body again after a
+	// network error or a 5xx: the caller asks the server what arrived
+	// instead (upload chunks).
+	noReplay bool
 	// notFound replaces the generic NOT_FOUND of a 404 without an OCI
 	// body (as to every HEAD).
 	notFound *ocispec.Error
@@ -234,7 +238,7 @@ func (c *Client) newHTTPRequest(ctx context.Context, method, target string, cl c
 		hr.ContentLength = cl.size
 		if cl.size == 0 {
 			hr.Body = http.NoBody
-		} else if rewind, ok := rewinder(cl.body); ok {
+		} else if rewind, ok := rewinder(cl.body); ok && !cl.noReplay {
 			b := cl.body
 			hr.GetBody = func() (io.ReadCloser, error) {
 				if err := rewind(); err != nil {
