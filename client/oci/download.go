@@ -100,8 +100,8 @@ func fetchRange(ctx context.Context, src BlobSource, p RetryPolicy, dst io.Write
 	failures := 0
 	for pos < end || n == 0 {
 		length := end - pos
-		if pos == 0 && length == n {
-			length = 0 // whole blob: a plain GET
+		if h != nil && pos == 0 {
+			length = 0 // the whole blob in one stream: a plain GET
 		}
 		rc, err := src(ctx, pos, length)
 		if err == nil {
