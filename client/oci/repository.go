@@ -3,13 +3,16 @@ package oci
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	ocispec "github.com/regkit/regkit/spec/oci"
@@ -28,6 +31,8 @@ type Repository struct {
 	// MonolithicMax is the largest blob pushed in one request (default
 	// 4 MiB; negative: always chunked).
 	MonolithicMax int64
+
+	fallbackMu sync.Mutex // the referrers tag schema's read-modify-write
 }
 
 // NewRepository returns the Store for repository name of c's registry.
@@ -236,13 +241,92 @@ func (r *Repository) PushManifest(ctx context.Context, desc v1.Descriptor, body 
 	if tag != "" {
 		ref = tag
 	}
-	_, err := r.Client.ManifestPut(ctx, r.Name, ref, desc.MediaType, body)
+	_, h, err := r.Client.manifestPut(ctx, r.Name, ref, desc.MediaType, body)
+	if err != nil {
+		return err
+	}
+	var m referrerFields
+	if json.Unmarshal(body, &m) != nil || m.Subject == nil || h.Get(ocispec.OCISubject) != "" {
+		return nil
+	}
+	// A registry without the referrers API (it sent no OCI-Subject): keep
+	// the referrers tag schema's index up to date.
+	return r.addToFallback(ctx, *m.Subject, m.descriptor(desc))
+}
+
+// referrerFields are what a referrers index lists of a manifest.
+type referrerFields struct {
+	ArtifactType string            `json:"artifactType"`
+	Config       *v1.Descriptor    `json:"config"`
+	Subject      *v1.Descriptor    `json:"subject"`
+	Annotations  map[string]string `json:"annotations"`
+}
+
+func (m referrerFields) descriptor(desc v1.Descriptor) v1.Descriptor {
+	at := m.ArtifactType
+	if at == "" && m.Config != nil {
+		at = m.Config.MediaType
+	}
+	return v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, ArtifactType: at, Annotations: m.Annotations}
+}
+
+// FallbackTag is the tag of the referrers tag schema (OCI Distribution
+// v1.1) for subject d: "<alg>-<hex>".
+func FallbackTag(d digest.Digest) string {
+	return d.Algorithm().String() + "-" + d.Encoded()
+}
+
+// fallbackIndex reads the referrers tag schema's index for subject.
+func (r *Repository) fallbackIndex(ctx context.Context, subject digest.Digest) (v1.Index, error) {
+	idx := v1.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{}}
+	body, _, _, err := r.Client.ManifestGet(ctx, r.Name, FallbackTag(subject))
+	if errors.Is(err, ocispec.ErrManifestUnknown) || errors.Is(err, ocispec.ErrNameUnknown) {
+		return idx, nil
+	}
+	if err != nil {
+		return idx, err
+	}
+	if err := json.Unmarshal(body, &idx); err != nil {
+		return idx, fmt.Errorf("referrers tag %s: %w", FallbackTag(subject), err)
+	}
+	return idx, nil
+}
+
+// addToFallback adds ref to the referrers tag schema's index of subject.
+func (r *Repository) addToFallback(ctx context.Context, subject, ref v1.Descriptor) error {
+	r.fallbackMu.Lock()
+	defer r.fallbackMu.Unlock()
+	idx, err := r.fallbackIndex(ctx, subject.Digest)
+	if err != nil {
+		return err
+	}
+	for _, m := range idx.Manifests {
+		if m.Digest == ref.Digest {
+			return nil
+		}
+	}
+	idx.Manifests = append(idx.Manifests, ref)
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	_, err = r.Client.ManifestPut(ctx, r.Name, FallbackTag(subject.Digest), v1.MediaTypeImageIndex, b)
 	return err
 }
 
-// Referrers implements Store.
+// Referrers implements Store: the referrers API, or on a registry without
+// it (404), the referrers tag schema.
 func (r *Repository) Referrers(ctx context.Context, desc v1.Descriptor) ([]v1.Descriptor, error) {
-	return r.Client.Referrers(ctx, r.Name, desc.Digest, "")
+	refs, err := r.Client.Referrers(ctx, r.Name, desc.Digest, "")
+	var oe *ocispec.Error
+	if err == nil || !errors.As(err, &oe) || oe.HTTPStatus() != http.StatusNotFound {
+		return refs, err
+	}
+	idx, ferr := r.fallbackIndex(ctx, desc.Digest)
+	if ferr != nil {
+		return nil, ferr
+	}
+	return idx.Manifests, nil
 }
 
 // Close implements Store; it does nothing.
