@@ -28,10 +28,9 @@ import (
 // OCI routes need these actions on the repository's owner (the first
 // path component): pull for blob and manifest GET/HEAD, tags and
 // referrers; push for every upload route and manifest PUT; delete for
-// manifest and blob DELETE; a mount also needs pull on its from=
-// repository, and without it (or without from=) it is answered as a plain
-// upload start (202), so a mount never reveals a blob the caller may not
-// read. GET /v2/ and GET /v2/_catalog need any valid credentials (or an
+// manifest and blob DELETE; a mount also needs pull on its source (see
+// authorizeMount), and without it is answered as a plain upload start
+// (202), so a mount never reveals a blob the caller may not read. GET /v2/ and GET /v2/_catalog need any valid credentials (or an
 // anonymous bearer token), as the docker login flow expects: a client
 // without them is challenged, so clients that only send credentials after
 // a challenge (crane, skopeo) still send them. The catalog lists only the
@@ -235,9 +234,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req *oci.Requ
 		return err
 	}
 	if req.Route == oci.RouteBlobMount {
-		if req.From == "" || a.Authorize(ctx, p, req.From, auth.PackageContainer, auth.ActionsOf(string(auth.Pull))) != nil {
-			req.Route, req.From, req.Digest = oci.RouteUploadStart, "", ""
-		}
+		return s.authorizeMount(w, r, req, p)
 	}
 	return nil
 }

@@ -158,7 +158,8 @@ func TestNormalizeScopes(t *testing.T) {
 		want []string
 		err  bool
 	}{
-		{[]string{"write:package"}, []string{"write:packages"}, false},
+		{[]string{"write:package"}, []string{"delete:packages", "write:packages"}, false},
+		{[]string{"write:packages"}, []string{"write:packages"}, false},
 		{[]string{"read:package,write:package", "delete:packages", "READ:packages"}, []string{"delete:packages", "read:packages", "write:packages"}, false},
 		{[]string{"write:repository"}, nil, true},
 		{nil, nil, true},
