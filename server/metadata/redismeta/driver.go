@@ -91,7 +91,7 @@ func (d *Driver) Close() error {
 
 // maxAttempts bounds how often Update runs fn when it keeps losing to
 // concurrent commits.
-const maxAttempts = 100
+const maxAttempts = 32
 
 var errStale = fmt.Errorf("%w: the shard changed during the transaction", driver.ErrConflict)
 

@@ -125,6 +125,46 @@ func TestDriverShardNames(t *testing.T) {
 	}
 }
 
+// TestDriverRangeHighBytes: prefixes ending in 0xff bytes have no
+// simple successor for the upper bound of ZRANGEBYLEX.
+func TestDriverRangeHighBytes(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: redistest.Start(t)})
+	t.Cleanup(func() { c.Close() })
+	d := redismeta.NewDriver(c, redismeta.WithKeyPrefix("high:"))
+	tb := driver.Table{Name: "t", Ordered: true}
+	ks := []string{"a", "a\xfe", "a\xff", "a\xff\x00", "a\xff\xff", "b", "\xff", "\xff\xff\x01"}
+	err := d.Update(t.Context(), "s", func(tx driver.Tx) error {
+		for _, k := range ks {
+			if err := tx.Put(tb, k, []byte(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for prefix, want := range map[string]string{
+		"a\xff":     "a\xff,a\xff\x00,a\xff\xff",
+		"a\xff\xff": "a\xff\xff",
+		"a":         "a,a\xfe,a\xff,a\xff\x00,a\xff\xff",
+		"\xff":      "\xff,\xff\xff\x01",
+		"\xff\xff":  "\xff\xff\x01",
+	} {
+		kvs, _, err := d.Range(t.Context(), "s", tb, prefix, "", -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, kv := range kvs {
+			got = append(got, kv.Key)
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("Range(%q) = %q, want %q", prefix, got, strings.Split(want, ","))
+		}
+	}
+}
+
 // TestDriverRoundTrips counts the commands each operation sends, with a
 // go-redis hook (a pipeline counts as one round trip).
 func TestDriverRoundTrips(t *testing.T) {
@@ -159,7 +199,10 @@ func TestDriverRoundTrips(t *testing.T) {
 	}{
 		{"blind Update", 1, blind},
 		{"read-modify-write Update", 2, rmw},
-		{"Get", 1, func() error { _, _, err := d.Get(ctx, driver.Ref{Shard: "repo", Table: manifests, Key: "sha256:1"}); return err }},
+		{"Get", 1, func() error {
+			_, _, err := d.Get(ctx, driver.Ref{Shard: "repo", Table: manifests, Key: "sha256:1"})
+			return err
+		}},
 		{"Follow", 1, func() error {
 			v, ok, err := d.Follow(ctx, "repo", tags, "latest", manifests)
 			if err == nil && (!ok || string(v) != "body") {
@@ -199,7 +242,7 @@ func TestDriverRoundTrips(t *testing.T) {
 
 type pipelineHook struct{ n *atomic.Int64 }
 
-func (h pipelineHook) DialHook(next redis.DialHook) redis.DialHook       { return next }
+func (h pipelineHook) DialHook(next redis.DialHook) redis.DialHook          { return next }
 func (h pipelineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 func (h pipelineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
