@@ -216,6 +216,16 @@ func TestDriverRoundTrips(t *testing.T) {
 			return err
 		}},
 		{"Now", 1, func() error { _, err := d.Now(ctx); return err }},
+		{"Update reading one record twice", 2, func() error {
+			return d.Update(ctx, "repo", func(tx driver.Tx) error {
+				for range 2 {
+					if _, _, err := tx.Get(tags, "latest"); err != nil {
+						return err
+					}
+				}
+				return tx.Put(tags, "again", []byte("x"))
+			})
+		}},
 		{"read-only Update", 1, func() error {
 			return d.Update(ctx, "repo", func(tx driver.Tx) error { _, _, err := tx.Get(tags, "latest"); return err })
 		}},

@@ -32,6 +32,7 @@ type txTable struct {
 	read    bool
 	version string             // as read
 	writes  map[string]*[]byte // key → value; nil: deleted
+	cache   map[string]*[]byte // key → value read; nil: absent
 }
 
 func newTx(ctx context.Context, d *Driver, shard string) *tx {
@@ -41,7 +42,7 @@ func newTx(ctx context.Context, d *Driver, shard string) *tx {
 func (x *tx) table(t driver.Table) *txTable {
 	tt := x.byName[t.Name]
 	if tt == nil {
-		tt = &txTable{t: t, writes: map[string]*[]byte{}}
+		tt = &txTable{t: t, writes: map[string]*[]byte{}, cache: map[string]*[]byte{}}
 		tt.h, tt.z, tt.v = tableKeys(x.tag, t)
 		x.byName[t.Name] = tt
 		x.tables = append(x.tables, tt)
@@ -90,11 +91,13 @@ func (x *tx) Get(t driver.Table, key string) ([]byte, bool, error) {
 		return nil, false, errStale
 	}
 	tt := x.table(t)
-	if w, ok := tt.writes[key]; ok {
-		if w == nil {
-			return nil, false, nil
+	for _, m := range []map[string]*[]byte{tt.writes, tt.cache} {
+		if w, ok := m[key]; ok { // a snapshot reads the same again
+			if w == nil {
+				return nil, false, nil
+			}
+			return slices.Clone(*w), true, nil
 		}
-		return slices.Clone(*w), true, nil
 	}
 	vkeys, versions := x.readSet()
 	r, moved, err := reply(getScript.Run(x.ctx, x.d.c, append([]string{tt.h, tt.v}, vkeys...), append([]any{key}, versions...)...))
@@ -112,6 +115,11 @@ func (x *tx) Get(t driver.Table, key string) ([]byte, bool, error) {
 		return nil, false, x.staleRead()
 	}
 	v, ok := bulk(r[1])
+	tt.cache[key] = nil
+	if ok {
+		tt.cache[key] = &v
+		v = slices.Clone(v)
+	}
 	return v, ok, nil
 }
 
