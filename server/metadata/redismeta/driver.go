@@ -17,31 +17,8 @@ import (
 )
 
 // Driver is a driver.Driver on Redis, through a go-redis UniversalClient
-// (standalone, Sentinel or Cluster). It is safe for concurrent use.
-//
-// # Key layout
-//
-// P is the key prefix (WithKeyPrefix; default DefaultPrefix). Every key
-// of shard S starts with P{S} (S with '%', '{' and '}' percent-escaped),
-// so a shard lives in one cluster slot and each transaction is one atomic
-// script even on a cluster. Table T of S is
-//
-//	P{S}:T     hash    key → value
-//	P{S}:T:z   zset    the keys, score 0 (ordered tables only), for
-//	                   Range by ZRANGEBYLEX
-//	P{S}:T:v   string  the table's version: a random token that every
-//	                   commit changing T sets, deleted with the table
-//
-// # Transactions
-//
-// Update is optimistic. Each read in a transaction is one script that
-// returns the record with its table's version and checks, in the same
-// round trip, that the tables read before still have the versions seen,
-// so fn always sees one consistent state. The commit is one script that
-// checks every version read and applies all writes, or writes nothing
-// and reruns fn (at most maxAttempts times; then driver.ErrConflict). A
-// blind write costs one round trip, a read-modify-write of one record
-// two.
+// (standalone, Sentinel or Cluster); see the package documentation for
+// its keys and transactions. It is safe for concurrent use.
 type Driver struct {
 	c      redis.UniversalClient
 	prefix string
@@ -50,25 +27,10 @@ type Driver struct {
 
 var _ driver.Driver = (*Driver)(nil)
 
-type driverOptions struct {
-	prefix string
-}
-
-// DriverOption configures NewDriver.
-type DriverOption func(*driverOptions)
-
-// WithKeyPrefix sets the prefix of every key of the driver, so that
-// several stores (tests, tenants) can share one Redis. The default is
-// DefaultPrefix. It must not contain '{' or '}', which would change the
-// keys' hash tags.
-func WithKeyPrefix(prefix string) DriverOption {
-	return func(o *driverOptions) { o.prefix = prefix }
-}
-
 // NewDriver returns a driver on c. The caller keeps ownership of c:
 // Close does not close it.
-func NewDriver(c redis.UniversalClient, opts ...DriverOption) *Driver {
-	o := driverOptions{prefix: DefaultPrefix}
+func NewDriver(c redis.UniversalClient, opts ...Option) *Driver {
+	o := options{prefix: DefaultPrefix}
 	for _, opt := range opts {
 		opt(&o)
 	}

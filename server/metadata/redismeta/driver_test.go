@@ -23,7 +23,7 @@ var driverSeq atomic.Int64
 // each under its own prefix on the Redis that c talks to.
 func driverContract(t *testing.T, c redis.UniversalClient) {
 	drivertest.Run(t, func(t *testing.T) driver.Driver {
-		return redismeta.NewDriver(c, redismeta.WithKeyPrefix(fmt.Sprintf("drv%d:", driverSeq.Add(1))))
+		return redismeta.NewDriver(c, redismeta.WithPrefix(fmt.Sprintf("drv%d:", driverSeq.Add(1))))
 	})
 }
 
@@ -100,7 +100,7 @@ func TestDriverContractCluster(t *testing.T) {
 func TestDriverShardNames(t *testing.T) {
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: redistest.StartCluster(t, 3)})
 	t.Cleanup(func() { c.Close() })
-	d := redismeta.NewDriver(c, redismeta.WithKeyPrefix("names:"))
+	d := redismeta.NewDriver(c, redismeta.WithPrefix("names:"))
 	a := driver.Table{Name: "a", Ordered: true}
 	b := driver.Table{Name: "b"}
 	shards := []string{"", "}", "{", "{}", "}x{", "%", "%7D", "a}b", "a", "x:y"}
@@ -130,7 +130,7 @@ func TestDriverShardNames(t *testing.T) {
 func TestDriverRangeHighBytes(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: redistest.Start(t)})
 	t.Cleanup(func() { c.Close() })
-	d := redismeta.NewDriver(c, redismeta.WithKeyPrefix("high:"))
+	d := redismeta.NewDriver(c, redismeta.WithPrefix("high:"))
 	tb := driver.Table{Name: "t", Ordered: true}
 	ks := []string{"a", "a\xfe", "a\xff", "a\xff\x00", "a\xff\xff", "b", "\xff", "\xff\xff\x01"}
 	err := d.Update(t.Context(), "s", func(tx driver.Tx) error {
@@ -171,7 +171,7 @@ func TestDriverRoundTrips(t *testing.T) {
 	ctx := t.Context()
 	c := redis.NewClient(&redis.Options{Addr: redistest.Start(t)})
 	defer c.Close()
-	d := redismeta.NewDriver(c, redismeta.WithKeyPrefix("rt:"))
+	d := redismeta.NewDriver(c, redismeta.WithPrefix("rt:"))
 	tags := driver.Table{Name: "tags", Ordered: true}
 	manifests := driver.Table{Name: "manifests"}
 	blind := func() error {
@@ -268,7 +268,7 @@ func TestDriverConflict(t *testing.T) {
 	ctx := t.Context()
 	c := redis.NewClient(&redis.Options{Addr: redistest.Start(t)})
 	defer c.Close()
-	d := redismeta.NewDriver(c, redismeta.WithKeyPrefix("conflict:"))
+	d := redismeta.NewDriver(c, redismeta.WithPrefix("conflict:"))
 	tb := driver.Table{Name: "t", Ordered: true}
 	// Every run of fn commits a concurrent change after its read.
 	runs := 0
