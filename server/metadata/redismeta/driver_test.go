@@ -94,6 +94,15 @@ func TestDriverContractCluster(t *testing.T) {
 	driverContract(t, c)
 }
 
+// TestDriverContractSentinel runs the contract through a Sentinel, which
+// names the master the client talks to.
+func TestDriverContractSentinel(t *testing.T) {
+	sentinel, master := redistest.StartSentinel(t)
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: []string{sentinel}})
+	t.Cleanup(func() { c.Close() })
+	driverContract(t, c)
+}
+
 // TestDriverShardNames: shard names with the characters of hash tags
 // stay apart and stay in one slot each (on a cluster, a transaction
 // spanning two of their tables would fail with CROSSSLOT otherwise).

@@ -94,6 +94,23 @@ func TestOpenCluster(t *testing.T) {
 	}
 }
 
+func TestOpenSentinel(t *testing.T) {
+	ctx := t.Context()
+	sentinel, master := redistest.StartSentinel(t)
+	s, err := redismeta.Open(ctx, "redis+sentinel://"+sentinel+"/"+master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	body := []byte("{}")
+	if err := s.PutManifest(ctx, "r", metadata.Manifest{Digest: digest.FromBytes(body), Body: body}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.GetManifest(ctx, "r", "t"); err != nil || string(m.Body) != "{}" {
+		t.Fatalf("GetManifest = %q, %v", m.Body, err)
+	}
+}
+
 // TestManifestGetIsOneRoundTrip: a manifest GET through the metadata
 // store, by tag or by digest, is exactly one Redis command.
 func TestManifestGetIsOneRoundTrip(t *testing.T) {
