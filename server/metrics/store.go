@@ -16,18 +16,27 @@ import (
 // upload and clock operations recorded (metadata_operation_duration_seconds
 // and metadata_operation_errors_total, label op = the method's name).
 // metadata.ErrNotFound and metadata.ErrExists are answers, not errors.
-// The optional interfaces that every regkit store implements
-// (metadata.Packages, metadata.Identity, metadata.Counter) stay
-// available on the result, unmeasured; a store lacking any of them is
-// returned as it is.
+// The optional interfaces of regkit's stores stay available on the
+// result, unmeasured: metadata.Packages and metadata.Identity (every
+// store), metadata.Counter (Redis). A store lacking Packages or Identity
+// is returned as it is.
 func (m *Metrics) Store(meta metadata.Store) metadata.Store {
 	p, ok1 := meta.(metadata.Packages)
 	id, ok2 := meta.(metadata.Identity)
-	c, ok3 := meta.(metadata.Counter)
-	if !ok1 || !ok2 || !ok3 {
+	if !ok1 || !ok2 {
 		return meta
 	}
-	return &fullStore{store: &store{Store: meta, m: m}, Packages: p, Identity: id, Counter: c}
+	fs := &fullStore{store: &store{Store: meta, m: m}, Packages: p, Identity: id}
+	if c, ok := meta.(metadata.Counter); ok {
+		return &counterStore{fullStore: fs, Counter: c}
+	}
+	return fs
+}
+
+// counterStore is a fullStore that keeps metadata.Counter too.
+type counterStore struct {
+	*fullStore
+	metadata.Counter
 }
 
 // store measures the operations of metadata.Store that requests make.
@@ -41,7 +50,6 @@ type fullStore struct {
 	*store
 	metadata.Packages
 	metadata.Identity
-	metadata.Counter
 }
 
 // Close resolves the ambiguity between the embedded interfaces.
