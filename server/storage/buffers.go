@@ -19,7 +19,8 @@ import (
 // buffers of all uploads of a Store together: an upload needs one buffer
 // to start (waiting up to the budget's wait for one, else failing with
 // ErrBuffersBusy, answered 503 with Retry-After) and takes the other two
-// only when they are free, running with less overlap otherwise.
+// only while a quarter of the budget stays free, running with less
+// overlap otherwise.
 
 const (
 	copyBufSize = 1 << 20
@@ -90,8 +91,11 @@ func (b *budget) acquire(ctx context.Context, want int64) (int64, func(), error)
 		}
 		b.waited("got")
 	}
+	// Extra buffers only overlap hashing with reading: take them while
+	// a quarter of the budget stays free for other uploads' first buffer
+	// (the count is approximate; it only tunes).
 	got := int64(1)
-	for got < want && b.sem.TryAcquire(1) {
+	for got < want && b.n-int64(len(b.inUse))-got > b.n/4 && b.sem.TryAcquire(1) {
 		got++
 	}
 	b.account(got)
