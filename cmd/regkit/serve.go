@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/regkit/regkit/server"
@@ -140,7 +141,11 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	return fs
 }
 
-func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 1 && strings.TrimLeft(args[0], "-") == helpMarkdownFlag {
+		writeConfigMarkdown(stdout)
+		return nil
+	}
 	cfg := defaultServeConfig()
 	fs := newServeFlags(&cfg)
 	fs.SetOutput(stderr)
