@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -183,6 +184,19 @@ func TestMetricsPushPull(t *testing.T) {
 	}
 	if b := labelSum(fams["regkit_upload_buffer_budget_bytes"], nil); b != float64(cfg.UploadBufferMemory) {
 		t.Errorf("buffer budget gauge = %v, want %d", b, cfg.UploadBufferMemory)
+	}
+
+	// Every metric the Grafana dashboard queries exists (counters of
+	// errors and waits appear with their first occurrence only).
+	dash, err := os.ReadFile("../../docs/ops/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range regexp.MustCompile(`regkit_[a-z_]+`).FindAllString(string(dash), -1) {
+		n = strings.TrimSuffix(n, "_bucket")
+		if fams[n] == nil && !strings.HasSuffix(n, "_errors_total") && !strings.HasSuffix(n, "_waits_total") {
+			t.Errorf("the dashboard queries %s, which /metrics does not have", n)
+		}
 	}
 
 	resp, err := http.Get("http://" + maddr + "/debug/pprof/cmdline")
