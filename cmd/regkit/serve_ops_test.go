@@ -432,3 +432,56 @@ func TestRequestID(t *testing.T) {
 		t.Errorf("access log lines with request_id and route end-1 missing; found %v in:\n%s", found, logs.String())
 	}
 }
+
+// TestDrain: on shutdown (SIGTERM cancels serve's context) /readyz
+// answers 503 "draining" for -drain-delay while requests are still
+// served, and only then does the listener close.
+func TestDrain(t *testing.T) {
+	cfg := defaultServeConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Data = t.TempDir()
+	cfg.DrainDelay = 1500 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), ready) }()
+	addr := <-ready
+	get := func(p string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz before shutdown: %d", code)
+	}
+	start := time.Now()
+	cancel()
+	deadline := time.Now().Add(time.Second)
+	for {
+		code, body := get("/readyz")
+		if code == http.StatusServiceUnavailable && strings.Contains(body, "draining") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz while draining: %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _ := get("/v2/"); code != http.StatusOK {
+		t.Fatalf("GET /v2/ while draining: %d, want 200 (requests are still served)", code)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < cfg.DrainDelay {
+		t.Fatalf("serve returned after %v, before the drain delay %v", d, cfg.DrainDelay)
+	}
+	if _, err := http.Get("http://" + addr + "/v2/"); err == nil {
+		t.Fatal("the listener still accepts after shutdown")
+	}
+}
