@@ -116,7 +116,7 @@ func (cf *clientFlags) client() (*oci.Client, error) {
 	if cf.token != "" {
 		opts = append(opts, oci.WithBearerToken(cf.token))
 	}
-	opts = append(opts, oci.WithUserAgent("regkit/"+version))
+	opts = append(opts, oci.WithUserAgent("regkit/"+readBuildInfo().short()))
 	return oci.NewClient(cf.url, opts...), nil
 }
 

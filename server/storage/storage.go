@@ -141,6 +141,8 @@ type options struct {
 	log         *slog.Logger
 	leaseTTL    time.Duration
 	syncAppends bool
+	budget      *budget     // see buffers.go
+	observe     ObserveFunc // see observe.go
 }
 
 // Option configures Open.
