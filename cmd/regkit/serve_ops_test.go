@@ -485,3 +485,52 @@ func TestDrain(t *testing.T) {
 		t.Fatal("the listener still accepts after shutdown")
 	}
 }
+
+// TestMetricsEndpointAuth: with -metrics-endpoint, GET /metrics on the
+// registry's listener needs a site admin's password login: 401 without
+// credentials, 403 for another user, the metrics for the admin.
+func TestMetricsEndpointAuth(t *testing.T) {
+	const adminPW = "bootstrap-password-1"
+	t.Setenv(adminPasswordEnv, adminPW)
+	keyFile := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(keyFile, []byte("0123456789abcdef0123456789abcdef-key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultServeConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Data = t.TempDir()
+	cfg.Auth = "tokens"
+	cfg.AuthSigningKeyFile = keyFile
+	cfg.MetricsEndpoint = true
+	addr, stop := startServe(t, cfg)
+	defer stop()
+	t.Setenv("REGKIT_URL", "http://"+addr)
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"admin", "users", "create", "dev", "-new-password", "dev-password-123"}, &out, &errOut); code != 0 {
+		t.Fatalf("create user: %d %s %s", code, out.String(), errOut.String())
+	}
+	get := func(user, pw string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+		if user != "" {
+			req.SetBasicAuth(user, pw)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("", ""); code != http.StatusUnauthorized {
+		t.Errorf("anonymous GET /metrics: %d, want 401", code)
+	}
+	if code, _ := get("dev", "dev-password-123"); code != http.StatusForbidden {
+		t.Errorf("GET /metrics as a plain user: %d, want 403", code)
+	}
+	code, body := get("admin", adminPW)
+	if code != http.StatusOK || !strings.Contains(body, "regkit_http_requests_total") {
+		t.Errorf("GET /metrics as the site admin: %d\n%.300s", code, body)
+	}
+}
