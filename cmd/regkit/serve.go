@@ -289,6 +289,9 @@ func openStores(ctx context.Context, cfg serveConfig, log *slog.Logger, m *metri
 		return nil, nil, nil, err
 	}
 	if m != nil {
+		if rs, ok := meta.(*redismeta.Store); ok {
+			rs.Client().AddHook(m.RedisHook())
+		}
 		meta = m.Store(meta)
 	}
 	bucketURL, err := cfg.bucketURL()

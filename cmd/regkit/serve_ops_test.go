@@ -187,14 +187,15 @@ func TestMetricsPushPull(t *testing.T) {
 	}
 
 	// Every metric the Grafana dashboard queries exists (counters of
-	// errors and waits appear with their first occurrence only).
+	// errors and waits appear with their first occurrence only, Redis's
+	// with a Redis store: TestReadyzRedisOutage).
 	dash, err := os.ReadFile("../../docs/ops/grafana-dashboard.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range regexp.MustCompile(`regkit_[a-z_]+`).FindAllString(string(dash), -1) {
 		n = strings.TrimSuffix(n, "_bucket")
-		if fams[n] == nil && !strings.HasSuffix(n, "_errors_total") && !strings.HasSuffix(n, "_waits_total") {
+		if fams[n] == nil && !strings.HasSuffix(n, "_errors_total") && !strings.HasSuffix(n, "_waits_total") && !strings.HasPrefix(n, "regkit_redis_") {
 			t.Errorf("the dashboard queries %s, which /metrics does not have", n)
 		}
 	}
@@ -229,7 +230,7 @@ func TestReadyzRedisOutage(t *testing.T) {
 	cfg.Data = t.TempDir()
 	cfg.Redis = "redis://" + p.Addr + "/0"
 	cfg.GCInterval = 0
-	addr, stop := startServe(t, cfg)
+	addr, maddr, stop := startServeMetrics(t, cfg)
 	defer stop()
 
 	probe := func(path string) (int, Readiness, http.Header) {
@@ -265,6 +266,18 @@ func TestReadyzRedisOutage(t *testing.T) {
 			t.Fatalf("/readyz after redis restarted: %d %+v", code, r)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// The Redis client's round trips are measured, the failed ones of the
+	// outage counted.
+	fams := scrape(t, "http://"+maddr+"/metrics")
+	if n := labelSum(fams["regkit_redis_command_duration_seconds"], map[string]string{"command": "time"}); n < 2 {
+		t.Errorf("redis TIME round trips observed: %v, want >= 2", n)
+	}
+	if n := labelSum(fams["regkit_redis_command_errors_total"], nil); n < 1 {
+		t.Errorf("redis errors during the outage: %v, want >= 1", n)
+	}
+	if n := labelSum(fams["regkit_metadata_operation_errors_total"], map[string]string{"op": "Now"}); n < 1 {
+		t.Errorf("metadata Now errors during the outage: %v, want >= 1", n)
 	}
 }
 
