@@ -20,8 +20,8 @@ import (
 )
 
 // The generic package registry (/api/packages/{owner}/generic/...) and the
-// package management API (/api/v1/packages/...), after Gitea's, as
-// ../shared/BEHAVIOR.md §1–§2 and the README's "Generic packages" section describe them.
+// package management API (/api/v1/packages/...), after Gitea's, as the
+// README's "Generic packages" section and docs/gitea.md describe them.
 //
 // Routes are registered from spec/generic's table (and a catch-all under
 // each prefix, so that every path there answers in the API's error

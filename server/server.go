@@ -21,9 +21,10 @@ import (
 	"github.com/regkit/regkit/spec/oci"
 )
 
-// DefaultMaxManifestSize is the largest manifest accepted by default
-// (4 MiB, the size the OCI specification says clients may expect).
-const DefaultMaxManifestSize = 4 << 20
+// DefaultMaxManifestSize is the largest manifest accepted by default:
+// 10 MiB, at least the 4 MiB the OCI specification says clients may
+// expect and what Gitea's container registry accepts.
+const DefaultMaxManifestSize = 10 << 20
 
 // Server is the registry's HTTP handler.
 type Server struct {
@@ -64,8 +65,9 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 func WithMaxManifestSize(n int64) Option { return func(o *options) { o.maxManifestSize = n } }
 
 // WithAutoMount makes a mount request without "from" succeed (201) when
-// the blob exists anywhere in the registry. Off by default, as the OCI
-// specification describes it as optional.
+// the blob exists anywhere in the registry; with WithAuth, when it is
+// linked in a repository the caller may pull (see authorizeMount). Off by
+// default, as the OCI specification describes it as optional.
 func WithAutoMount(on bool) Option { return func(o *options) { o.autoMount = on } }
 
 // WithDelete enables or disables manifest, tag and blob deletion (on by
