@@ -177,7 +177,7 @@ func TestMetricsPushPull(t *testing.T) {
 			t.Errorf("storage op %s not observed", op)
 		}
 	}
-	for _, name := range []string{"regkit_gc_runs_total", "regkit_upload_sessions_open", "regkit_upload_buffer_budget_bytes", "go_goroutines"} {
+	for _, name := range []string{"regkit_gc_runs_total", "regkit_upload_sessions_open", "regkit_upload_buffer_budget_bytes", "regkit_build_info", "go_goroutines"} {
 		if fams[name] == nil {
 			t.Errorf("metric %s missing", name)
 		}
