@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bunrouter"
 
 	"github.com/regkit/regkit/server/auth"
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/spec/oci"
 )
 
@@ -23,7 +24,7 @@ import (
 // every request once and stores the outcome in the request context; it
 // also applies the rate limits (429 with Retry-After; TOOMANYREQUESTS on
 // /v2). Authorization happens per route: authorize, called by dispatchOCI
-// for /v2, and the /api/v1 handlers (api_users.go).
+// for /v2, and the /api/v1 handlers (server/accounts).
 //
 // OCI routes need these actions on the repository's owner (the first
 // path component): pull for blob and manifest GET/HEAD, tags and
@@ -37,20 +38,11 @@ import (
 // repositories the caller may pull (catalogVisible); anonymous callers
 // (with an anonymous bearer token) see public owners only.
 
-// authKey is the context key of the authentication outcome.
-type authKey struct{}
-
-// authResult is the outcome of authenticating a request.
-type authResult struct {
-	p   auth.Principal
-	err error // wraps auth.ErrInvalidCredentials or auth.ErrMalformedCredentials
-}
+// authResult is the outcome of authenticating a request (core.AuthResult).
+type authResult = core.AuthResult
 
 // principal returns the authentication outcome of r's request.
-func principal(ctx context.Context) authResult {
-	res, _ := ctx.Value(authKey{}).(authResult)
-	return res
-}
+func principal(ctx context.Context) authResult { return core.AuthOf(ctx) }
 
 // isOCIPath reports whether p is under /v2.
 func isOCIPath(p string) bool { return p == "/v2" || strings.HasPrefix(p, "/v2/") }
@@ -100,7 +92,7 @@ func (s *Server) authenticate(next bunrouter.HandlerFunc) bunrouter.HandlerFunc 
 				s.writeAuthError(w, r, err)
 				return nil
 			}
-			res.p, err = a.Authenticate(ctx, creds)
+			res.Principal, err = a.Authenticate(ctx, creds)
 		}
 		if err != nil {
 			if !errors.Is(err, auth.ErrUnauthenticated) && !errors.Is(err, auth.ErrMalformedCredentials) {
@@ -108,13 +100,13 @@ func (s *Server) authenticate(next bunrouter.HandlerFunc) bunrouter.HandlerFunc 
 				return nil
 			}
 			a.RecordFailure(ctx, ip)
-			res = authResult{err: err}
+			res = authResult{Err: err}
 		}
-		if err := a.Hit(ctx, ip, res.p); err != nil {
+		if err := a.Hit(ctx, ip, res.Principal); err != nil {
 			s.writeAuthError(w, r, err)
 			return nil
 		}
-		return next(w, req.WithContext(context.WithValue(ctx, authKey{}, res)))
+		return next(w, req.WithContext(core.WithAuth(ctx, res)))
 	}
 }
 
@@ -163,29 +155,11 @@ func challengeScope(req *oci.Request) string {
 	return scope
 }
 
-// baseURL is the externally visible base URL of the registry, for the
-// challenge's realm. X-Forwarded-Proto and X-Forwarded-Host are honoured
-// (they only change where the caller's own client is sent for a token).
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
-		scheme = p
-	}
-	host := r.Host
-	if h := r.Header.Get("X-Forwarded-Host"); h != "" && !strings.ContainsAny(h, "\"\\, /") {
-		host = h
-	}
-	return scheme + "://" + host
-}
-
 // challenge sets the Bearer challenge for req and returns the 401 error
 // for cause.
 func (s *Server) challenge(w http.ResponseWriter, r *http.Request, req *oci.Request, cause error) error {
 	a := s.opts.auth
-	ch := oci.Challenge{Scheme: "Bearer", Params: map[string]string{"realm": baseURL(r) + "/v2/token", "service": a.Service()}}
+	ch := oci.Challenge{Scheme: "Bearer", Params: map[string]string{"realm": core.BaseURL(r) + "/v2/token", "service": a.Service()}}
 	if scope := challengeScope(req); scope != "" {
 		ch.Params["scope"] = scope
 	}
@@ -217,10 +191,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req *oci.Requ
 	}
 	ctx := r.Context()
 	res := principal(ctx)
-	if res.err != nil {
-		return s.challenge(w, r, req, res.err)
+	if res.Err != nil {
+		return s.challenge(w, r, req, res.Err)
 	}
-	p := res.p
+	p := res.Principal
 	switch req.Route {
 	case oci.RouteBase, oci.RouteCatalog:
 		// Any valid credentials, or an anonymous bearer token; the
@@ -266,11 +240,11 @@ type tokenResponse struct {
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, _ oci.Request) error {
 	a := s.opts.auth
 	res := principal(r.Context())
-	if res.err != nil {
+	if res.Err != nil {
 		w.Header().Set(oci.WWWAuthenticate, oci.Challenge{Scheme: "Basic", Params: map[string]string{"realm": a.Service()}}.String())
 		return oci.CodeUnauthorized.Errorf("invalid, expired or revoked credentials")
 	}
-	tok, err := a.IssueBearer(r.Context(), res.p, r.URL.Query()["scope"])
+	tok, err := a.IssueBearer(r.Context(), res.Principal, r.URL.Query()["scope"])
 	if errors.Is(err, auth.ErrInvalidRequest) {
 		return oci.CodeUnsupported.Errorf("%s", strings.TrimPrefix(err.Error(), auth.ErrInvalidRequest.Error()+": ")).WithStatus(http.StatusBadRequest)
 	}
@@ -303,7 +277,7 @@ const catalogPage = 100
 func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.Request) error {
 	ctx := r.Context()
 	a := s.opts.auth
-	p := principal(ctx).p
+	p := principal(ctx).Principal
 	visible := map[string]bool{}
 	canSee := func(repo string) (bool, error) {
 		owner := auth.Owner(repo)
@@ -348,7 +322,16 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: req.N, Last: out[len(out)-1]}
 		w.Header().Set(oci.Link, oci.NextLink(next))
 	}
-	return writeJSON(w, r, http.StatusOK, "application/json", struct {
+	return core.WriteJSON(w, r, http.StatusOK, "application/json", struct {
 		Repositories []string `json:"repositories"`
 	}{out})
+}
+
+// writeAPIError writes err in the /api/v1 error format (core.WriteAPIError).
+func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error) {
+	service := ""
+	if s.opts.auth != nil {
+		service = s.opts.auth.Service()
+	}
+	core.WriteAPIError(w, r, err, s.opts.log, service, s.writeGenericError)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bunrouter"
 
 	"github.com/regkit/regkit/server/auth"
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
@@ -157,7 +158,7 @@ func (s *Server) writeGenericError(w http.ResponseWriter, r *http.Request, err e
 	}
 	format := generic.FormatOf(r.URL.Path)
 	if format == generic.FormatJSON {
-		ge.URL = baseURL(r) + r.URL.Path
+		ge.URL = core.BaseURL(r) + r.URL.Path
 	}
 	body, ct := ge.Body(format)
 	h.Set("Content-Type", ct)
@@ -189,7 +190,7 @@ func (s *Server) genericError(r *http.Request, err error) *generic.Error {
 	case errors.Is(err, auth.ErrMalformedCredentials), errors.Is(err, auth.ErrInvalidCredentials):
 		return generic.Errorf(http.StatusUnauthorized, "invalid, expired or revoked credentials")
 	case errors.Is(err, auth.ErrInsufficientScope):
-		return generic.Errorf(http.StatusForbidden, "%s", insufficientScope)
+		return generic.Errorf(http.StatusForbidden, "%s", core.InsufficientScope)
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return generic.Errorf(http.StatusUnauthorized, "authentication required")
 	case errors.Is(err, auth.ErrDenied):
@@ -241,23 +242,23 @@ func (s *Server) authorizeGeneric(r *http.Request, req generic.Request) error {
 	}
 	ctx := r.Context()
 	res := principal(ctx)
-	if res.err != nil {
-		return res.err
+	if res.Err != nil {
+		return res.Err
 	}
 	need := genericActions(req.Route)
 	var err error
 	if req.Route == generic.RouteList {
-		err = s.authorizeList(ctx, res.p, req.Owner, need)
+		err = s.authorizeList(ctx, res.Principal, req.Owner, need)
 	} else {
 		// A registry bearer token (from /v2/token) carries repository
 		// scopes for /v2 only: Authorize answers ErrInsufficientScope (403)
 		// for it here, on generic packages always.
-		err = a.Authorize(ctx, res.p, metadata.PackageKey(req.Owner)+"/"+req.Name, pkgAuthType(req.Type), need)
+		err = a.Authorize(ctx, res.Principal, metadata.PackageKey(req.Owner)+"/"+req.Name, pkgAuthType(req.Type), need)
 	}
 	hidden := generic.Errorf(http.StatusNotFound, "owner %q not found", req.Owner)
 	if errors.Is(err, auth.ErrDenied) {
 		for _, t := range []string{auth.PackageGeneric, auth.PackageContainer} {
-			acts, aerr := a.Actions(ctx, res.p, req.Owner, t)
+			acts, aerr := a.Actions(ctx, res.Principal, req.Owner, t)
 			if aerr != nil {
 				return aerr
 			}
@@ -310,7 +311,7 @@ func (s *Server) canRead(ctx context.Context, owner, t string) (bool, error) {
 	if s.opts.auth == nil {
 		return true, nil
 	}
-	p := principal(ctx).p
+	p := principal(ctx).Principal
 	acts, err := s.opts.auth.Actions(ctx, p, owner, pkgAuthType(t))
 	if err != nil {
 		return false, err
@@ -326,13 +327,13 @@ func (s *Server) canReadRepo(ctx context.Context, repo string) bool {
 	if s.opts.auth == nil {
 		return true
 	}
-	return principal(ctx).p.Granted(repo, auth.PackageContainer).Has(auth.ActionsOf(string(auth.Pull)))
+	return principal(ctx).Principal.Granted(repo, auth.PackageContainer).Has(auth.ActionsOf(string(auth.Pull)))
 }
 
 // creator is the account name recorded as the creator of what the request
 // uploads ("" anonymous).
 func creator(ctx context.Context) string {
-	p := principal(ctx).p
+	p := principal(ctx).Principal
 	switch {
 	case p.User != nil:
 		return p.User.Name

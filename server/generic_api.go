@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/pkgversion"
 	"github.com/regkit/regkit/spec/generic"
@@ -126,7 +127,7 @@ func (s *Server) ownerExists(ctx context.Context, owner string) (bool, error) {
 }
 
 func (s *Server) htmlURL(r *http.Request, owner, typ, name, version string) string {
-	return baseURL(r) + "/" + owner + "/-/packages/" + typ + "/" + name + "/" + version
+	return core.BaseURL(r) + "/" + owner + "/-/packages/" + typ + "/" + name + "/" + version
 }
 
 // toAPI converts a generic version (files included when it has them).
@@ -141,7 +142,7 @@ func (s *Server) toAPI(r *http.Request, v metadata.PackageVersion) apiPackage {
 	}
 	if p.Repository != "" {
 		out.Repository = &apiRepository{ID: stableID("repository", generic.Key(p.Owner), generic.Key(p.Repository)), Name: p.Repository, FullName: p.Owner + "/" + p.Repository, Owner: owner,
-			HTMLURL: baseURL(r) + "/" + p.Owner + "/" + p.Repository}
+			HTMLURL: core.BaseURL(r) + "/" + p.Owner + "/" + p.Repository}
 	}
 	for _, f := range v.Files {
 		out.Files = append(out.Files, apiFile{ID: f.ID, Size: f.Size, Name: f.Name, MD5: f.MD5, SHA1: f.SHA1,
@@ -228,7 +229,7 @@ func writePage(w http.ResponseWriter, r *http.Request, req generic.Request, item
 	h := w.Header()
 	h.Set(generic.TotalCount, strconv.Itoa(total))
 	h.Set(generic.Link, generic.PageLinks(req, total))
-	return writeJSON(w, r, http.StatusOK, "application/json; charset=utf-8", items)
+	return core.WriteJSON(w, r, http.StatusOK, "application/json; charset=utf-8", items)
 }
 
 // pkgList lists the owner's package versions (both types, or ?type=),
@@ -390,7 +391,7 @@ func (s *Server) pkgVersion(w http.ResponseWriter, r *http.Request, req generic.
 	if v.Files == nil {
 		v.Files = []apiFile{}
 	}
-	return writeJSON(w, r, http.StatusOK, "application/json; charset=utf-8", v)
+	return core.WriteJSON(w, r, http.StatusOK, "application/json; charset=utf-8", v)
 }
 
 // pkgFiles answers the files of a version.
@@ -402,7 +403,7 @@ func (s *Server) pkgFiles(w http.ResponseWriter, r *http.Request, req generic.Re
 	if v.Files == nil {
 		v.Files = []apiFile{}
 	}
-	return writeJSON(w, r, http.StatusOK, "application/json; charset=utf-8", v.Files)
+	return core.WriteJSON(w, r, http.StatusOK, "application/json; charset=utf-8", v.Files)
 }
 
 // pkgDelete deletes a version (a tag for containers): 204.
@@ -452,7 +453,7 @@ func (s *Server) pkgLatest(w http.ResponseWriter, r *http.Request, req generic.R
 		}
 	}
 	latest.LatestRule = rule
-	return writeJSON(w, r, http.StatusOK, "application/json; charset=utf-8", latest)
+	return core.WriteJSON(w, r, http.StatusOK, "application/json; charset=utf-8", latest)
 }
 
 // pkgLink links a generic package to a repository of its owner: 201.

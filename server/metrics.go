@@ -100,9 +100,9 @@ func (s *Server) metricsRoute(r *bunrouter.Router) {
 	h := s.opts.metrics.Handler()
 	r.GET("/metrics", func(w http.ResponseWriter, br bunrouter.Request) error {
 		res := principal(br.Context())
-		err := res.err
+		err := res.Err
 		if err == nil {
-			err = s.opts.auth.RequireSiteAdmin(res.p)
+			err = s.opts.auth.RequireSiteAdmin(res.Principal)
 		}
 		if err != nil {
 			s.writeAPIError(w, br.Request, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/spec/oci"
 )
@@ -179,12 +180,12 @@ func parseManifest(contentType string, body []byte) (parsedManifest, error) {
 	if contentType != "" {
 		mt, _, err := mime.ParseMediaType(contentType)
 		if err != nil {
-			return pm, oci.CodeManifestInvalid.Errorf("Content-Type %q does not parse (%v); send the manifest's media type, one of %s", clipText(contentType, 100), err, manifestTypes)
+			return pm, oci.CodeManifestInvalid.Errorf("Content-Type %q does not parse (%v); send the manifest's media type, one of %s", core.ClipText(contentType, 100), err, manifestTypes)
 		}
 		ct = mt
 	}
 	if mb.MediaType != "" && ct != "" && mb.MediaType != ct {
-		return pm, oci.CodeManifestInvalid.Errorf("Content-Type %q does not match the manifest's mediaType %q", ct, clipText(mb.MediaType, 100))
+		return pm, oci.CodeManifestInvalid.Errorf("Content-Type %q does not match the manifest's mediaType %q", ct, core.ClipText(mb.MediaType, 100))
 	}
 	if ct == "" {
 		ct = mb.MediaType
@@ -192,7 +193,7 @@ func parseManifest(contentType string, body []byte) (parsedManifest, error) {
 	// The type is served back as the manifest's Content-Type: only the
 	// manifest media types, never one a browser would render.
 	if ct != "" && !oci.IsManifest(ct) {
-		return pm, oci.CodeManifestInvalid.Errorf("media type %q is not a manifest media type; use one of %s", clipText(ct, 100), manifestTypes)
+		return pm, oci.CodeManifestInvalid.Errorf("media type %q is not a manifest media type; use one of %s", core.ClipText(ct, 100), manifestTypes)
 	}
 	isIndex := oci.IsIndex(ct) || (ct == "" && mb.Manifests != nil && mb.Config == nil)
 	if ct == "" {

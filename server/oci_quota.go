@@ -22,7 +22,7 @@ import (
 // exempt reports whether ctx's request acts for a site admin, whom
 // quotas and file-size limits do not apply to.
 func (s *Server) exempt(ctx context.Context) bool {
-	return s.opts.auth != nil && principal(ctx).p.SiteAdmin()
+	return s.opts.auth != nil && principal(ctx).Principal.SiteAdmin()
 }
 
 // quotaBody readies body, the next bytes of holder's upload into repo,

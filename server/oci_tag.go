@@ -1,14 +1,13 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
-	"strconv"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/spec/oci"
 )
 
@@ -33,7 +32,7 @@ func (s *Server) tagsList(w http.ResponseWriter, r *http.Request, req oci.Reques
 		next := oci.Request{Route: oci.RouteTagsPaged, Method: http.MethodGet, Name: req.Name, N: req.N, Last: tags[len(tags)-1]}
 		w.Header().Set(oci.Link, oci.NextLink(next))
 	}
-	return writeJSON(w, r, http.StatusOK, "application/json", struct {
+	return core.WriteJSON(w, r, http.StatusOK, "application/json", struct {
 		Name string   `json:"name"`
 		Tags []string `json:"tags"`
 	}{req.Name, tags})
@@ -50,7 +49,7 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request, req oci.Request
 		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: req.N, Last: repos[len(repos)-1]}
 		w.Header().Set(oci.Link, oci.NextLink(next))
 	}
-	return writeJSON(w, r, http.StatusOK, "application/json", struct {
+	return core.WriteJSON(w, r, http.StatusOK, "application/json", struct {
 		Repositories []string `json:"repositories"`
 	}{repos})
 }
@@ -98,21 +97,5 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, req oci.Reque
 		MediaType     string          `json:"mediaType"`
 		Manifests     []v1.Descriptor `json:"manifests"`
 	}{2, oci.MediaTypeImageIndex, descs}
-	return writeJSON(w, r, http.StatusOK, oci.MediaTypeImageIndex, idx)
-}
-
-// writeJSON writes v as the response body with an exact Content-Length.
-func writeJSON(w http.ResponseWriter, r *http.Request, status int, contentType string, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode response: %w", err)
-	}
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
-	return nil
+	return core.WriteJSON(w, r, http.StatusOK, oci.MediaTypeImageIndex, idx)
 }

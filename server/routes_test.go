@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/regkit/regkit/server/metadata/memmeta"
+	"github.com/regkit/regkit/spec/generic"
 	"github.com/regkit/regkit/spec/oci"
 )
 
@@ -18,6 +19,22 @@ func TestEveryRouteHasAHandler(t *testing.T) {
 	}
 	for id := range s.handlers {
 		if _, ok := oci.Lookup(id); !ok {
+			t.Errorf("handler for %s, which is not in the route table", id)
+		}
+	}
+}
+
+// TestEveryGenericRouteHasAHandler keeps the generic and management
+// handlers in step with spec/generic.
+func TestEveryGenericRouteHasAHandler(t *testing.T) {
+	hs := New(memmeta.New(), nil).genericHandlers()
+	for _, r := range generic.Routes() {
+		if h, ok := hs[r.ID]; !ok || h == nil {
+			t.Errorf("route %s (%v %s) has no handler", r.ID, r.Methods, r.Path)
+		}
+	}
+	for id := range hs {
+		if _, ok := generic.Lookup(id); !ok {
 			t.Errorf("handler for %s, which is not in the route table", id)
 		}
 	}

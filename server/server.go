@@ -12,6 +12,7 @@ import (
 
 	"github.com/uptrace/bunrouter"
 
+	"github.com/regkit/regkit/server/accounts"
 	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/metrics"
@@ -91,7 +92,7 @@ func WithSparseManifests(on bool) Option { return func(o *options) { o.sparse = 
 // WithAuth switches authentication on (auth mode "tokens"): every request
 // is authenticated and authorized by a, the token endpoint /v2/token
 // issues bearer tokens, and the account and token API is served under
-// /api/v1 (see auth.go and api_users.go). Without it (auth mode "none")
+// /api/v1 (see auth.go and server/accounts). Without it (auth mode "none")
 // the registry is open to everyone.
 func WithAuth(a *auth.Service) Option { return func(o *options) { o.auth = a } }
 
@@ -129,7 +130,8 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 	s.genericRoutes(r) // generic.go: /api/packages and /api/v1/packages
 	s.metricsRoute(r)  // metrics.go: GET /metrics (auth mode tokens, site admins)
 	if s.opts.auth != nil {
-		s.apiRoutes(r)
+		accounts.New(accounts.Config{Meta: meta, Auth: s.opts.auth, Packages: s.opts.generic.packages,
+			Log: s.opts.log, Unavailable: s.writeGenericError}).Routes(r)
 		s.handlers[oci.RouteCatalog] = s.catalogVisible
 	}
 	return s

@@ -89,7 +89,7 @@ func (e *env) pushSpecs() {
 				}
 			})
 
-			It("tags a manifest PUT by digest with each ?tag= when it supports them", func(ctx SpecContext) {
+			It("tags a manifest PUT by digest with each ?tag= when it supports them", Label(string(oci.RouteManifestPutTags)), func(ctx SpecContext) {
 				m := fixtures.Artifact(fixtures.ArtifactOptions{Seed: e.nextSeed()})
 				Expect(e.pushBlob(ctx, e.repo, m.Config)).To(Succeed())
 				r := e.req(oci.RouteManifestPut, http.MethodPut)

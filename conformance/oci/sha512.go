@@ -73,7 +73,7 @@ func (e *env) sha512Specs() {
 				wrong := digest.SHA512.FromString("wrong " + b.Digest().String())
 				expectError(e.sendTo(ctx, http.MethodPut, withQuery(loc, "digest", string(wrong)), e.repo, b.Data), http.StatusBadRequest, oci.CodeDigestInvalid)
 			})
-			It("POST ?digest-algorithm=sha512 starts an upload that finishes with a sha512 digest", Label(string(oci.RouteUploadStart), "push"), func(ctx SpecContext) {
+			It("POST ?digest-algorithm=sha512 starts an upload that finishes with a sha512 digest", Label(string(oci.RouteUploadAlgorithm), "push"), func(ctx SpecContext) {
 				c := fixtures.NewContent("application/octet-stream", fixtures.Blob(e.nextSeed()*1000+999, 900), true)
 				loc := e.startUpload(ctx, e.repo, "digest-algorithm", "sha512")
 				resp := e.sendTo(ctx, http.MethodPut, withQuery(loc, "digest", string(c.Digest())), e.repo, c.Data, "Content-Type", "application/octet-stream")

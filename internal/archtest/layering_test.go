@@ -27,6 +27,7 @@ var layers = []layer{
 	{"commands", []string{"cmd"}},
 	{"tools", []string{"bench", "conformance"}},
 	{"protocols", []string{"server", "client"}},
+	{"core", []string{"server/core"}},
 	{"services", []string{"server/auth", "server/quota", "server/metrics", "server/gc"}},
 	{"metadata and storage", []string{"server/metadata", "server/storage"}},
 	{"drivers", []string{"server/metadata/driver", "server/metadata/memdriver"}},
@@ -186,6 +187,9 @@ func TestLayersCatchAnUpwardImport(t *testing.T) {
 	}
 	if layerOf("server/metadata/boltmeta") <= layerOf("server/oci") {
 		t.Error("a metadata driver is not below the OCI handlers")
+	}
+	if layerOf("server/core") <= layerOf("server/accounts") {
+		t.Error("the shared core is not below the protocol packages")
 	}
 	if layerOf("cmd/regkit") != 0 {
 		t.Error("cmd/regkit is not the top layer")

@@ -1,4 +1,4 @@
-package server
+package accounts
 
 import (
 	"errors"
@@ -8,13 +8,14 @@ import (
 	"github.com/uptrace/bunrouter"
 
 	"github.com/regkit/regkit/server/auth"
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
 )
 
 // Organizations and their members, of the account API (see api_users.go).
 
-func (s *Server) apiCreateOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	if err := s.opts.auth.RequirePassword(p); err != nil {
+func (s *API) apiCreateOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+	if err := s.auth.RequirePassword(p); err != nil {
 		return err
 	}
 	var o accountOptions
@@ -36,26 +37,26 @@ func (s *Server) apiCreateOrg(w http.ResponseWriter, r bunrouter.Request, p auth
 		return err
 	}
 	ctx := r.Context()
-	a, err := s.opts.auth.Identity().CreateAccount(ctx, a)
+	a, err := s.auth.Identity().CreateAccount(ctx, a)
 	if errors.Is(err, metadata.ErrExists) {
 		return apiErrorf(http.StatusUnprocessableEntity, "user already exists [name: %s]", o.Username)
 	}
 	if err != nil {
 		return fmt.Errorf("create organization: %w", err)
 	}
-	if err := s.opts.auth.Identity().SetMember(ctx, a.Name, p.User.Name, metadata.RoleAdmin); err != nil {
+	if err := s.auth.Identity().SetMember(ctx, a.Name, p.User.Name, metadata.RoleAdmin); err != nil {
 		return fmt.Errorf("add the creator to the organization: %w", err)
 	}
-	s.opts.log.InfoContext(ctx, "organization created", "org", a.Name, "by", p.String())
+	s.log.InfoContext(ctx, "organization created", "org", a.Name, "by", p.String())
 	return writeAPI(w, r.Request, http.StatusCreated, orgObject(a))
 }
 
 // member reports whether p's user is a member of org.
-func (s *Server) member(r bunrouter.Request, p auth.Principal, org metadata.Account) (bool, error) {
+func (s *API) member(r bunrouter.Request, p auth.Principal, org metadata.Account) (bool, error) {
 	if p.User == nil {
 		return false, nil
 	}
-	_, err := s.opts.auth.Identity().GetMember(r.Context(), org.Name, p.User.Name)
+	_, err := s.auth.Identity().GetMember(r.Context(), org.Name, p.User.Name)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return false, nil
 	}
@@ -64,7 +65,7 @@ func (s *Server) member(r bunrouter.Request, p auth.Principal, org metadata.Acco
 
 // orgForReading returns org when p may see it: public organizations, its
 // members and site admins.
-func (s *Server) orgForReading(r bunrouter.Request, p auth.Principal, name string, membersOnly bool) (metadata.Account, error) {
+func (s *API) orgForReading(r bunrouter.Request, p auth.Principal, name string, membersOnly bool) (metadata.Account, error) {
 	a, err := s.account(r, name, metadata.AccountOrganization)
 	if err != nil {
 		if !p.Authenticated() {
@@ -91,7 +92,7 @@ func (s *Server) orgForReading(r bunrouter.Request, p auth.Principal, name strin
 	return metadata.Account{}, apiErrorf(http.StatusNotFound, "organization %q does not exist", name)
 }
 
-func (s *Server) apiGetOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiGetOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	a, err := s.orgForReading(r, p, r.Param("org"), false)
 	if err != nil {
 		return err
@@ -99,7 +100,7 @@ func (s *Server) apiGetOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Pr
 	return writeAPI(w, r.Request, http.StatusOK, orgObject(a))
 }
 
-func (s *Server) apiEditOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiEditOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization, s.manageOrg(r, p))
 	if err != nil {
 		return err
@@ -112,13 +113,13 @@ func (s *Server) apiEditOrg(w http.ResponseWriter, r bunrouter.Request, p auth.P
 	if err := s.apply(r, o, &a); err != nil {
 		return err
 	}
-	if err := s.opts.auth.Identity().UpdateAccount(r.Context(), a); err != nil {
+	if err := s.auth.Identity().UpdateAccount(r.Context(), a); err != nil {
 		return fmt.Errorf("update organization: %w", err)
 	}
 	return writeAPI(w, r.Request, http.StatusOK, orgObject(a))
 }
 
-func (s *Server) apiDeleteOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiDeleteOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization, s.manageOrg(r, p))
 	if err != nil {
 		return err
@@ -130,18 +131,18 @@ func (s *Server) apiDeleteOrg(w http.ResponseWriter, r bunrouter.Request, p auth
 	return s.deleteOwner(w, r, a, "organization", purge)
 }
 
-func (s *Server) apiListMembers(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiListMembers(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	a, err := s.orgForReading(r, p, r.Param("org"), true)
 	if err != nil {
 		return err
 	}
-	ms, err := s.opts.auth.Identity().Members(r.Context(), a.Name)
+	ms, err := s.auth.Identity().Members(r.Context(), a.Name)
 	if err != nil {
 		return fmt.Errorf("list members: %w", err)
 	}
 	out := make([]userJSON, 0, len(ms))
 	for _, m := range ms {
-		u, err := s.opts.auth.Identity().GetAccount(r.Context(), m.User)
+		u, err := s.auth.Identity().GetAccount(r.Context(), m.User)
 		if err != nil {
 			continue
 		}
@@ -152,12 +153,12 @@ func (s *Server) apiListMembers(w http.ResponseWriter, r bunrouter.Request, p au
 	return writeAPI(w, r.Request, http.StatusOK, out)
 }
 
-func (s *Server) apiIsMember(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiIsMember(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	a, err := s.orgForReading(r, p, r.Param("org"), true)
 	if err != nil {
 		return err
 	}
-	_, err = s.opts.auth.Identity().GetMember(r.Context(), a.Name, r.Param("user"))
+	_, err = s.auth.Identity().GetMember(r.Context(), a.Name, r.Param("user"))
 	if errors.Is(err, metadata.ErrNotFound) {
 		return apiErrorf(http.StatusNotFound, "%s is not a member of %s", r.Param("user"), a.Name)
 	}
@@ -167,7 +168,7 @@ func (s *Server) apiIsMember(w http.ResponseWriter, r bunrouter.Request, p auth.
 	return noContent(w)
 }
 
-func (s *Server) apiSetMember(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiSetMember(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	a, err := s.accountForManagement(r, p, r.Param("org"), metadata.AccountOrganization, s.manageOrg(r, p))
 	if err != nil {
 		return err
@@ -184,20 +185,20 @@ func (s *Server) apiSetMember(w http.ResponseWriter, r bunrouter.Request, p auth
 		case metadata.RoleRead, metadata.RoleWrite, metadata.RoleAdmin:
 			role = v
 		default:
-			return apiErrorf(http.StatusUnprocessableEntity, "role %q is not a role: it must be read, write or admin (lowercase)", clipText(*o.Role, 32))
+			return apiErrorf(http.StatusUnprocessableEntity, "role %q is not a role: it must be read, write or admin (lowercase)", core.ClipText(*o.Role, 32))
 		}
 	}
 	if _, err := s.account(r, r.Param("user"), metadata.AccountUser); err != nil {
 		return err
 	}
-	if err := s.opts.auth.Identity().SetMember(r.Context(), a.Name, r.Param("user"), role); err != nil {
+	if err := s.auth.Identity().SetMember(r.Context(), a.Name, r.Param("user"), role); err != nil {
 		return fmt.Errorf("set member: %w", err)
 	}
-	s.opts.log.InfoContext(r.Context(), "member set", "org", a.Name, "user", r.Param("user"), "role", role, "by", p.String())
+	s.log.InfoContext(r.Context(), "member set", "org", a.Name, "user", r.Param("user"), "role", role, "by", p.String())
 	return noContent(w)
 }
 
-func (s *Server) apiDeleteMember(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiDeleteMember(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	user, org := r.Param("user"), r.Param("org")
 	self := p.User != nil && p.Method == auth.MethodPassword && metadata.NameKey(p.User.Name) == metadata.NameKey(user)
 	check := s.manageOrg(r, p)
@@ -212,7 +213,7 @@ func (s *Server) apiDeleteMember(w http.ResponseWriter, r bunrouter.Request, p a
 	if err != nil {
 		return err
 	}
-	err = s.opts.auth.Identity().DeleteMember(r.Context(), a.Name, user)
+	err = s.auth.Identity().DeleteMember(r.Context(), a.Name, user)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return notMember
 	}

@@ -1,7 +1,6 @@
-package server
+package accounts
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,7 +11,9 @@ import (
 	"github.com/uptrace/bunrouter"
 
 	"github.com/regkit/regkit/server/auth"
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
+	spec "github.com/regkit/regkit/spec/accounts"
 )
 
 // The account and token API under /api/v1, served with auth mode
@@ -44,22 +45,12 @@ import (
 // Managing tokens, accounts and memberships needs a password login;
 // tokens never manage tokens.
 
-// insufficientScope is the 403 message of a bearer token outside /v2.
-const insufficientScope = "the bearer token does not cover this request: a token of /v2/token covers only the /v2 repositories it names; use a personal or deploy token here"
-
 // maxAPIBody bounds a JSON request body.
 const maxAPIBody = 64 << 10
 
-// apiError is an error with the status and message to answer.
-type apiError struct {
-	status int
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
+// apiErrorf returns the error answered with status and the message.
 func apiErrorf(status int, format string, args ...any) error {
-	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
+	return core.APIErrorf(status, format, args...)
 }
 
 // apiHandler is an /api/v1 handler given the caller's principal.
@@ -67,12 +58,12 @@ type apiHandler func(w http.ResponseWriter, r bunrouter.Request, p auth.Principa
 
 // api wraps h: refuses invalid credentials with 401 and writes h's
 // errors as JSON.
-func (s *Server) api(h apiHandler) bunrouter.HandlerFunc {
+func (s *API) api(h apiHandler) bunrouter.HandlerFunc {
 	return func(w http.ResponseWriter, r bunrouter.Request) error {
-		res := principal(r.Context())
-		err := res.err
+		res := core.AuthOf(r.Context())
+		err := res.Err
 		if err == nil {
-			err = h(w, r, res.p)
+			err = h(w, r, res.Principal)
 		}
 		if err != nil {
 			s.writeAPIError(w, r.Request, err)
@@ -82,78 +73,45 @@ func (s *Server) api(h apiHandler) bunrouter.HandlerFunc {
 }
 
 // writeAPIError writes err as {"message","url"} with its status.
-func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error) {
-	status, msg := http.StatusInternalServerError, "internal server error"
-	var ae *apiError
-	var rl *auth.RateLimitError
-	switch {
-	case errors.As(err, &ae):
-		status, msg = ae.status, ae.msg
-	case errors.As(err, &rl):
-		status, msg = http.StatusTooManyRequests, rl.Error()
-		w.Header().Set("Retry-After", strconv.Itoa(rl.RetryAfterSeconds()))
-	case errors.Is(err, auth.ErrMalformedCredentials), errors.Is(err, auth.ErrInvalidCredentials):
-		status, msg = http.StatusUnauthorized, "invalid, expired or revoked credentials"
-	case errors.Is(err, auth.ErrInsufficientScope):
-		status, msg = http.StatusForbidden, insufficientScope
-	case errors.Is(err, auth.ErrUnauthenticated):
-		status, msg = http.StatusUnauthorized, "authentication required"
-	case errors.Is(err, auth.ErrDenied):
-		status, msg = http.StatusForbidden, "access denied"
-		if _, detail, ok := strings.Cut(err.Error(), auth.ErrDenied.Error()+": "); ok {
-			msg = detail
-		}
-	case errors.Is(err, auth.ErrInvalidRequest):
-		status, msg = http.StatusBadRequest, strings.TrimPrefix(err.Error(), auth.ErrInvalidRequest.Error()+": ")
-	case errors.Is(err, metadata.ErrNotFound):
-		status, msg = http.StatusNotFound, "not found"
-	case errors.Is(err, metadata.ErrUnavailable):
-		s.writeGenericError(w, r, err) // 503 with Retry-After, in the path's format
-		return
-	default:
-		s.opts.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", s.opts.auth.Service()))
-	}
-	body, _ := json.Marshal(struct {
-		Message string `json:"message"`
-		URL     string `json:"url"`
-	}{msg, baseURL(r) + r.URL.Path})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
+func (s *API) writeAPIError(w http.ResponseWriter, r *http.Request, err error) {
+	core.WriteAPIError(w, r, err, s.log, s.auth.Service(), s.unavailable)
+}
+
+// handlers maps every route of spec/accounts to its handler. A test
+// checks that every row of accounts.Routes() has one.
+func (s *API) handlers() map[spec.RouteID]apiHandler {
+	return map[spec.RouteID]apiHandler{
+		spec.RouteCurrentUser:       s.apiCurrentUser,
+		spec.RouteGetUser:           s.apiGetUser,
+		spec.RouteCreateToken:       s.apiCreateToken,
+		spec.RouteListTokens:        s.apiListTokens,
+		spec.RouteDeleteToken:       s.apiDeleteToken,
+		spec.RouteAdminListUsers:    s.apiAdminListAccounts(metadata.AccountUser),
+		spec.RouteAdminCreateUser:   s.apiAdminCreateUser,
+		spec.RouteAdminEditUser:     s.apiAdminEditUser,
+		spec.RouteAdminDeleteUser:   s.apiAdminDeleteUser,
+		spec.RouteAdminListOrgs:     s.apiAdminListAccounts(metadata.AccountOrganization),
+		spec.RouteCreateOrg:         s.apiCreateOrg,
+		spec.RouteGetOrg:            s.apiGetOrg,
+		spec.RouteEditOrg:           s.apiEditOrg,
+		spec.RouteDeleteOrg:         s.apiDeleteOrg,
+		spec.RouteListMembers:       s.apiListMembers,
+		spec.RouteIsMember:          s.apiIsMember,
+		spec.RouteSetMember:         s.apiSetMember,
+		spec.RouteDeleteMember:      s.apiDeleteMember,
+		spec.RouteListDeployTokens:  s.apiListDeployTokens,
+		spec.RouteCreateDeployToken: s.apiCreateDeployToken,
+		spec.RouteDeleteDeployToken: s.apiDeleteDeployToken,
 	}
 }
 
-// apiRoutes registers the /api/v1 account and token API.
-func (s *Server) apiRoutes(r *bunrouter.Router) {
-	r.WithGroup("/api/v1", func(g *bunrouter.Group) {
-		g.GET("/user", s.api(s.apiCurrentUser))
-		g.GET("/users/:name", s.api(s.apiGetUser))
-		g.POST("/users/:name/tokens", s.api(s.apiCreateToken))
-		g.GET("/users/:name/tokens", s.api(s.apiListTokens))
-		g.DELETE("/users/:name/tokens/:id", s.api(s.apiDeleteToken))
-		g.GET("/admin/users", s.api(s.apiAdminListAccounts(metadata.AccountUser)))
-		g.POST("/admin/users", s.api(s.apiAdminCreateUser))
-		g.PATCH("/admin/users/:name", s.api(s.apiAdminEditUser))
-		g.DELETE("/admin/users/:name", s.api(s.apiAdminDeleteUser))
-		g.GET("/admin/orgs", s.api(s.apiAdminListAccounts(metadata.AccountOrganization)))
-		g.POST("/orgs", s.api(s.apiCreateOrg))
-		g.GET("/orgs/:org", s.api(s.apiGetOrg))
-		g.PATCH("/orgs/:org", s.api(s.apiEditOrg))
-		g.DELETE("/orgs/:org", s.api(s.apiDeleteOrg))
-		g.GET("/orgs/:org/members", s.api(s.apiListMembers))
-		g.GET("/orgs/:org/members/:user", s.api(s.apiIsMember))
-		g.PUT("/orgs/:org/members/:user", s.api(s.apiSetMember))
-		g.DELETE("/orgs/:org/members/:user", s.api(s.apiDeleteMember))
-		g.GET("/owners/:owner/deploy_tokens", s.api(s.apiListDeployTokens))
-		g.POST("/owners/:owner/deploy_tokens", s.api(s.apiCreateDeployToken))
-		g.DELETE("/owners/:owner/deploy_tokens/:id", s.api(s.apiDeleteDeployToken))
-	})
+// Routes registers the /api/v1 account and token API on r, one route per
+// row of spec/accounts' table.
+func (s *API) Routes(r *bunrouter.Router) {
+	hs := s.handlers()
+	for _, rt := range spec.Routes() {
+		r.Handle(rt.Method, rt.Pattern(), s.api(hs[rt.ID]))
+	}
 }
 
 // userJSON is Gitea's user object (the fields regkit has).
@@ -227,7 +185,7 @@ func tokenObject(t metadata.Token, secret string) tokenJSON {
 }
 
 func writeAPI(w http.ResponseWriter, r *http.Request, status int, v any) error {
-	return writeJSON(w, r, status, "application/json", v)
+	return core.WriteJSON(w, r, status, "application/json", v)
 }
 
 func noContent(w http.ResponseWriter) error {
@@ -236,8 +194,8 @@ func noContent(w http.ResponseWriter) error {
 }
 
 // account looks an account of typ up ("" any type); 404 when absent.
-func (s *Server) account(r bunrouter.Request, name string, typ metadata.AccountType) (metadata.Account, error) {
-	a, err := s.opts.auth.Identity().GetAccount(r.Context(), name)
+func (s *API) account(r bunrouter.Request, name string, typ metadata.AccountType) (metadata.Account, error) {
+	a, err := s.auth.Identity().GetAccount(r.Context(), name)
 	if errors.Is(err, metadata.ErrNotFound) || err == nil && typ != "" && a.Type != typ {
 		what := "account"
 		switch typ {
@@ -254,7 +212,7 @@ func (s *Server) account(r bunrouter.Request, name string, typ metadata.AccountT
 	return a, nil
 }
 
-func (s *Server) apiCurrentUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiCurrentUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	if p.User == nil {
 		if p.Authenticated() {
 			return apiErrorf(http.StatusForbidden, "a deploy token has no user")
@@ -267,7 +225,7 @@ func (s *Server) apiCurrentUser(w http.ResponseWriter, r bunrouter.Request, p au
 // apiGetUser answers a user that p may see: public users, p itself, and
 // everyone for site admins. A user that does not exist and one that p may
 // not see answer alike: 401 for anonymous callers (as /v2 does), else 404.
-func (s *Server) apiGetUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiGetUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	name := r.Param("name")
 	a, err := s.account(r, name, metadata.AccountUser)
 	if err != nil && !isNotFound(err) {
@@ -300,25 +258,25 @@ func (o tokenOptions) token(kind metadata.TokenKind, owner string) metadata.Toke
 }
 
 // createToken creates a token and answers 201 with its secret.
-func (s *Server) createToken(w http.ResponseWriter, r bunrouter.Request, t metadata.Token) error {
-	secret, t, err := s.opts.auth.NewToken(r.Context(), t)
+func (s *API) createToken(w http.ResponseWriter, r bunrouter.Request, t metadata.Token) error {
+	secret, t, err := s.auth.NewToken(r.Context(), t)
 	switch {
 	case errors.Is(err, metadata.ErrExists):
 		return apiErrorf(http.StatusBadRequest, "access token name has been used already")
 	case err != nil:
 		return err
 	}
-	s.opts.log.InfoContext(r.Context(), "token created", "token_id", t.ID, "kind", t.Kind, "owner", t.Owner, "scopes", t.Scopes)
+	s.log.InfoContext(r.Context(), "token created", "token_id", t.ID, "kind", t.Kind, "owner", t.Owner, "scopes", t.Scopes)
 	return writeAPI(w, r.Request, http.StatusCreated, tokenObject(t, secret))
 }
 
 // tokensOf lists the tokens of owner's kind after checking p may manage
 // them.
-func (s *Server) tokensOf(r bunrouter.Request, p auth.Principal, owner metadata.Account, kind metadata.TokenKind) ([]metadata.Token, error) {
-	if err := s.opts.auth.ManageTokens(r.Context(), p, owner, kind); err != nil {
+func (s *API) tokensOf(r bunrouter.Request, p auth.Principal, owner metadata.Account, kind metadata.TokenKind) ([]metadata.Token, error) {
+	if err := s.auth.ManageTokens(r.Context(), p, owner, kind); err != nil {
 		return nil, err
 	}
-	ts, err := s.opts.auth.Identity().Tokens(r.Context(), owner.Name, kind)
+	ts, err := s.auth.Identity().Tokens(r.Context(), owner.Name, kind)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -334,7 +292,7 @@ func tokenList(ts []metadata.Token) []tokenJSON {
 }
 
 // deleteTokenOf deletes the token ref (an ID or a name) of owner's kind.
-func (s *Server) deleteTokenOf(w http.ResponseWriter, r bunrouter.Request, p auth.Principal, owner metadata.Account, kind metadata.TokenKind, ref string) error {
+func (s *API) deleteTokenOf(w http.ResponseWriter, r bunrouter.Request, p auth.Principal, owner metadata.Account, kind metadata.TokenKind, ref string) error {
 	ts, err := s.tokensOf(r, p, owner, kind)
 	if err != nil {
 		return err
@@ -342,17 +300,17 @@ func (s *Server) deleteTokenOf(w http.ResponseWriter, r bunrouter.Request, p aut
 	id, _ := strconv.ParseInt(ref, 10, 64)
 	for _, t := range ts {
 		if t.ID == id && id != 0 || metadata.NameKey(t.Name) == metadata.NameKey(ref) {
-			if err := s.opts.auth.Identity().DeleteToken(r.Context(), t.ID); err != nil && !errors.Is(err, metadata.ErrNotFound) {
+			if err := s.auth.Identity().DeleteToken(r.Context(), t.ID); err != nil && !errors.Is(err, metadata.ErrNotFound) {
 				return fmt.Errorf("delete token: %w", err)
 			}
-			s.opts.log.InfoContext(r.Context(), "token deleted", "token_id", t.ID, "kind", t.Kind, "owner", t.Owner)
+			s.log.InfoContext(r.Context(), "token deleted", "token_id", t.ID, "kind", t.Kind, "owner", t.Owner)
 			return noContent(w)
 		}
 	}
 	return apiErrorf(http.StatusNotFound, "token %q does not exist", ref)
 }
 
-func (s *Server) apiCreateToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiCreateToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser, s.manageTokens(r, p, metadata.TokenPersonal))
 	if err != nil {
 		return err
@@ -370,7 +328,7 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r bunrouter.Request, p au
 // a missing account check decides as for an account of that name the
 // caller has no right on, so that "missing" and "not yours" answer alike;
 // only callers check lets through (site admins) learn it is missing (404).
-func (s *Server) accountForManagement(r bunrouter.Request, p auth.Principal, name string, typ metadata.AccountType, check func(metadata.Account) error) (metadata.Account, error) {
+func (s *API) accountForManagement(r bunrouter.Request, p auth.Principal, name string, typ metadata.AccountType, check func(metadata.Account) error) (metadata.Account, error) {
 	if !p.Authenticated() {
 		return metadata.Account{}, auth.ErrUnauthenticated
 	}
@@ -395,21 +353,21 @@ func (s *Server) accountForManagement(r bunrouter.Request, p auth.Principal, nam
 
 // isNotFound reports whether err is a 404 of the API.
 func isNotFound(err error) bool {
-	var ae *apiError
-	return errors.As(err, &ae) && ae.status == http.StatusNotFound
+	var ae *core.APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
 }
 
 // manageTokens is the check of accountForManagement for tokens of kind.
-func (s *Server) manageTokens(r bunrouter.Request, p auth.Principal, kind metadata.TokenKind) func(metadata.Account) error {
-	return func(a metadata.Account) error { return s.opts.auth.ManageTokens(r.Context(), p, a, kind) }
+func (s *API) manageTokens(r bunrouter.Request, p auth.Principal, kind metadata.TokenKind) func(metadata.Account) error {
+	return func(a metadata.Account) error { return s.auth.ManageTokens(r.Context(), p, a, kind) }
 }
 
 // manageOrg is the check of accountForManagement for an organization.
-func (s *Server) manageOrg(r bunrouter.Request, p auth.Principal) func(metadata.Account) error {
-	return func(a metadata.Account) error { return s.opts.auth.ManageOrg(r.Context(), p, a) }
+func (s *API) manageOrg(r bunrouter.Request, p auth.Principal) func(metadata.Account) error {
+	return func(a metadata.Account) error { return s.auth.ManageOrg(r.Context(), p, a) }
 }
 
-func (s *Server) apiListTokens(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiListTokens(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser, s.manageTokens(r, p, metadata.TokenPersonal))
 	if err != nil {
 		return err
@@ -421,7 +379,7 @@ func (s *Server) apiListTokens(w http.ResponseWriter, r bunrouter.Request, p aut
 	return writeAPI(w, r.Request, http.StatusOK, tokenList(ts))
 }
 
-func (s *Server) apiDeleteToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiDeleteToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	u, err := s.accountForManagement(r, p, r.Param("name"), metadata.AccountUser, s.manageTokens(r, p, metadata.TokenPersonal))
 	if err != nil {
 		return err
@@ -429,7 +387,7 @@ func (s *Server) apiDeleteToken(w http.ResponseWriter, r bunrouter.Request, p au
 	return s.deleteTokenOf(w, r, p, u, metadata.TokenPersonal, r.Param("id"))
 }
 
-func (s *Server) apiListDeployTokens(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiListDeployTokens(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	o, err := s.accountForManagement(r, p, r.Param("owner"), "", s.manageTokens(r, p, metadata.TokenDeploy))
 	if err != nil {
 		return err
@@ -441,7 +399,7 @@ func (s *Server) apiListDeployTokens(w http.ResponseWriter, r bunrouter.Request,
 	return writeAPI(w, r.Request, http.StatusOK, tokenList(ts))
 }
 
-func (s *Server) apiCreateDeployToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiCreateDeployToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	o, err := s.accountForManagement(r, p, r.Param("owner"), "", s.manageTokens(r, p, metadata.TokenDeploy))
 	if err != nil {
 		return err
@@ -453,7 +411,7 @@ func (s *Server) apiCreateDeployToken(w http.ResponseWriter, r bunrouter.Request
 	return s.createToken(w, r, opts.token(metadata.TokenDeploy, o.Name))
 }
 
-func (s *Server) apiDeleteDeployToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+func (s *API) apiDeleteDeployToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
 	o, err := s.accountForManagement(r, p, r.Param("owner"), "", s.manageTokens(r, p, metadata.TokenDeploy))
 	if err != nil {
 		return err
@@ -474,7 +432,7 @@ type accountOptions struct {
 }
 
 // apply sets the optional fields on a; the password is hashed.
-func (s *Server) apply(r bunrouter.Request, o accountOptions, a *metadata.Account) error {
+func (s *API) apply(r bunrouter.Request, o accountOptions, a *metadata.Account) error {
 	if o.Visibility != nil {
 		switch v := metadata.Visibility(strings.ToLower(*o.Visibility)); v {
 		case metadata.VisibilityPublic, metadata.VisibilityPrivate, metadata.VisibilityLimited:
@@ -496,7 +454,7 @@ func (s *Server) apply(r bunrouter.Request, o accountOptions, a *metadata.Accoun
 		if a.Type != metadata.AccountUser {
 			return apiErrorf(http.StatusUnprocessableEntity, "organizations have no password")
 		}
-		h, err := s.opts.auth.HashPassword(r.Context(), *o.Password)
+		h, err := s.auth.HashPassword(r.Context(), *o.Password)
 		if err != nil {
 			if errors.Is(err, r.Context().Err()) {
 				return err
@@ -508,12 +466,12 @@ func (s *Server) apply(r bunrouter.Request, o accountOptions, a *metadata.Accoun
 	return nil
 }
 
-func (s *Server) apiAdminListAccounts(typ metadata.AccountType) apiHandler {
+func (s *API) apiAdminListAccounts(typ metadata.AccountType) apiHandler {
 	return func(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-		if err := s.opts.auth.RequireSiteAdmin(p); err != nil {
+		if err := s.auth.RequireSiteAdmin(p); err != nil {
 			return err
 		}
-		all, _, err := s.opts.auth.Identity().Accounts(r.Context(), "", -1)
+		all, _, err := s.auth.Identity().Accounts(r.Context(), "", -1)
 		if err != nil {
 			return fmt.Errorf("list accounts: %w", err)
 		}
@@ -532,8 +490,8 @@ func (s *Server) apiAdminListAccounts(typ metadata.AccountType) apiHandler {
 	}
 }
 
-func (s *Server) apiAdminCreateUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	if err := s.opts.auth.RequireSiteAdmin(p); err != nil {
+func (s *API) apiAdminCreateUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+	if err := s.auth.RequireSiteAdmin(p); err != nil {
 		return err
 	}
 	var o accountOptions
@@ -553,19 +511,19 @@ func (s *Server) apiAdminCreateUser(w http.ResponseWriter, r bunrouter.Request, 
 	if err := s.apply(r, o, &a); err != nil {
 		return err
 	}
-	a, err := s.opts.auth.Identity().CreateAccount(r.Context(), a)
+	a, err := s.auth.Identity().CreateAccount(r.Context(), a)
 	if errors.Is(err, metadata.ErrExists) {
 		return apiErrorf(http.StatusUnprocessableEntity, "user already exists [name: %s]", o.Username)
 	}
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	s.opts.log.InfoContext(r.Context(), "user created", "user", a.Name, "admin", a.SiteAdmin, "by", p.String())
+	s.log.InfoContext(r.Context(), "user created", "user", a.Name, "admin", a.SiteAdmin, "by", p.String())
 	return writeAPI(w, r.Request, http.StatusCreated, userObject(a, p))
 }
 
-func (s *Server) apiAdminEditUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	if err := s.opts.auth.RequireSiteAdmin(p); err != nil {
+func (s *API) apiAdminEditUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+	if err := s.auth.RequireSiteAdmin(p); err != nil {
 		return err
 	}
 	a, err := s.account(r, r.Param("name"), metadata.AccountUser)
@@ -579,9 +537,9 @@ func (s *Server) apiAdminEditUser(w http.ResponseWriter, r bunrouter.Request, p 
 	if err := s.apply(r, o, &a); err != nil {
 		return err
 	}
-	if err := s.opts.auth.Identity().UpdateAccount(r.Context(), a); err != nil {
+	if err := s.auth.Identity().UpdateAccount(r.Context(), a); err != nil {
 		return fmt.Errorf("update user: %w", err)
 	}
-	s.opts.log.InfoContext(r.Context(), "user updated", "user", a.Name, "by", p.String())
+	s.log.InfoContext(r.Context(), "user updated", "user", a.Name, "by", p.String())
 	return writeAPI(w, r.Request, http.StatusOK, userObject(a, p))
 }

@@ -1,4 +1,4 @@
-package server
+package accounts
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bunrouter"
 
 	"github.com/regkit/regkit/server/auth"
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
 )
 
@@ -57,7 +58,7 @@ func justBefore(key string) string {
 // ownerRepositories lists every repository the store knows (with
 // manifests, links or a catalog entry, or listed by AllRepositories after
 // a delete) named key or starting with key + "/".
-func (s *Server) ownerRepositories(ctx context.Context, key string) ([]string, error) {
+func (s *API) ownerRepositories(ctx context.Context, key string) ([]string, error) {
 	var out []string
 	last := justBefore(key)
 	for {
@@ -83,7 +84,7 @@ func (s *Server) ownerRepositories(ctx context.Context, key string) ([]string, e
 // holds reports whether repository repo has anything in it: a catalog
 // entry (it was created by a manifest push) or stored bytes (manifests or
 // linked blobs).
-func (s *Server) holds(ctx context.Context, repo string) (bool, error) {
+func (s *API) holds(ctx context.Context, repo string) (bool, error) {
 	_, _, err := s.meta.Tags(ctx, repo, "", 0)
 	if err == nil {
 		return true, nil
@@ -99,7 +100,7 @@ func (s *Server) holds(ctx context.Context, repo string) (bool, error) {
 }
 
 // contentOf returns what is stored under the owner name.
-func (s *Server) contentOf(ctx context.Context, name string) (ownerContent, error) {
+func (s *API) contentOf(ctx context.Context, name string) (ownerContent, error) {
 	var c ownerContent
 	key := metadata.NameKey(name)
 	if key == "" {
@@ -118,7 +119,7 @@ func (s *Server) contentOf(ctx context.Context, name string) (ownerContent, erro
 			c.repos = append(c.repos, r)
 		}
 	}
-	if pk := s.opts.generic.packages; pk != nil {
+	if pk := s.packages; pk != nil {
 		vs, _, err := pk.ListPackageVersions(ctx, name, metadata.PackageFilter{}, 0, -1)
 		if err != nil {
 			return c, fmt.Errorf("list packages: %w", err)
@@ -139,7 +140,7 @@ func (s *Server) contentOf(ctx context.Context, name string) (ownerContent, erro
 // repositories (manifests, tags, referrers, blob links; the bytes go
 // later by garbage collection) and its generic packages with every
 // version and file.
-func (s *Server) purgeContent(ctx context.Context, name string) (ownerContent, error) {
+func (s *API) purgeContent(ctx context.Context, name string) (ownerContent, error) {
 	var done ownerContent
 	key := metadata.NameKey(name)
 	if key == "" {
@@ -158,7 +159,7 @@ func (s *Server) purgeContent(ctx context.Context, name string) (ownerContent, e
 			return done, fmt.Errorf("delete repository %s: %w", r, err)
 		}
 	}
-	pk := s.opts.generic.packages
+	pk := s.packages
 	if pk == nil {
 		return done, nil
 	}
@@ -195,8 +196,8 @@ func (s *Server) purgeContent(ctx context.Context, name string) (ownerContent, e
 
 // nameFree refuses (422) to create an account named name while no
 // account has the name but repositories or packages are stored under it.
-func (s *Server) nameFree(ctx context.Context, name string) error {
-	if _, err := s.opts.auth.Identity().GetAccount(ctx, name); err == nil {
+func (s *API) nameFree(ctx context.Context, name string) error {
+	if _, err := s.auth.Identity().GetAccount(ctx, name); err == nil {
 		return nil // taken: the creation answers that
 	} else if !errors.Is(err, metadata.ErrNotFound) {
 		return fmt.Errorf("account lookup: %w", err)
@@ -221,16 +222,9 @@ func purgeParam(r bunrouter.Request) (bool, error) {
 	}
 	on, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, apiErrorf(http.StatusBadRequest, "purge must be true or false, not %q", clipText(v, 32))
+		return false, apiErrorf(http.StatusBadRequest, "purge must be true or false, not %q", core.ClipText(v, 32))
 	}
 	return on, nil
-}
-
-func clipText(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 // deleteOwner deletes account a (what is the user or organization
@@ -240,15 +234,15 @@ func clipText(s string, n int) string {
 // that fails part way leaves the account to repeat it with — and then
 // sweeps the name once more, for what was pushed while it ran (after the
 // account is gone only site admins can push there).
-func (s *Server) deleteOwner(w http.ResponseWriter, r bunrouter.Request, a metadata.Account, what string, purge bool) error {
+func (s *API) deleteOwner(w http.ResponseWriter, r bunrouter.Request, a metadata.Account, what string, purge bool) error {
 	ctx := r.Context()
 	if purge {
 		done, err := s.purgeContent(ctx, a.Name)
 		if err != nil {
-			s.opts.log.ErrorContext(ctx, "purge failed; the account is kept, repeat the delete to finish", "owner", a.Name, "deleted", done.String(), "err", err)
+			s.log.ErrorContext(ctx, "purge failed; the account is kept, repeat the delete to finish", "owner", a.Name, "deleted", done.String(), "err", err)
 			return fmt.Errorf("purge %s: %w", a.Name, err)
 		}
-		s.opts.log.InfoContext(ctx, "owner content purged", "owner", a.Name, "deleted", done.String(), "by", principal(ctx).p.String())
+		s.log.InfoContext(ctx, "owner content purged", "owner", a.Name, "deleted", done.String(), "by", core.AuthOf(ctx).Principal.String())
 	} else {
 		c, err := s.contentOf(ctx, a.Name)
 		if err != nil {
@@ -263,10 +257,10 @@ func (s *Server) deleteOwner(w http.ResponseWriter, r bunrouter.Request, a metad
 				what, a.Name, c, what, cli, a.Name)
 		}
 	}
-	if err := s.opts.auth.Identity().DeleteAccount(ctx, a.Name); err != nil {
+	if err := s.auth.Identity().DeleteAccount(ctx, a.Name); err != nil {
 		return fmt.Errorf("delete %s: %w", what, err)
 	}
-	s.opts.log.InfoContext(ctx, what+" deleted", "owner", a.Name, "purge", purge, "by", principal(ctx).p.String())
+	s.log.InfoContext(ctx, what+" deleted", "owner", a.Name, "purge", purge, "by", core.AuthOf(ctx).Principal.String())
 	if purge {
 		return s.purge(w, r, a.Name)
 	}
@@ -277,14 +271,14 @@ func (s *Server) deleteOwner(w http.ResponseWriter, r bunrouter.Request, a metad
 // is logged with what was deleted so far and returned (the request can
 // be repeated: DELETE /api/v1/admin/users/{name}?purge=true also purges
 // a name whose account is gone).
-func (s *Server) purge(w http.ResponseWriter, r bunrouter.Request, name string) error {
+func (s *API) purge(w http.ResponseWriter, r bunrouter.Request, name string) error {
 	ctx := r.Context()
 	done, err := s.purgeContent(ctx, name)
 	if err != nil {
-		s.opts.log.ErrorContext(ctx, "purge failed; repeat DELETE /api/v1/admin/users/{name}?purge=true to finish", "owner", name, "deleted", done.String(), "err", err)
+		s.log.ErrorContext(ctx, "purge failed; repeat DELETE /api/v1/admin/users/{name}?purge=true to finish", "owner", name, "deleted", done.String(), "err", err)
 		return fmt.Errorf("purge %s: %w", name, err)
 	}
-	s.opts.log.InfoContext(ctx, "owner content purged", "owner", name, "deleted", done.String(), "by", principal(ctx).p.String())
+	s.log.InfoContext(ctx, "owner content purged", "owner", name, "deleted", done.String(), "by", core.AuthOf(ctx).Principal.String())
 	return noContent(w)
 }
 
@@ -292,8 +286,8 @@ func (s *Server) purge(w http.ResponseWriter, r bunrouter.Request, name string) 
 // and packages). With purge, a name without an account that still has
 // repositories or packages under it (left by an interrupted purge or an
 // older version) is purged too.
-func (s *Server) apiAdminDeleteUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
-	if err := s.opts.auth.RequireSiteAdmin(p); err != nil {
+func (s *API) apiAdminDeleteUser(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
+	if err := s.auth.RequireSiteAdmin(p); err != nil {
 		return err
 	}
 	purge, err := purgeParam(r)
@@ -306,7 +300,7 @@ func (s *Server) apiAdminDeleteUser(w http.ResponseWriter, r bunrouter.Request, 
 		if !purge || auth.ValidName(name) != nil {
 			return err
 		}
-		if _, gerr := s.opts.auth.Identity().GetAccount(r.Context(), name); !errors.Is(gerr, metadata.ErrNotFound) {
+		if _, gerr := s.auth.Identity().GetAccount(r.Context(), name); !errors.Is(gerr, metadata.ErrNotFound) {
 			return err // an organization, or the store failed
 		}
 		c, cerr := s.contentOf(r.Context(), name)

@@ -1,4 +1,4 @@
-package server
+package accounts
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode"
+
+	"github.com/regkit/regkit/server/core"
 )
 
 // maxJSONDepth bounds the nesting of an account API request body.
@@ -37,7 +39,7 @@ func readJSON(r *http.Request, v any) error {
 	if key, err := duplicateKey(dec, 0); err != nil {
 		return apiErrorf(http.StatusBadRequest, "invalid JSON body: %v", err)
 	} else if key != "" {
-		return apiErrorf(http.StatusBadRequest, "invalid JSON body: key %q appears more than once in an object (keys match case-insensitively)", clipText(key, 64))
+		return apiErrorf(http.StatusBadRequest, "invalid JSON body: key %q appears more than once in an object (keys match case-insensitively)", core.ClipText(key, 64))
 	}
 	return nil
 }
