@@ -209,6 +209,7 @@ func TestResumeAfterServerKill(t *testing.T) {
 	const size = 256 << 20
 	const chunk = 8 << 20
 	dir := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache")) // upload state of regkit cp
 	layer := writeBigLayout(t, filepath.Join(dir, "src"), size)
 	srv := startServeProc(t, freeAddr(t), filepath.Join(dir, "data"))
 
