@@ -4,6 +4,7 @@
 GO            ?= go
 BIN           := bin/regkit
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DISTRIBUTION  := v3.1.2
 GOBIN         := $(shell $(GO) env GOPATH)/bin
 TEST_TIMEOUT  ?= 40m
 RUN_ARGS      ?=
@@ -27,7 +28,8 @@ test: test-deps
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/conformance/official$$')
 	$(GO) test -race -timeout $(TEST_TIMEOUT) -v $(OFFICIAL_PKG)
 
-## test-deps: install what the tests need when it is missing (redis-server)
+## test-deps: install what the tests need when it is missing (redis-server,
+## CNCF Distribution for the tests that compare against it)
 test-deps:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -37,6 +39,9 @@ test-deps:
 	  else \
 	    echo "redis-server is missing: install it (e.g. sudo apt-get install -y redis-server)"; exit 1; \
 	  fi; }
+	@{ test -x $(GOBIN)/registry && $(GOBIN)/registry --version 2>/dev/null | grep -q '$(DISTRIBUTION)'; } || { \
+	  echo "installing CNCF Distribution $(DISTRIBUTION) (the peer some tests compare against)"; \
+	  GOFLAGS= $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(DISTRIBUTION); }
 
 ## lint: gofmt, go vet and staticcheck
 lint: fmt vet staticcheck

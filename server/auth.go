@@ -28,10 +28,9 @@ import (
 // OCI routes need these actions on the repository's owner (the first
 // path component): pull for blob and manifest GET/HEAD, tags and
 // referrers; push for every upload route and manifest PUT; delete for
-// manifest and blob DELETE; a mount also needs pull on its from=
-// repository, and without it (or without from=) it is answered as a plain
-// upload start (202), so a mount never reveals a blob the caller may not
-// read. GET /v2/ and GET /v2/_catalog need any valid credentials (or an
+// manifest and blob DELETE; a mount also needs pull on its source (see
+// authorizeMount), and without it is answered as a plain upload start
+// (202), so a mount never reveals a blob the caller may not read. GET /v2/ and GET /v2/_catalog need any valid credentials (or an
 // anonymous bearer token), as the docker login flow expects: a client
 // without them is challenged, so clients that only send credentials after
 // a challenge (crane, skopeo) still send them. The catalog lists only the
@@ -235,9 +234,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req *oci.Requ
 		return err
 	}
 	if req.Route == oci.RouteBlobMount {
-		if req.From == "" || a.Authorize(ctx, p, req.From, auth.PackageContainer, auth.ActionsOf(string(auth.Pull))) != nil {
-			req.Route, req.From, req.Digest = oci.RouteUploadStart, "", ""
-		}
+		return s.authorizeMount(w, r, req, p)
 	}
 	return nil
 }
@@ -322,8 +319,8 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 		return v, nil
 	}
 	out := []string{}
-	last, full := req.Last, false
-	for req.N != 0 && !full {
+	last, full, n := req.Last, false, limit(req)
+	for n != 0 && !full {
 		repos, more, err := s.meta.Repositories(ctx, last, catalogPage)
 		if err != nil {
 			return fmt.Errorf("catalog: %w", err)
@@ -335,7 +332,7 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 			}
 			if ok {
 				out = append(out, repo)
-				if req.N > 0 && len(out) > req.N {
+				if n > 0 && len(out) > n {
 					full = true
 					break
 				}
@@ -347,7 +344,7 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 		last = repos[len(repos)-1]
 	}
 	if full {
-		out = out[:req.N]
+		out = out[:n]
 		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: req.N, Last: out[len(out)-1]}
 		w.Header().Set(oci.Link, oci.NextLink(next))
 	}

@@ -41,6 +41,12 @@ type authEnv struct {
 // bucketURL, mem:// when empty); edit adjusts the auth configuration.
 func newAuthServer(t *testing.T, meta metadata.Store, bucketURL string, log *slog.Logger, edit func(*auth.Config)) *authEnv {
 	t.Helper()
+	return newAuthServerWith(t, meta, bucketURL, log, edit)
+}
+
+// newAuthServerWith is newAuthServer with more server options.
+func newAuthServerWith(t *testing.T, meta metadata.Store, bucketURL string, log *slog.Logger, edit func(*auth.Config), opts ...server.Option) *authEnv {
+	t.Helper()
 	ident, ok := meta.(metadata.Identity)
 	if !ok {
 		t.Fatalf("%T does not implement metadata.Identity", meta)
@@ -67,7 +73,7 @@ func newAuthServer(t *testing.T, meta metadata.Store, bucketURL string, log *slo
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	ts := httptest.NewServer(server.New(meta, st, server.WithLogger(log), server.WithAuth(svc)))
+	ts := httptest.NewServer(server.New(meta, st, append([]server.Option{server.WithLogger(log), server.WithAuth(svc)}, opts...)...))
 	t.Cleanup(ts.Close)
 	return &authEnv{t: t, base: ts.URL, svc: svc, ident: ident, meta: meta}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/pkgversion"
 	"github.com/regkit/regkit/spec/generic"
 )
 
@@ -439,7 +440,7 @@ func (s *Server) pkgLatest(w http.ResponseWriter, r *http.Request, req generic.R
 	for i, v := range all {
 		names[i] = v.Version
 	}
-	i, ok := generic.LatestSemVerOf(names)
+	i, ok := pkgversion.LatestSemVer(names)
 	rule := generic.LatestSemVer
 	if !ok {
 		i, rule = 0, generic.LatestNewest

@@ -20,6 +20,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/pkgversion"
 	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
 	"github.com/regkit/regkit/spec/generic"
@@ -105,7 +106,7 @@ func (s *Server) precheck(ctx context.Context, req generic.Request) error {
 	case !errors.Is(err, metadata.ErrNotFound):
 		return fmt.Errorf("packages: %w", err)
 	}
-	if generic.IsSemVer(req.Version) {
+	if pkgversion.IsSemVer(req.Version) {
 		return nil
 	}
 	pkg, err := p.GetPackage(ctx, ref)
@@ -244,7 +245,7 @@ func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex
 		Name: req.Filename, Size: blob.Size, ContentType: contentType,
 		MD5: md5hex, SHA1: sha1hex, SHA256: d256.Encoded(), SHA512: d512.Encoded(), Creator: who,
 	}
-	v, err := s.opts.generic.packages.PutPackageFile(ctx, refOf(req), f, metadata.PutFileOptions{SemVer: generic.IsSemVer(req.Version), Creator: who})
+	v, err := s.opts.generic.packages.PutPackageFile(ctx, refOf(req), f, metadata.PutFileOptions{SemVer: pkgversion.IsSemVer(req.Version), Creator: who})
 	switch {
 	case errors.Is(err, metadata.ErrExists):
 		return metadata.PackageFile{}, duplicate(req)

@@ -60,8 +60,9 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 func WithMaxManifestSize(n int64) Option { return func(o *options) { o.maxManifestSize = n } }
 
 // WithAutoMount makes a mount request without "from" succeed (201) when
-// the blob exists anywhere in the registry. Off by default, as the OCI
-// specification describes it as optional.
+// the blob exists anywhere in the registry; with WithAuth, when it is
+// linked in a repository the caller may pull (see authorizeMount). Off by
+// default, as the OCI specification describes it as optional.
 func WithAutoMount(on bool) Option { return func(o *options) { o.autoMount = on } }
 
 // WithDelete enables or disables manifest, tag and blob deletion (on by

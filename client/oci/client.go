@@ -108,10 +108,10 @@ func (c *Client) Ping(ctx context.Context) error {
 	return discard(resp)
 }
 
-// request returns a Request for route with the zero values Parse would
-// produce (N is -1).
+// request returns a Request for route, method and repository name; the
+// other fields are zero (absent).
 func request(route ocispec.RouteID, method, name string) ocispec.Request {
-	return ocispec.Request{Route: route, Method: method, Name: name, N: -1}
+	return ocispec.Request{Route: route, Method: method, Name: name}
 }
 
 // call is one HTTP exchange.

@@ -119,7 +119,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Int64Var(&c.MaxManifestSize, "max-manifest-size", c.MaxManifestSize, "largest manifest accepted, in bytes (larger: 413)")
-	fs.BoolVar(&c.AutoMount, "auto-mount", c.AutoMount, "let a mount without 'from' succeed when the blob exists anywhere")
+	fs.BoolVar(&c.AutoMount, "auto-mount", c.AutoMount, "let a mount without 'from' succeed when the blob exists anywhere (with auth: in a repository the caller may pull)")
 	fs.BoolVar(&c.Delete, "delete", c.Delete, "allow deleting manifests, tags and blobs")
 	fs.Var(&c.GenericMaxFile, "generic-max-file-size", "largest file the generic package registry accepts, e.g. 5GiB (0: no limit; larger: 403)")
 	fs.BoolVar(&c.SparseManifests, "sparse-manifests", c.SparseManifests, "accept manifests whose blobs or child manifests are missing (sparse images and indexes)")

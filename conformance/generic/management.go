@@ -320,7 +320,7 @@ func (e *env) pushImage(ctx context.Context, repo string, tags ...string) string
 	config := []byte(`{"architecture":"amd64","os":"linux"}`)
 	for _, b := range [][]byte{layer, config} {
 		d := digest.FromBytes(b)
-		r := oci.Request{Route: oci.RouteUploadMonolithic, Method: http.MethodPost, Name: repo, Digest: d, N: -1}
+		r := oci.Request{Route: oci.RouteUploadMonolithic, Method: http.MethodPost, Name: repo, Digest: d}
 		resp, err := e.client.Do(ctx, conformance.Request{Method: r.Method, URL: r.URL(e.base), Body: b,
 			Header: http.Header{"Content-Type": {"application/octet-stream"}},
 			Scopes: []string{"repository:" + repo + ":pull,push"}})
@@ -340,7 +340,7 @@ func (e *env) pushImage(ctx context.Context, repo string, tags ...string) string
 		"layers": []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest.FromBytes(layer), "size": len(layer)}},
 	})
 	for _, tag := range tags {
-		r := oci.Request{Route: oci.RouteManifestPut, Method: http.MethodPut, Name: repo, Reference: tag, N: -1}
+		r := oci.Request{Route: oci.RouteManifestPut, Method: http.MethodPut, Name: repo, Reference: tag}
 		resp, err := e.client.Do(ctx, conformance.Request{Method: r.Method, URL: r.URL(e.base), Body: m,
 			Header: http.Header{"Content-Type": {oci.MediaTypeImageManifest}}, Scopes: []string{"repository:" + repo + ":pull,push"}})
 		if err != nil {
@@ -359,12 +359,12 @@ func (e *env) pushImage(ctx context.Context, repo string, tags ...string) string
 func (e *env) deleteImage(ctx context.Context, repo, image string, tags ...string) {
 	scopes := []string{"repository:" + repo + ":pull,push,delete"}
 	for _, tag := range tags {
-		h := oci.Request{Route: oci.RouteManifest, Method: http.MethodHead, Name: repo, Reference: tag, N: -1}
+		h := oci.Request{Route: oci.RouteManifest, Method: http.MethodHead, Name: repo, Reference: tag}
 		resp, err := e.client.Do(ctx, conformance.Request{Method: h.Method, URL: h.URL(e.base), Scopes: scopes,
 			Header: http.Header{"Accept": {oci.MediaTypeImageManifest}}})
 		if err == nil && resp.Status == http.StatusOK {
 			if d, err := digest.Parse(resp.Header.Get(oci.DockerContentDigest)); err == nil {
-				r := oci.Request{Route: oci.RouteManifestDelete, Method: http.MethodDelete, Name: repo, Digest: d, N: -1}
+				r := oci.Request{Route: oci.RouteManifestDelete, Method: http.MethodDelete, Name: repo, Digest: d}
 				_, _ = e.client.Do(ctx, conformance.Request{Method: r.Method, URL: r.URL(e.base), Scopes: scopes})
 			}
 		}

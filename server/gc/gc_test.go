@@ -452,7 +452,10 @@ func TestSweepsExpiredUploads(t *testing.T) {
 		if n := staged(t, e, expired.ID); n == 0 {
 			t.Fatal("no staged objects before the sweep")
 		}
-		time.Sleep(20 * time.Millisecond)
+		// The expiry below is far shorter than this pause and far longer
+		// than the time from creating the fresh upload to the sweep, even
+		// on a loaded machine.
+		time.Sleep(2 * time.Second)
 		// A writer is streaming into this one: it holds the lease.
 		if _, err := e.meta.AcquireUpload(e.ctx, leased.ID, -1, "writer", time.Minute); err != nil {
 			t.Fatal(err)
@@ -462,7 +465,7 @@ func TestSweepsExpiredUploads(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		rep := e.run(e.sweeper(gc.WithUploadExpiry(10 * time.Millisecond)))
+		rep := e.run(e.sweeper(gc.WithUploadExpiry(time.Second)))
 		if rep.UploadsSwept != 1 {
 			t.Fatalf("swept %d uploads, want 1", rep.UploadsSwept)
 		}
