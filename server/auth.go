@@ -185,20 +185,20 @@ func baseURL(r *http.Request) string {
 // for cause.
 func (s *Server) challenge(w http.ResponseWriter, r *http.Request, req *oci.Request, cause error) error {
 	a := s.opts.auth
-	h := fmt.Sprintf("Bearer realm=%q,service=%q", baseURL(r)+"/v2/token", a.Service())
+	ch := oci.Challenge{Scheme: "Bearer", Params: map[string]string{"realm": baseURL(r) + "/v2/token", "service": a.Service()}}
 	if scope := challengeScope(req); scope != "" {
-		h += fmt.Sprintf(",scope=%q", scope)
+		ch.Params["scope"] = scope
 	}
 	msg := "authentication required"
 	switch {
 	case errors.Is(cause, auth.ErrInsufficientScope):
-		h += `,error="insufficient_scope"`
+		ch.Params["error"] = "insufficient_scope"
 		msg = "the bearer token does not cover this request; get a token for its scope"
 	case errors.Is(cause, auth.ErrInvalidCredentials), errors.Is(cause, auth.ErrMalformedCredentials):
-		h += `,error="invalid_token"`
+		ch.Params["error"] = "invalid_token"
 		msg = "invalid, expired or revoked credentials"
 	}
-	w.Header().Set(oci.WWWAuthenticate, h)
+	w.Header().Set(oci.WWWAuthenticate, ch.String())
 	return oci.CodeUnauthorized.Errorf("%s", msg)
 }
 
@@ -267,7 +267,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, _ oci.Reques
 	a := s.opts.auth
 	res := principal(r.Context())
 	if res.err != nil {
-		w.Header().Set(oci.WWWAuthenticate, fmt.Sprintf("Basic realm=%q", a.Service()))
+		w.Header().Set(oci.WWWAuthenticate, oci.Challenge{Scheme: "Basic", Params: map[string]string{"realm": a.Service()}}.String())
 		return oci.CodeUnauthorized.Errorf("invalid, expired or revoked credentials")
 	}
 	tok, err := a.IssueBearer(r.Context(), res.p, r.URL.Query()["scope"])

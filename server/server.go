@@ -20,9 +20,10 @@ import (
 	"github.com/regkit/regkit/spec/oci"
 )
 
-// DefaultMaxManifestSize is the largest manifest accepted by default
-// (4 MiB, the size the OCI specification says clients may expect).
-const DefaultMaxManifestSize = 4 << 20
+// DefaultMaxManifestSize is the largest manifest accepted by default:
+// 10 MiB, at least the 4 MiB the OCI specification says clients may
+// expect and what Gitea's container registry accepts.
+const DefaultMaxManifestSize = 10 << 20
 
 // Server is the registry's HTTP handler.
 type Server struct {

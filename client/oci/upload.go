@@ -157,6 +157,7 @@ func (c *Client) UploadChunk(ctx context.Context, u *Upload, r io.Reader, n int6
 		ocispec.ContentRange: {strconv.FormatInt(u.Offset, 10) + "-" + strconv.FormatInt(u.Offset+n-1, 10)},
 	}
 	cl.body, cl.size = r, n
+	cl.noReplay = true // after a failure, ask the session's offset (UploadStatus)
 	cl.notFound = ocispec.ErrBlobUploadUnknown
 	resp, err := c.do(ctx, cl, http.StatusAccepted, http.StatusNoContent, http.StatusCreated)
 	if err != nil {

@@ -448,7 +448,7 @@ func (s *Service) Actions(ctx context.Context, p Principal, owner, pkgType strin
 		// A missing owner is private and has no members.
 	case err != nil:
 		return 0, fmt.Errorf("auth: owner lookup: %w", err)
-	case acc.Visibility == metadata.VisibilityPublic:
+	case acc.Visibility.ReadableBy(p.User != nil):
 		allowed = actPull
 	}
 	if p.Token != nil && p.Token.Kind == metadata.TokenDeploy {

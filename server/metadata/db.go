@@ -76,7 +76,7 @@ var (
 	tManifest  = driver.Table{Name: "manifest", Ordered: true} // digest → Manifest
 	tReferrer  = driver.Table{Name: "referrer", Ordered: true} // subject NUL digest → Descriptor
 	tLink      = driver.Table{Name: "link", Ordered: true}     // digest → Blob as linked
-	tIntent    = driver.Table{Name: "intent", Ordered: true}   // digest → nonce of a LinkBlob in flight
+	tIntent    = driver.Table{Name: "intent", Ordered: true}   // digest NUL nonce → "": a LinkBlob in flight
 	repoTables = []driver.Table{tMeta, tTag, tManifest, tReferrer, tLink, tIntent}
 	// blob:<digest>
 	tBlob    = driver.Table{Name: "blob"}                   // "" → blobRec

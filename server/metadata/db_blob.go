@@ -82,6 +82,9 @@ func (db *DB) ClaimBlob(ctx context.Context, b Blob) (Blob, bool, error) {
 		if err = db.indexBlob(ctx, b.Digest, inc); err == nil {
 			err = db.update(ctx, shard, func(tx driver.Tx) error { return claimTx(tx, b, inc, &rec, &live) })
 		}
+		if err == nil && rec.Inc != inc {
+			err = db.reindexBlob(ctx, b.Digest, inc, rec.Inc)
+		}
 	}
 	if err != nil {
 		return Blob{}, false, err
@@ -93,6 +96,19 @@ func (db *DB) ClaimBlob(ctx context.Context, b Blob) (Blob, bool, error) {
 // is created (the value is the Inc the record will have).
 func (db *DB) indexBlob(ctx context.Context, d digest.Digest, inc string) error {
 	return db.update(ctx, shardBlobIndex, func(tx driver.Tx) error { return tx.Put(tIndex, string(d), []byte(inc)) })
+}
+
+// reindexBlob gives d's index entry the Inc of the record a concurrent
+// writer created (the entry holds ours, which no record has), so that
+// PurgeBlob of that record removes the entry.
+func (db *DB) reindexBlob(ctx context.Context, d digest.Digest, ours, theirs string) error {
+	return db.update(ctx, shardBlobIndex, func(tx driver.Tx) error {
+		v, ok, err := tx.Get(tIndex, string(d))
+		if err != nil || !ok || string(v) != ours {
+			return err
+		}
+		return tx.Put(tIndex, string(d), []byte(theirs))
+	})
 }
 
 // putTx is PutBlob's transaction on blob:<d>; a missing record is created
@@ -131,6 +147,9 @@ func (db *DB) PutBlob(ctx context.Context, b Blob) (Blob, error) {
 		inc := NewInc()
 		if err = db.indexBlob(ctx, b.Digest, inc); err == nil {
 			err = db.update(ctx, shard, func(tx driver.Tx) error { return putTx(tx, b, inc, &rec) })
+		}
+		if err == nil && rec.Inc != inc {
+			err = db.reindexBlob(ctx, b.Digest, inc, rec.Inc)
 		}
 	}
 	if err != nil {
@@ -194,7 +213,7 @@ func (db *DB) LinkBlob(ctx context.Context, repo string, b Blob) error {
 		if err != nil {
 			return err
 		}
-		return tx.Put(tIntent, string(d), []byte(nonce))
+		return tx.Put(tIntent, intentKey(d, nonce), nil)
 	})
 	if err != nil {
 		return err
@@ -214,14 +233,14 @@ func (db *DB) LinkBlob(ctx context.Context, repo string, b Blob) error {
 		return err
 	}
 	return db.update(ctx, rs, func(tx driver.Tx) error {
-		v, ok, err := tx.Get(tIntent, string(d))
+		_, ok, err := tx.Get(tIntent, intentKey(d, nonce))
 		if err != nil {
 			return err
 		}
-		if !ok || string(v) != nonce {
+		if !ok {
 			return conflict("link %s into %s: deleted while linking", d, repo)
 		}
-		if err := tx.Delete(tIntent, string(d)); err != nil {
+		if err := tx.Delete(tIntent, intentKey(d, nonce)); err != nil {
 			return err
 		}
 		m, err := db.meta(tx)
@@ -245,12 +264,12 @@ func (db *DB) LinkBlob(ctx context.Context, repo string, b Blob) error {
 	})
 }
 
+// intentKey is the key of the link intent of one LinkBlob call: linkers
+// of one digest into one repository each have their own.
+func intentKey(d digest.Digest, nonce string) string { return string(d) + "\x00" + nonce }
+
 func dropIntent(tx driver.Tx, d digest.Digest, nonce string) error {
-	v, ok, err := tx.Get(tIntent, string(d))
-	if err != nil || !ok || string(v) != nonce {
-		return err
-	}
-	return tx.Delete(tIntent, string(d))
+	return tx.Delete(tIntent, intentKey(d, nonce))
 }
 
 // RepoBlob implements Blobs with one Get.
@@ -375,7 +394,7 @@ func (db *DB) DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBefor
 	}
 	for _, repo := range linkers {
 		err := db.update(ctx, shardRepo(repo), func(tx driver.Tx) error {
-			if err := tx.Delete(tIntent, string(d)); err != nil {
+			if _, err := deleteAll(tx, tIntent, string(d)+"\x00"); err != nil {
 				return err
 			}
 			return unlinkTx(tx, db, d, rec.Inc, repo, false)
