@@ -9,6 +9,7 @@ import (
 
 	"github.com/regkit/regkit/server"
 	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/spec/oci"
 )
 
 // pushBlob pushes body to repo monolithically with authz.
@@ -117,7 +118,11 @@ func TestAuthMountFromChallenge(t *testing.T) {
 		t.Fatalf("token: %s", resp)
 	}
 	resp = e.send(http.MethodPost, path, "Bearer "+tok, nil)
-	scheme, params := parseChallenge(resp.header.Get("WWW-Authenticate"))
+	var scheme string
+	params := map[string]string{}
+	if chs, err := oci.ParseChallenges(resp.header.Values("WWW-Authenticate")); err == nil && len(chs) == 1 {
+		scheme, params = chs[0].Scheme, chs[0].Params
+	}
 	if resp.status != http.StatusUnauthorized || scheme != "Bearer" ||
 		params["scope"] != "repository:alice/dst:pull,push repository:alice/src:pull" || params["error"] != "insufficient_scope" {
 		t.Fatalf("mount with a token for the target only: %s, challenge %q", resp, resp.header.Get("WWW-Authenticate"))
