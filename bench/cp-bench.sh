@@ -11,7 +11,7 @@ LAYER_MIB=${2:-16}
 BIG_MIB=${3:-1024}
 work=$(mktemp -d /tmp/regkit-cp-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-cd "$(dirname "$0")/.."
+cd "${REGKIT_SRC:-$(dirname "$0")/..}"
 go build -o "$work/regkit" ./cmd/regkit
 rk="$work/regkit"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -40,15 +40,28 @@ push_image bench/app:v1 "$LAYERS" "$LAYER_MIB"
 push_image bench/big:v1 1 "$BIG_MIB"
 echo "image: $LAYERS layers of $LAYER_MIB MiB; big blob: $BIG_MIB MiB; $(nproc) cores, $(uname -r)"
 
-# Each run copies into a new repository: $(date +%s%N) inside sh -c.
-RK="sh -c 'exec $rk cp --progress never $SRC/bench/app:v1 $DST/rk\$(date +%s%N)/app:v1 >/dev/null'"
-CR="sh -c 'exec crane --insecure copy $SRC/bench/app:v1 $DST/cr\$(date +%s%N)/app:v1 >/dev/null 2>&1'"
-SK="sh -c 'exec skopeo copy --src-tls-verify=false --dest-tls-verify=false docker://$SRC/bench/app:v1 docker://$DST/sk\$(date +%s%N)/app:v1 >/dev/null'"
+# Each run copies into a repository of its own (a new name per run), so the target has no blob.
+cat > "$work/rk.sh" <<X
+exec $rk cp --progress never $SRC/bench/app:v1 $DST/rk\$(date +%s%N)/app:v1 >/dev/null
+X
+cat > "$work/cr.sh" <<X
+exec crane --insecure copy $SRC/bench/app:v1 $DST/cr\$(date +%s%N)/app:v1 >/dev/null 2>&1
+X
+# skopeo remembers where it saw each blob (its blob-info cache) and would mount it from the
+# previous run's repository: each run starts without that cache.
+cat > "$work/sk.sh" <<X
+rm -f /var/lib/containers/cache/blob-info-cache-v1.sqlite* "\$HOME/.local/share/containers/cache/blob-info-cache-v1.sqlite"*
+exec skopeo copy --src-tls-verify=false --dest-tls-verify=false docker://$SRC/bench/app:v1 docker://$DST/sk\$(date +%s%N)/app:v1 >/dev/null
+X
+cat > "$work/p4.sh" <<X
+rm -rf $work/p4; exec $rk cp --progress never --parallel 4 --part-size 16MiB $SRC/bench/big:v1 oci:$work/p4 >/dev/null
+X
+cat > "$work/p1.sh" <<X
+rm -rf $work/p1; exec $rk cp --progress never --parallel 1 $SRC/bench/big:v1 oci:$work/p1 >/dev/null
+X
 echo "== regkit cp vs crane copy"
-eval farm-bench -n 5 --timeout 600 --vs "\"$CR\"" -- "$RK"
+farm-bench -n 5 --timeout 600 --vs "sh $work/cr.sh" -- sh "$work/rk.sh"
 echo "== regkit cp vs skopeo copy"
-eval farm-bench -n 5 --timeout 600 --vs "\"$SK\"" -- "$RK"
+farm-bench -n 5 --timeout 600 --vs "sh $work/sk.sh" -- sh "$work/rk.sh"
 echo "== 1 GiB download into a layout: 4 parallel ranges of 16 MiB vs one stream"
-P4="sh -c 'rm -rf $work/p4; exec $rk cp --progress never --parallel 4 --part-size 16MiB $SRC/bench/big:v1 oci:$work/p4 >/dev/null'"
-P1="sh -c 'rm -rf $work/p1; exec $rk cp --progress never --parallel 1 $SRC/bench/big:v1 oci:$work/p1 >/dev/null'"
-eval farm-bench -n 5 --timeout 900 --vs "\"$P1\"" -- "$P4"
+farm-bench -n 5 --timeout 900 --vs "sh $work/p1.sh" -- sh "$work/p4.sh"

@@ -118,15 +118,12 @@ func TestAuthMountFromChallenge(t *testing.T) {
 		t.Fatalf("token: %s", resp)
 	}
 	resp = e.send(http.MethodPost, path, "Bearer "+tok, nil)
-	var scheme string
-	params := map[string]string{}
-	if chs, err := oci.ParseChallenges(resp.header.Values("WWW-Authenticate")); err == nil && len(chs) == 1 {
-		scheme, params = chs[0].Scheme, chs[0].Params
+	chs, err := oci.ParseChallenges(resp.header.Values("WWW-Authenticate"))
+	if resp.status != http.StatusUnauthorized || err != nil || len(chs) != 1 || !chs[0].Is("Bearer") ||
+		chs[0].Params["scope"] != "repository:alice/dst:pull,push repository:alice/src:pull" || chs[0].Params["error"] != "insufficient_scope" {
+		t.Fatalf("mount with a token for the target only: %s, challenge %q: %v", resp, resp.header.Values("WWW-Authenticate"), err)
 	}
-	if resp.status != http.StatusUnauthorized || scheme != "Bearer" ||
-		params["scope"] != "repository:alice/dst:pull,push repository:alice/src:pull" || params["error"] != "insufficient_scope" {
-		t.Fatalf("mount with a token for the target only: %s, challenge %q", resp, resp.header.Get("WWW-Authenticate"))
-	}
+	params := chs[0].Params
 	if tok, resp = e.tokenFor(client{user: "alice", pass: pw}, params["scope"]); tok == "" {
 		t.Fatalf("token for the challenged scope: %s", resp)
 	}

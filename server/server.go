@@ -14,6 +14,7 @@ import (
 
 	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/metrics"
 	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
 	"github.com/regkit/regkit/spec/generic"
@@ -48,6 +49,9 @@ type options struct {
 	generic           genericOptions // see generic.go
 	minBodyRate       int64          // see body.go
 	minBodyWindow     time.Duration
+	metrics           *metrics.Metrics // see metrics.go
+	accessLog         bool
+	metricsOnMain     bool
 }
 
 // Option configures a Server.
@@ -123,6 +127,7 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 	s.router = r
 	s.handlers = s.ociRoutes()
 	s.genericRoutes(r) // generic.go: /api/packages and /api/v1/packages
+	s.metricsRoute(r)  // metrics.go: GET /metrics (auth mode tokens, site admins)
 	if s.opts.auth != nil {
 		s.apiRoutes(r)
 		s.handlers[oci.RouteCatalog] = s.catalogVisible

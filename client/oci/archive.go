@@ -88,6 +88,10 @@ func (a *Archive) Close() error {
 	return os.Rename(out.Name(), a.path)
 }
 
+// Abort releases the archive without writing it: after a failed copy,
+// the file at its path stays as it was.
+func (a *Archive) Abort() error { return os.RemoveAll(a.tmp) }
+
 // writeTar writes the files under dir into a tar stream, oci-layout and
 // index.json first.
 func writeTar(w io.Writer, dir string) error {

@@ -214,22 +214,63 @@ func (r *Repository) pushChunked(ctx context.Context, desc v1.Descriptor, src Bl
 	return r.Client.UploadFinish(ctx, u, desc.Digest)
 }
 
-// sendFrom sends the rest of the blob from u.Offset in chunks.
+// sendFrom sends the rest of the blob from u.Offset in chunks. The next
+// chunk is read from src while the current one is being sent, so reading
+// the source and writing the target overlap.
 func (r *Repository) sendFrom(ctx context.Context, u *Upload, desc v1.Descriptor, src BlobSource, buf []byte, progress func(int64)) error {
 	rc, err := src(ctx, u.Offset, 0)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	for u.Offset < desc.Size {
-		want := min(int64(len(buf)), desc.Size-u.Offset)
-		n, err := io.ReadFull(rc, buf[:want])
-		if err != nil {
-			return fmt.Errorf("reading %s at %d: %w", desc.Digest, u.Offset, err)
+	type filled struct {
+		b   []byte
+		err error
+	}
+	bufs := [2][]byte{buf, make([]byte, len(buf))}
+	ready := make(chan filled, 1)
+	free := make(chan []byte, 2)
+	free <- bufs[0]
+	free <- bufs[1]
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(ready)
+		for off := u.Offset; off < desc.Size; {
+			var b []byte
+			select {
+			case b = <-free:
+			case <-rctx.Done():
+				return
+			}
+			want := min(int64(len(b)), desc.Size-off)
+			n, err := io.ReadFull(rc, b[:want])
+			if err != nil {
+				err = fmt.Errorf("reading %s at %d: %w", desc.Digest, off, err)
+			}
+			off += int64(n)
+			select {
+			case ready <- filled{b[:n], err}:
+			case <-rctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
 		}
-		if err := r.Client.UploadChunk(ctx, u, bytes.NewReader(buf[:n]), int64(n)); err != nil {
+	}()
+	for u.Offset < desc.Size {
+		f, ok := <-ready
+		if !ok {
+			return ctx.Err()
+		}
+		if f.err != nil {
+			return f.err
+		}
+		if err := r.Client.UploadChunk(ctx, u, bytes.NewReader(f.b), int64(len(f.b))); err != nil {
 			return err
 		}
+		free <- f.b[:cap(f.b)]
 		progress(u.Offset)
 	}
 	return nil

@@ -146,7 +146,11 @@ func runCp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res, err := oci.Copy(ctx, src, srcLoc.Ref(), dst, tag, opts)
 	b.wait(err != nil)
 	if err != nil {
-		_ = dst.Close()
+		if a, ok := dst.(*oci.Archive); ok {
+			_ = a.Abort() // leave the archive file as it was
+		} else {
+			_ = dst.Close()
+		}
 		return err
 	}
 	if err := dst.Close(); err != nil {

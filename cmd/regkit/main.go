@@ -46,9 +46,6 @@ func commands() []command {
 	}
 }
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -102,9 +99,4 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nRun 'regkit <command> -h' for the flags of a command.")
 	fmt.Fprintln(w, "\nexit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 authentication or permission,\n  5 unreachable (network, 429, 5xx after retries), 6 integrity (digest or size), 7 conflict")
-}
-
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	fmt.Fprintln(stdout, "regkit", version)
-	return nil
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Token scopes, as Gitea names them for packages (plural, as BEHAVIOR.md
+// Token scopes, as Gitea names them for packages (plural, as docs/auth.md
 // writes them).
 const (
 	// ScopeReadPackages allows pulls and downloads.

@@ -4,7 +4,7 @@
 // what a principal may do with an owner's packages and images, and the
 // rate limiter.
 //
-// The model, as BEHAVIOR.md §3 describes it:
+// The model, as docs/auth.md ("The model") describes it:
 //
 //   - An owner is a user or an organization, public or private. The owner
 //     of a repository or package is the first component of its path.

@@ -173,6 +173,9 @@ func (db *DB) Hit(ctx context.Context, key string, window time.Duration, n int64
 		if !ok || !now.Before(c.End) {
 			if n == 0 {
 				c, left = counterRec{}, 0
+				if ok {
+					return tx.Delete(tCounter, "") // an ended window goes when read
+				}
 				return nil
 			}
 			c = counterRec{End: utc(now.Add(window))}

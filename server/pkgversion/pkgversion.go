@@ -2,8 +2,8 @@
 // which versions are SemVer 2.0.0 (a package whose first version is SemVer
 // accepts only SemVer versions) and which version of a package is its
 // latest. SemVer parsing and precedence are github.com/Masterminds/semver/v3;
-// this package adds the optional leading 'v' and the latest rule of
-// BEHAVIOR.md.
+// this package adds the optional leading 'v' and the latest rule (the
+// README's "Latest version" section of the management API).
 package pkgversion
 
 import (
