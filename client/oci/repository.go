@@ -31,6 +31,11 @@ type Repository struct {
 	// MonolithicMax is the largest blob pushed in one request (default
 	// 4 MiB; negative: always chunked).
 	MonolithicMax int64
+	// StateDir, when set, is where uploads in progress are remembered, so
+	// that another process pushing the same blob to the same repository
+	// (the same command run again after it was killed) resumes the
+	// registry's session from its offset instead of starting over.
+	StateDir string
 
 	fallbackMu sync.Mutex // the referrers tag schema's read-modify-write
 }
@@ -162,10 +167,15 @@ func (r *Repository) pushChunked(ctx context.Context, desc v1.Descriptor, src Bl
 	if desc.Digest.Algorithm() != digest.SHA256 {
 		opts = &UploadOptions{Algorithm: desc.Digest.Algorithm()}
 	}
-	u, err := r.Client.UploadStart(ctx, r.Name, opts)
-	if err != nil {
-		return err
+	u := r.resumeSaved(ctx, desc)
+	if u == nil {
+		var err error
+		if u, err = r.Client.UploadStart(ctx, r.Name, opts); err != nil {
+			return err
+		}
+		r.save(desc, u)
 	}
+	progress(u.Offset)
 	chunk := r.ChunkSize
 	if chunk <= 0 {
 		chunk = DefaultChunkSize
@@ -202,6 +212,7 @@ func (r *Repository) pushChunked(ctx context.Context, desc v1.Descriptor, src Bl
 					return nerr
 				}
 				*u = *nu
+				r.save(desc, u)
 				break
 			}
 			failures++
@@ -211,7 +222,11 @@ func (r *Repository) pushChunked(ctx context.Context, desc v1.Descriptor, src Bl
 		}
 		progress(u.Offset)
 	}
-	return r.Client.UploadFinish(ctx, u, desc.Digest)
+	err := r.Client.UploadFinish(ctx, u, desc.Digest)
+	if err == nil || !transient(err) {
+		r.forget(desc)
+	}
+	return err
 }
 
 // sendFrom sends the rest of the blob from u.Offset in chunks. The next

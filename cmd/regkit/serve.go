@@ -289,6 +289,11 @@ func openStores(ctx context.Context, cfg serveConfig, log *slog.Logger, m *metri
 		return nil, nil, nil, err
 	}
 	if m != nil {
+		if db, ok := meta.(*metadata.DB); ok {
+			if rd, ok := db.Driver().(*redismeta.Driver); ok {
+				rd.Client().AddHook(m.RedisHook())
+			}
+		}
 		meta = m.Store(meta)
 	}
 	bucketURL, err := cfg.bucketURL()

@@ -12,6 +12,8 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/regkit/regkit/server"
 	"github.com/regkit/regkit/server/gc"
 	"github.com/regkit/regkit/server/metrics"
@@ -80,7 +82,13 @@ func (c opsConfig) newMetrics() *metrics.Metrics {
 	if c.MetricsAddr == "" && !c.MetricsEndpoint {
 		return nil
 	}
-	return metrics.New()
+	m := metrics.New()
+	b := readBuildInfo()
+	m.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: metrics.Namespace, Name: "build_info",
+		Help:        "Always 1; the labels say which build runs (regkit version).",
+		ConstLabels: prometheus.Labels{"version": b.Version, "revision": b.Revision, "goversion": b.Go}},
+		func() float64 { return 1 }))
+	return m
 }
 
 // storageOptions are the blob store's options of c with m (may be nil).

@@ -177,7 +177,7 @@ func TestMetricsPushPull(t *testing.T) {
 			t.Errorf("storage op %s not observed", op)
 		}
 	}
-	for _, name := range []string{"regkit_gc_runs_total", "regkit_upload_sessions_open", "regkit_upload_buffer_budget_bytes", "go_goroutines"} {
+	for _, name := range []string{"regkit_gc_runs_total", "regkit_upload_sessions_open", "regkit_upload_buffer_budget_bytes", "regkit_build_info", "go_goroutines"} {
 		if fams[name] == nil {
 			t.Errorf("metric %s missing", name)
 		}
@@ -187,14 +187,15 @@ func TestMetricsPushPull(t *testing.T) {
 	}
 
 	// Every metric the Grafana dashboard queries exists (counters of
-	// errors and waits appear with their first occurrence only).
+	// errors and waits appear with their first occurrence only, Redis's
+	// with a Redis store: TestReadyzRedisOutage).
 	dash, err := os.ReadFile("../../docs/ops/grafana-dashboard.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range regexp.MustCompile(`regkit_[a-z_]+`).FindAllString(string(dash), -1) {
 		n = strings.TrimSuffix(n, "_bucket")
-		if fams[n] == nil && !strings.HasSuffix(n, "_errors_total") && !strings.HasSuffix(n, "_waits_total") {
+		if fams[n] == nil && !strings.HasSuffix(n, "_errors_total") && !strings.HasSuffix(n, "_waits_total") && !strings.HasPrefix(n, "regkit_redis_") {
 			t.Errorf("the dashboard queries %s, which /metrics does not have", n)
 		}
 	}
@@ -229,7 +230,7 @@ func TestReadyzRedisOutage(t *testing.T) {
 	cfg.Data = t.TempDir()
 	cfg.Redis = "redis://" + p.Addr + "/0"
 	cfg.GCInterval = 0
-	addr, stop := startServe(t, cfg)
+	addr, maddr, stop := startServeMetrics(t, cfg)
 	defer stop()
 
 	probe := func(path string) (int, Readiness, http.Header) {
@@ -265,6 +266,18 @@ func TestReadyzRedisOutage(t *testing.T) {
 			t.Fatalf("/readyz after redis restarted: %d %+v", code, r)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// The Redis client's round trips are measured, the failed ones of the
+	// outage counted.
+	fams := scrape(t, "http://"+maddr+"/metrics")
+	if n := labelSum(fams["regkit_redis_command_duration_seconds"], map[string]string{"command": "time"}); n < 2 {
+		t.Errorf("redis TIME round trips observed: %v, want >= 2", n)
+	}
+	if n := labelSum(fams["regkit_redis_command_errors_total"], nil); n < 1 {
+		t.Errorf("redis errors during the outage: %v, want >= 1", n)
+	}
+	if n := labelSum(fams["regkit_metadata_operation_errors_total"], map[string]string{"op": "Now"}); n < 1 {
+		t.Errorf("metadata Now errors during the outage: %v, want >= 1", n)
 	}
 }
 
@@ -483,5 +496,54 @@ func TestDrain(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + addr + "/v2/"); err == nil {
 		t.Fatal("the listener still accepts after shutdown")
+	}
+}
+
+// TestMetricsEndpointAuth: with -metrics-endpoint, GET /metrics on the
+// registry's listener needs a site admin's password login: 401 without
+// credentials, 403 for another user, the metrics for the admin.
+func TestMetricsEndpointAuth(t *testing.T) {
+	const adminPW = "bootstrap-password-1"
+	t.Setenv(adminPasswordEnv, adminPW)
+	keyFile := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(keyFile, []byte("0123456789abcdef0123456789abcdef-key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultServeConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Data = t.TempDir()
+	cfg.Auth = "tokens"
+	cfg.AuthSigningKeyFile = keyFile
+	cfg.MetricsEndpoint = true
+	addr, stop := startServe(t, cfg)
+	defer stop()
+	t.Setenv("REGKIT_URL", "http://"+addr)
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"admin", "users", "create", "dev", "-new-password", "dev-password-123"}, &out, &errOut); code != 0 {
+		t.Fatalf("create user: %d %s %s", code, out.String(), errOut.String())
+	}
+	get := func(user, pw string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+		if user != "" {
+			req.SetBasicAuth(user, pw)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("", ""); code != http.StatusUnauthorized {
+		t.Errorf("anonymous GET /metrics: %d, want 401", code)
+	}
+	if code, _ := get("dev", "dev-password-123"); code != http.StatusForbidden {
+		t.Errorf("GET /metrics as a plain user: %d, want 403", code)
+	}
+	code, body := get("admin", adminPW)
+	if code != http.StatusOK || !strings.Contains(body, "regkit_http_requests_total") {
+		t.Errorf("GET /metrics as the site admin: %d\n%.300s", code, body)
 	}
 }

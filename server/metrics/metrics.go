@@ -14,6 +14,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +51,10 @@ type Metrics struct {
 	bufInUse  prometheus.Gauge
 	bufBudget prometheus.Gauge
 	bufWaits  *prometheus.CounterVec
+
+	redisOnce   sync.Once
+	redisOps    *prometheus.HistogramVec
+	redisErrors *prometheus.CounterVec
 }
 
 // opBuckets are the latency buckets of metadata and storage operations

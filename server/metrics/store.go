@@ -17,9 +17,9 @@ import (
 // and metadata_operation_errors_total, label op = the method's name).
 // metadata.ErrNotFound and metadata.ErrExists are answers, not errors.
 // The optional interfaces of regkit's stores stay available on the
-// result, unmeasured: metadata.Packages and metadata.Identity (every
-// store), metadata.Counter (Redis). A store lacking Packages or Identity
-// is returned as it is.
+// result, unmeasured: metadata.Packages, metadata.Identity and
+// metadata.Counter (when meta has it). A store lacking Packages or
+// Identity is returned as it is.
 func (m *Metrics) Store(meta metadata.Store) metadata.Store {
 	p, ok1 := meta.(metadata.Packages)
 	id, ok2 := meta.(metadata.Identity)

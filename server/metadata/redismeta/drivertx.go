@@ -80,6 +80,17 @@ func (x *tx) failed(err error) error {
 	return x.err
 }
 
+// done returns the error that ends this attempt, if any.
+func (x *tx) done() error {
+	if x.err != nil {
+		return x.err
+	}
+	if x.stale {
+		return errStale
+	}
+	return nil
+}
+
 func (x *tx) staleRead() error {
 	x.stale = true
 	return errStale
@@ -87,8 +98,8 @@ func (x *tx) staleRead() error {
 
 // Get implements driver.Reader: a buffered write, or one script.
 func (x *tx) Get(t driver.Table, key string) ([]byte, bool, error) {
-	if x.err != nil || x.stale {
-		return nil, false, errStale
+	if err := x.done(); err != nil {
+		return nil, false, err
 	}
 	tt := x.table(t)
 	for _, m := range []map[string]*[]byte{tt.writes, tt.cache} {
@@ -129,8 +140,8 @@ func (x *tx) Range(t driver.Table, prefix, after string, n int) ([]driver.KV, bo
 	if !t.Ordered {
 		return nil, false, fmt.Errorf("redismeta: range over unordered table %s", t.Name)
 	}
-	if x.err != nil || x.stale {
-		return nil, false, errStale
+	if err := x.done(); err != nil {
+		return nil, false, err
 	}
 	tt := x.table(t)
 	// Fetch enough that, after dropping own deletes, n+1 remain.
