@@ -50,7 +50,7 @@ X
 # skopeo remembers where it saw each blob (its blob-info cache) and would mount it from the
 # previous run's repository: each run starts without that cache.
 cat > "$work/sk.sh" <<X
-rm -f /var/lib/containers/cache/blob-info-cache-v1.sqlite* "\$HOME/.local/share/containers/cache/blob-info-cache-v1.sqlite"*
+rm -f /var/lib/containers/cache/blob-info-cache-v1.* "\$HOME/.local/share/containers/cache/blob-info-cache-v1".*
 exec skopeo copy --src-tls-verify=false --dest-tls-verify=false docker://$SRC/bench/app:v1 docker://$DST/sk\$(date +%s%N)/app:v1 >/dev/null
 X
 cat > "$work/p4.sh" <<X

@@ -74,17 +74,53 @@ func Download(ctx context.Context, src BlobSource, desc v1.Descriptor, dst inter
 		}
 		return nil
 	}
+	// The parts land in any order; a hasher follows the contiguous prefix
+	// (reading back what is in the page cache), so the digest is ready
+	// soon after the last byte instead of after a second pass.
+	nparts := int((desc.Size + o.PartSize - 1) / o.PartSize)
+	landed := make([]chan struct{}, nparts)
+	for i := range landed {
+		landed[i] = make(chan struct{})
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hashed := make(chan error, 1)
+	h := desc.Digest.Algorithm().Hash()
+	go func() {
+		for i := range nparts {
+			select {
+			case <-landed[i]:
+			case <-hctx.Done():
+				hashed <- hctx.Err()
+				return
+			}
+			off := int64(i) * o.PartSize
+			if _, err := io.Copy(h, io.NewSectionReader(dst, off, min(o.PartSize, desc.Size-off))); err != nil {
+				hashed <- err
+				return
+			}
+		}
+		hashed <- nil
+	}()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Parallel)
-	for off := int64(0); off < desc.Size; off += o.PartSize {
+	for i := range nparts {
+		off := int64(i) * o.PartSize
 		n := min(o.PartSize, desc.Size-off)
-		g.Go(func() error { return fetchRange(gctx, src, p, dst, off, n, nil, report) })
+		g.Go(func() error {
+			if err := fetchRange(gctx, src, p, dst, off, n, nil, report); err != nil {
+				return err
+			}
+			close(landed[i])
+			return nil
+		})
 	}
 	if err := g.Wait(); err != nil {
+		cancel()
+		<-hashed
 		return err
 	}
-	h := desc.Digest.Algorithm().Hash()
-	if _, err := io.Copy(h, io.NewSectionReader(dst, 0, desc.Size)); err != nil {
+	if err := <-hashed; err != nil {
 		return err
 	}
 	if got := digest.NewDigest(desc.Digest.Algorithm(), h); got != desc.Digest {

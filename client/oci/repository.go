@@ -31,6 +31,11 @@ type Repository struct {
 	// MonolithicMax is the largest blob pushed in one request (default
 	// 4 MiB; negative: always chunked).
 	MonolithicMax int64
+	// StateDir, when set, is where uploads in progress are remembered, so
+	// that another process pushing the same blob to the same repository
+	// (the same command run again after it was killed) resumes the
+	// registry's session from its offset instead of starting over.
+	StateDir string
 
 	fallbackMu sync.Mutex // the referrers tag schema's read-modify-write
 }
@@ -162,20 +167,24 @@ func (r *Repository) pushChunked(ctx context.Context, desc v1.Descriptor, src Bl
 	if desc.Digest.Algorithm() != digest.SHA256 {
 		opts = &UploadOptions{Algorithm: desc.Digest.Algorithm()}
 	}
-	u, err := r.Client.UploadStart(ctx, r.Name, opts)
-	if err != nil {
-		return err
+	u := r.resumeSaved(ctx, desc)
+	if u == nil {
+		var err error
+		if u, err = r.Client.UploadStart(ctx, r.Name, opts); err != nil {
+			return err
+		}
+		r.save(desc, u)
 	}
+	progress(u.Offset)
 	chunk := r.ChunkSize
 	if chunk <= 0 {
 		chunk = DefaultChunkSize
 	}
 	chunk = max(chunk, u.MinChunk)
-	buf := make([]byte, chunk)
 	p := r.Client.retry
 	failures := 0
 	for u.Offset < desc.Size {
-		err := r.sendFrom(ctx, u, desc, src, buf, progress)
+		err := r.sendFrom(ctx, u, desc, src, chunk, progress)
 		if err == nil {
 			break
 		}
@@ -202,6 +211,7 @@ func (r *Repository) pushChunked(ctx context.Context, desc v1.Descriptor, src Bl
 					return nerr
 				}
 				*u = *nu
+				r.save(desc, u)
 				break
 			}
 			failures++
@@ -211,13 +221,17 @@ func (r *Repository) pushChunked(ctx context.Context, desc v1.Descriptor, src Bl
 		}
 		progress(u.Offset)
 	}
-	return r.Client.UploadFinish(ctx, u, desc.Digest)
+	err := r.Client.UploadFinish(ctx, u, desc.Digest)
+	if err == nil || !transient(err) {
+		r.forget(desc)
+	}
+	return err
 }
 
 // sendFrom sends the rest of the blob from u.Offset in chunks. The next
 // chunk is read from src while the current one is being sent, so reading
 // the source and writing the target overlap.
-func (r *Repository) sendFrom(ctx context.Context, u *Upload, desc v1.Descriptor, src BlobSource, buf []byte, progress func(int64)) error {
+func (r *Repository) sendFrom(ctx context.Context, u *Upload, desc v1.Descriptor, src BlobSource, chunk int64, progress func(int64)) error {
 	rc, err := src(ctx, u.Offset, 0)
 	if err != nil {
 		return err
@@ -227,7 +241,9 @@ func (r *Repository) sendFrom(ctx context.Context, u *Upload, desc v1.Descriptor
 		b   []byte
 		err error
 	}
-	bufs := [2][]byte{buf, make([]byte, len(buf))}
+	// Fresh buffers on every call: after a failure the transport may
+	// still hold the previous call's last chunk.
+	bufs := [2][]byte{make([]byte, chunk), make([]byte, chunk)}
 	ready := make(chan filled, 1)
 	free := make(chan []byte, 2)
 	free <- bufs[0]
@@ -270,7 +286,11 @@ func (r *Repository) sendFrom(ctx context.Context, u *Upload, desc v1.Descriptor
 		if err := r.Client.UploadChunk(ctx, u, bytes.NewReader(f.b), int64(len(f.b))); err != nil {
 			return err
 		}
-		free <- f.b[:cap(f.b)]
+		// The transport may still hold the request body after
+		// UploadChunk returned (net/http closes it, possibly later, in
+		// its own goroutine), so the next chunk gets a fresh buffer
+		// rather than overwriting bytes that may still be on their way.
+		free <- make([]byte, cap(f.b))
 		progress(u.Offset)
 	}
 	return nil

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -133,6 +135,9 @@ func runCp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch d := dst.(type) {
 	case *oci.Repository:
 		d.ChunkSize = chunkSize
+		if dir, err := os.UserCacheDir(); err == nil {
+			d.StateDir = filepath.Join(dir, "regkit", "uploads")
+		}
 	case *oci.Layout:
 		d.Parallel, d.PartSize = *parallel, partSize
 	case *oci.Archive:

@@ -209,6 +209,7 @@ func TestResumeAfterServerKill(t *testing.T) {
 	const size = 256 << 20
 	const chunk = 8 << 20
 	dir := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache")) // upload state of regkit cp
 	layer := writeBigLayout(t, filepath.Join(dir, "src"), size)
 	srv := startServeProc(t, freeAddr(t), filepath.Join(dir, "data"))
 
@@ -220,7 +221,7 @@ func TestResumeAfterServerKill(t *testing.T) {
 	}{
 		{"upload", func(proxy string) []string {
 			return []string{"cp", "--chunk", "8MiB", "oci:" + filepath.Join(dir, "src") + ":v1", proxy + "/big/app:v1"}
-		}, func(cp *countingProxy) int64 { return cp.up.Load() }, chunk},
+		}, func(cp *countingProxy) int64 { return cp.up.Load() }, chunk + 64<<10}, // the chunk cut by the kill, plus the config blob and the manifest, which are counted too
 		{"download", func(proxy string) []string {
 			return []string{"cp", "--parallel", "4", "--part-size", "16MiB", proxy + "/big/app:v1", "oci:" + filepath.Join(dir, "dst") + ":v1"}
 		}, func(cp *countingProxy) int64 { return cp.down.Load() }, 8 << 20}, // what was in the kernel between proxy and client when the connections broke
@@ -275,4 +276,64 @@ func mustOpen(t *testing.T, path string) io.Reader {
 	}
 	t.Cleanup(func() { _ = f.Close() })
 	return f
+}
+
+// TestResumeAfterClientKill kills the regkit cp process itself (SIGKILL)
+// in the middle of a 256 MiB upload and runs the same command again: the
+// second run finds the upload session it saved, asks the registry's
+// offset and sends only the rest.
+func TestResumeAfterClientKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 256 MiB")
+	}
+	const size = 256 << 20
+	const chunk = 8 << 20
+	dir := t.TempDir()
+	writeBigLayout(t, filepath.Join(dir, "src"), size)
+	srv := startServeProc(t, freeAddr(t), filepath.Join(dir, "data"))
+	cp := &countingProxy{killAt: 100 << 20}
+	var client *exec.Cmd
+	var mu sync.Mutex
+	killed := make(chan int64, 1)
+	cp.onKill = func(up, _ int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = client.Process.Signal(syscall.SIGKILL)
+		killed <- up
+	}
+	ps := httptest.NewServer(cp.handler("http://" + srv.addr))
+	defer ps.Close()
+	cache := filepath.Join(dir, "cache")
+	args := []string{"cp", "--chunk", "8MiB", "oci:" + filepath.Join(dir, "src") + ":v1", strings.TrimPrefix(ps.URL, "http://") + "/big/app:v1"}
+	runClient := func() error {
+		mu.Lock()
+		client = exec.Command(os.Args[0], args...)
+		client.Env = append(os.Environ(), asRegkitEnv+"=1", "XDG_CACHE_HOME="+cache)
+		client.Stdout, client.Stderr = io.Discard, io.Discard
+		err := client.Start()
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return client.Wait()
+	}
+	if err := runClient(); err == nil {
+		t.Fatal("the first run was not killed")
+	}
+	atKill := <-killed
+	if err := runClient(); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	sent := cp.up.Load()
+	t.Logf("client killed after %d MiB; %d bytes in all over both runs for a %d-byte layer (%d repeated)", atKill>>20, sent, size, sent-size)
+	if sent < size || sent > size+chunk {
+		t.Errorf("%d bytes went over the wire for %d; at most one chunk (%d) may be repeated", sent, size, chunk)
+	}
+	if left, _ := filepath.Glob(filepath.Join(cache, "regkit", "uploads", "*")); len(left) != 0 {
+		t.Errorf("upload state left behind: %v", left)
+	}
+	c := oci.NewClient("http://" + srv.addr)
+	if _, _, _, err := c.ManifestGet(context.Background(), "big/app", "v1"); err != nil {
+		t.Errorf("the image is not there after the second run: %v", err)
+	}
 }

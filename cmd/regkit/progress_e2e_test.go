@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -65,11 +67,11 @@ func tmux(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-// TestProgressInTmux runs regkit cp in a real terminal (a tmux pane) and
+// TestE2EProgressInTmux runs regkit cp in a real terminal (a tmux pane) and
 // reads the screen: while it runs there is a bar per blob and a total
 // bar; at the end every blob says how it was handled, the total is
 // complete, the result line follows, and the command exits 0.
-func TestProgressInTmux(t *testing.T) {
+func TestE2EProgressInTmux(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatal("tmux is needed: apt-get install -y tmux")
 	}
