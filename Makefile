@@ -27,8 +27,10 @@ test: test-deps
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/conformance/official$$')
 	$(GO) test -race -timeout $(TEST_TIMEOUT) -v $(OFFICIAL_PKG)
 
-## test-deps: install what the tests need when it is missing (redis-server)
+## test-deps: install what the tests need when it is missing (redis-server,
+## the S3/GCS/Azure emulators of server/storage's backend tests)
 test-deps:
+	GO=$(GO) bash .ci/storage-emulators.sh
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing redis-server (tests start their own instances)"; \
