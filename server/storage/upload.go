@@ -262,12 +262,18 @@ func (s *Store) appendLeased(l *lease, u metadata.Upload, r io.Reader) (metadata
 	}
 	var n int64
 	var p part
+	var ps []part
 	if s.dir != "" {
 		var path string
 		if path, err = s.fenced(l.ctx, u, st); err != nil {
 			return u, err
 		}
 		n, err = s.appendFile(l.ctx, path, u.Offset, hs, r)
+	} else if s.native != nil {
+		ps, err = s.native.appendParts(l.ctx, s, u.ID, st.Seq, l.token, hs, r)
+		for _, p := range ps {
+			n += p.Size
+		}
 	} else {
 		p, err = s.appendPart(l.ctx, u.ID, st.Seq, l.token, hs, r)
 		n = p.Size
@@ -280,7 +286,10 @@ func (s *Store) appendLeased(l *lease, u metadata.Upload, r io.Reader) (metadata
 		return u, err
 	}
 	if p.Key != "" {
-		nst.Parts = append(nst.Parts, p)
+		ps = append(ps, p)
+	}
+	if len(ps) > 0 {
+		nst.Parts = append(nst.Parts, ps...)
 		nst.Seq++
 	}
 	u.Offset += n
@@ -351,27 +360,54 @@ func (s *Store) FinishUpload(ctx context.Context, repo, id string, final io.Read
 	}
 	if got != want {
 		l.stop()
+		if s.native != nil && s.native.sessionKeyed() {
+			// Hashing may have committed the session's object (Azure);
+			// no record names it before the claim below.
+			c, cancel := bg(ctx)
+			if derr := s.bucket.Delete(c, objectsPrefix+id); derr != nil && !isNotFound(derr) {
+				s.opts.log.Warn("delete the object of a mismatched upload", "upload", id, "err", derr)
+			}
+			cancel()
+		}
 		s.removeSession(ctx, id)
 		return metadata.Blob{}, fmt.Errorf("%w: expected %s, got %s", ErrDigestMismatch, want, got)
 	}
-	claim, err := s.claim(l.ctx, want)
+	key := Key(want)
+	sessionKeyed := s.native != nil && s.native.sessionKeyed()
+	if sessionKeyed {
+		key = objectsPrefix + id
+	}
+	claim, live, err := s.claim(l.ctx, want, key)
 	if err != nil {
 		return fail(err)
 	}
-	key := Key(want)
-	if s.dir != "" {
+	switch {
+	case s.native != nil && live:
+		// Stored already: the staged bytes are dropped with the session.
+	case s.dir != "":
 		// Never rename a file that a stale writer may still write into.
 		var path string
 		if path, err = s.fenced(l.ctx, u, st); err == nil {
 			err = s.commitFile(path, u.Offset, key)
 		}
-	} else {
+	case s.native != nil:
+		err = s.native.commit(l.ctx, s, id, st.Parts, u.Offset, key)
+	default:
 		err = s.commitParts(l.ctx, st, u.Offset, key)
 	}
 	if err != nil {
 		return fail(fmt.Errorf("storage: commit upload %s: %w", id, err))
 	}
 	rec, err := s.commitRecord(ctx, claim, u.Offset, key)
+	if sessionKeyed && !live && (err != nil || rec.Key != key) {
+		// Another upload of the same content was recorded first (or the
+		// record is gone): this session's object is nobody's.
+		c, cancel := bg(ctx)
+		if derr := s.bucket.Delete(c, key); derr != nil && !isNotFound(derr) {
+			s.opts.log.Warn("delete a duplicate upload object", "key", key, "err", derr)
+		}
+		cancel()
+	}
 	if err != nil {
 		// The staged bytes were moved into place and may be gone with
 		// the collected record: the session cannot be finished again.
@@ -430,6 +466,11 @@ func (s *Store) deleteStaged(ctx context.Context, id string) error {
 	if s.dir != "" {
 		return s.removeStaging(id)
 	}
+	if az, ok := s.native.(*azureBackend); ok {
+		if err := az.discard(ctx, id); err != nil {
+			return err
+		}
+	}
 	return s.deletePrefix(ctx, uploadsPrefix+id+"/")
 }
 
@@ -442,6 +483,8 @@ func (s *Store) stagedDigest(ctx context.Context, u metadata.Upload, st *state, 
 	var n int64
 	if s.dir != "" {
 		n, err = s.hashFile(s.stagingPath(u.ID, st.FileEpoch), u.Offset, h)
+	} else if az, ok := s.native.(*azureBackend); ok {
+		n, err = az.hashStaged(ctx, s, u.ID, st.Parts, u.Offset, h)
 	} else {
 		n, err = s.hashParts(ctx, st, h)
 	}

@@ -69,24 +69,74 @@ type Emulator struct {
 	n    int
 }
 
+var (
+	sharedMu sync.Mutex
+	shared   = map[Kind]*Emulator{}
+)
+
+// Shared returns the process-wide emulator of kind k, starting it on
+// first use with its data in a temporary directory. StopShared stops them
+// (call it from TestMain after m.Run).
+func Shared(k Kind) (*Emulator, error) {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if e := shared[k]; e != nil {
+		return e, nil
+	}
+	dir, err := os.MkdirTemp("", "regkit-emulator-")
+	if err != nil {
+		return nil, err
+	}
+	e := &Emulator{Kind: k, dir: dir}
+	if e.Addr, err = portOf(k); err != nil {
+		return nil, err
+	}
+	if err := e.setEnv(); err != nil {
+		return nil, err
+	}
+	if err := e.Start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	shared[k] = e
+	return e, nil
+}
+
+// StopShared stops the emulators Shared started and removes their data.
+func StopShared() {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	for k, e := range shared {
+		e.Stop()
+		_ = os.RemoveAll(e.dir)
+		delete(shared, k)
+	}
+}
+
+func portOf(k Kind) (string, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	port, ok := ports[k]
+	if !ok {
+		var err error
+		if port, err = freePort(); err != nil {
+			return "", fmt.Errorf("emulators: free port: %w", err)
+		}
+		ports[k] = port
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port), nil
+}
+
 // Start starts an emulator of kind k with its data in a temporary
 // directory of t, sets the process environment its SDK needs, and stops
 // it when t ends. It fails t when the emulator is not installed.
 func Start(t testing.TB, k Kind) *Emulator {
 	t.Helper()
 	e := &Emulator{Kind: k, dir: t.TempDir()}
-	portsMu.Lock()
-	port, ok := ports[k]
-	if !ok {
-		var err error
-		if port, err = freePort(); err != nil {
-			portsMu.Unlock()
-			t.Fatalf("emulators: free port: %v", err)
-		}
-		ports[k] = port
+	var err error
+	if e.Addr, err = portOf(k); err != nil {
+		t.Fatal(err)
 	}
-	portsMu.Unlock()
-	e.Addr = fmt.Sprintf("127.0.0.1:%d", port)
 	if err := e.setEnv(); err != nil {
 		t.Fatal(err)
 	}

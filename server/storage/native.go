@@ -1,0 +1,288 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/url"
+	"sync"
+
+	"cloud.google.com/go/storage"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"gocloud.dev/blob"
+)
+
+// Cloud-native commit, through blob.Bucket.As.
+//
+// GCS: every PATCH writes one part object (as on the generic path);
+// finishing composes them server-side into the content-addressed key —
+// 32 sources per compose call, so more parts are composed in a tree of
+// intermediate objects under the session's prefix. No byte is read back
+// or copied; the cost grows with the number of parts (one call per 31),
+// not with their size.
+//
+// Azure: every PATCH stages its bytes as blocks (at most blockSize each,
+// the only bytes buffered in memory) of the session's object
+// objects/<id>; finishing commits the block list in one call. The final
+// key is the session's, so the blob record maps the digest to it
+// (metadata.Blob.Key); identical content finished twice keeps the first
+// record and the second object is deleted. Staged blocks that are never
+// committed are invisible and expire with the service's own collection
+// of uncommitted blocks (seven days on Azure).
+
+const (
+	// objectsPrefix holds objects whose key is an upload session's (the
+	// blob record names it).
+	objectsPrefix = "objects/"
+	// blockSize is the largest Azure block a PATCH buffers.
+	blockSize = 8 << 20
+	// composeMax is GCS's limit of sources per compose call.
+	composeMax = 32
+)
+
+// backend is a bucket's cloud-native commit, or nil for the generic path.
+type backend interface {
+	// sessionKeyed reports whether an upload's final key is its
+	// session's (objects/<id>) rather than the content address.
+	sessionKeyed() bool
+	// appendParts stages r after the parts seq... of session id.
+	appendParts(ctx context.Context, s *Store, id string, seq int, token string, hs []hash.Hash, r io.Reader) ([]part, error)
+	// commit makes key hold the concatenation of parts (size bytes).
+	commit(ctx context.Context, s *Store, id string, parts []part, size int64, key string) error
+}
+
+// openBackend returns the native backend of the bucket opened from u.
+func openBackend(b *blob.Bucket, u *url.URL) backend {
+	switch u.Scheme {
+	case "gs":
+		var c *storage.Client
+		if b.As(&c) {
+			return &gcsBackend{bucket: c.Bucket(u.Host)}
+		}
+	case "azblob":
+		var c *container.Client
+		if b.As(&c) {
+			return &azureBackend{c: c}
+		}
+	}
+	return nil
+}
+
+type gcsBackend struct{ bucket *storage.BucketHandle }
+
+func (*gcsBackend) sessionKeyed() bool { return false }
+
+func (*gcsBackend) appendParts(ctx context.Context, s *Store, id string, seq int, token string, hs []hash.Hash, r io.Reader) ([]part, error) {
+	p, err := s.appendPart(ctx, id, seq, token, hs, r)
+	if err != nil || p.Key == "" {
+		return nil, err
+	}
+	return []part{p}, nil
+}
+
+func (g *gcsBackend) commit(ctx context.Context, s *Store, id string, parts []part, size int64, key string) error {
+	if ok, err := s.bucket.Exists(ctx, key); err != nil {
+		return err
+	} else if ok {
+		return nil
+	}
+	if len(parts) == 0 {
+		return s.bucket.WriteAll(ctx, key, nil, octetStream)
+	}
+	srcs := make([]string, len(parts))
+	for i, p := range parts {
+		srcs[i] = p.Key
+	}
+	for level := 0; len(srcs) > composeMax; level++ {
+		var next []string
+		for i := 0; i < len(srcs); i += composeMax {
+			group := srcs[i:min(i+composeMax, len(srcs))]
+			dst := fmt.Sprintf("%s%s/c%02d-%06d", uploadsPrefix, id, level, i/composeMax)
+			if err := g.compose(ctx, dst, group); err != nil {
+				return err
+			}
+			next = append(next, dst)
+		}
+		srcs = next
+	}
+	if err := g.compose(ctx, key, srcs); err != nil {
+		return err
+	}
+	a, err := s.bucket.Attributes(ctx, key)
+	if err != nil {
+		return err
+	}
+	if a.Size != size {
+		return fmt.Errorf("%w: composed %d bytes, offset %d", ErrUploadBroken, a.Size, size)
+	}
+	return nil
+}
+
+func (g *gcsBackend) compose(ctx context.Context, dst string, srcs []string) error {
+	objs := make([]*storage.ObjectHandle, len(srcs))
+	for i, k := range srcs {
+		objs[i] = g.bucket.Object(k)
+	}
+	c := g.bucket.Object(dst).ComposerFrom(objs...)
+	c.ContentType = "application/octet-stream"
+	if _, err := c.Run(ctx); err != nil {
+		if errors.Is(err, storage.ErrObjectNotExist) {
+			return fmt.Errorf("%w: compose %s: %w", ErrUploadBroken, dst, err)
+		}
+		return fmt.Errorf("compose %s: %w", dst, err)
+	}
+	return nil
+}
+
+type azureBackend struct{ c *container.Client }
+
+func (*azureBackend) sessionKeyed() bool { return true }
+
+// blockID is the base64 ID of block sub of part seq by writer token;
+// every ID of a blob has the same length, as Azure requires.
+func blockID(seq, sub int, token string) string {
+	return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%08d.%05d-%s", seq, sub, token[:8]))
+}
+
+func (a *azureBackend) appendParts(ctx context.Context, s *Store, id string, seq int, token string, hs []hash.Hash, r io.Reader) ([]part, error) {
+	return a.stage(ctx, objectsPrefix+id, seq, token, hs, r)
+}
+
+// stage writes r as blocks of blob key, at most blockSize bytes each,
+// feeding hs; the parts it returns name the block IDs.
+func (a *azureBackend) stage(ctx context.Context, key string, seq int, token string, hs []hash.Hash, r io.Reader) ([]part, error) {
+	bb := a.c.NewBlockBlobClient(key)
+	bufp := blockPool.Get().(*[]byte)
+	defer blockPool.Put(bufp)
+	var parts []part
+	for sub := 0; ; sub++ {
+		buf := *bufp
+		n, err := copyHashed(ctx, &sliceWriter{b: buf[:0:len(buf)]}, io.LimitReader(r, int64(len(buf))), hs)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return parts, nil
+		}
+		bid := blockID(seq, sub, token)
+		if _, err := bb.StageBlock(ctx, bid, nopCloser{bytes.NewReader(buf[:n])}, nil); err != nil {
+			return nil, fmt.Errorf("stage block of %s: %w", key, err)
+		}
+		parts = append(parts, part{Key: bid, Size: n})
+		if n < int64(len(buf)) {
+			return parts, nil
+		}
+	}
+}
+
+func (a *azureBackend) commit(ctx context.Context, s *Store, id string, parts []part, size int64, key string) error {
+	ids := make([]string, len(parts))
+	var total int64
+	for i, p := range parts {
+		ids[i] = p.Key
+		total += p.Size
+	}
+	if total != size {
+		return fmt.Errorf("%w: parts hold %d bytes, offset %d", ErrUploadBroken, total, size)
+	}
+	ct := "application/octet-stream"
+	_, err := a.c.NewBlockBlobClient(key).CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{
+		HTTPHeaders: &blobHTTPHeaders{BlobContentType: &ct},
+	})
+	if err != nil {
+		return fmt.Errorf("commit block list of %s: %w", key, err)
+	}
+	return nil
+}
+
+// put writes a monolithic upload to key as staged blocks and commits them
+// only once check passes (a gocloud Writer cannot be aborted safely on
+// Azure, see storagetest's exception).
+func (a *azureBackend) put(ctx context.Context, s *Store, r io.Reader, h hash.Hash, check func(int64) error, key string) (int64, error) {
+	token := newID()
+	parts, err := a.stage(ctx, key, 0, token, []hash.Hash{h}, r)
+	var n int64
+	for _, p := range parts {
+		n += p.Size
+	}
+	if err != nil {
+		return n, err
+	}
+	if err := check(n); err != nil {
+		return n, err
+	}
+	if ok, err := s.bucket.Exists(ctx, key); err != nil || ok {
+		return n, err
+	}
+	return n, a.commit(ctx, s, "", parts, n, key)
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+// sliceWriter appends into b without growing it past its capacity.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	if len(w.b)+len(p) > cap(w.b) {
+		return 0, io.ErrShortBuffer
+	}
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+type blobHTTPHeaders = azblobblob.HTTPHeaders
+
+// blockPool holds Azure block buffers.
+var blockPool = sync.Pool{New: func() any { b := make([]byte, blockSize); return &b }}
+
+// discard drops the uncommitted blocks of session id's object, which
+// Azure offers no call for: it commits an empty block list only if the
+// object does not exist (If-None-Match: *, so a commit that won the race
+// is never overwritten), then deletes exactly that empty version
+// (If-Match its ETag).
+func (a *azureBackend) discard(ctx context.Context, id string) error {
+	bb := a.c.NewBlockBlobClient(objectsPrefix + id)
+	anyTag := azcore.ETagAny
+	resp, err := bb.CommitBlockList(ctx, nil, &blockblob.CommitBlockListOptions{
+		AccessConditions: &azblobblob.AccessConditions{ModifiedAccessConditions: &azblobblob.ModifiedAccessConditions{IfNoneMatch: &anyTag}},
+	})
+	if bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet) {
+		return nil // committed: a finished upload's object, recorded or not
+	}
+	if err != nil {
+		return fmt.Errorf("discard blocks of %s: %w", id, err)
+	}
+	_, err = bb.Delete(ctx, &azblobblob.DeleteOptions{
+		AccessConditions: &azblobblob.AccessConditions{ModifiedAccessConditions: &azblobblob.ModifiedAccessConditions{IfMatch: resp.ETag}},
+	})
+	if err != nil && !bloberror.HasCode(err, bloberror.ConditionNotMet, bloberror.BlobNotFound) {
+		return fmt.Errorf("discard blocks of %s: %w", id, err)
+	}
+	return nil
+}
+
+// hashStaged commits the session's blocks to its object (the only way to
+// read them), feeds it to h and returns its length. The commit is
+// repeated, with the same list, when the upload finishes.
+func (a *azureBackend) hashStaged(ctx context.Context, s *Store, id string, parts []part, size int64, h hash.Hash) (int64, error) {
+	key := objectsPrefix + id
+	if err := a.commit(ctx, s, id, parts, size, key); err != nil {
+		return 0, err
+	}
+	r, err := s.bucket.NewReader(ctx, key, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	return io.Copy(h, r)
+}
