@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"net/url"
+	"slices"
 	"sync"
 
 	"cloud.google.com/go/storage"
@@ -17,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 )
 
@@ -53,10 +55,27 @@ type backend interface {
 	// sessionKeyed reports whether an upload's final key is its
 	// session's (objects/<id>) rather than the content address.
 	sessionKeyed() bool
-	// appendParts stages r after the parts seq... of session id.
-	appendParts(ctx context.Context, s *Store, id string, seq int, token string, hs []hash.Hash, r io.Reader) ([]part, error)
-	// commit makes key hold the concatenation of parts (size bytes).
-	commit(ctx context.Context, s *Store, id string, parts []part, size int64, key string) error
+	// appendParts stages r after the parts of session id (state st),
+	// feeding hs, and returns the session's new parts.
+	appendParts(ctx context.Context, s *Store, id string, st *state, token string, hs []hash.Hash, r io.Reader) (*staging, error)
+	// commit makes key hold the concatenation of st's parts (size bytes).
+	commit(ctx context.Context, s *Store, id string, st *state, size int64, key string) error
+}
+
+// staging is the outcome of appendParts.
+type staging struct {
+	parts []part // every part of the session, in order
+	mpu   string // S3 multipart upload ID
+	n     int64  // bytes appended
+}
+
+func appended(st *state, added []part) *staging {
+	g := &staging{parts: slices.Clone(st.Parts), mpu: st.MPU}
+	for _, p := range added {
+		g.parts = append(g.parts, p)
+		g.n += p.Size
+	}
+	return g
 }
 
 // openBackend returns the native backend of the bucket opened from u.
@@ -66,6 +85,11 @@ func openBackend(b *blob.Bucket, u *url.URL) backend {
 		var c *storage.Client
 		if b.As(&c) {
 			return &gcsBackend{bucket: c.Bucket(u.Host)}
+		}
+	case "s3":
+		var c *s3.Client
+		if b.As(&c) {
+			return &s3Backend{c: c, bucket: u.Host}
 		}
 	case "azblob":
 		var c *container.Client
@@ -80,15 +104,19 @@ type gcsBackend struct{ bucket *storage.BucketHandle }
 
 func (*gcsBackend) sessionKeyed() bool { return false }
 
-func (*gcsBackend) appendParts(ctx context.Context, s *Store, id string, seq int, token string, hs []hash.Hash, r io.Reader) ([]part, error) {
-	p, err := s.appendPart(ctx, id, seq, token, hs, r)
-	if err != nil || p.Key == "" {
+func (*gcsBackend) appendParts(ctx context.Context, s *Store, id string, st *state, token string, hs []hash.Hash, r io.Reader) (*staging, error) {
+	p, err := s.appendPart(ctx, id, st.Seq, token, hs, r)
+	if err != nil {
 		return nil, err
 	}
-	return []part{p}, nil
+	if p.Key == "" {
+		return appended(st, nil), nil
+	}
+	return appended(st, []part{p}), nil
 }
 
-func (g *gcsBackend) commit(ctx context.Context, s *Store, id string, parts []part, size int64, key string) error {
+func (g *gcsBackend) commit(ctx context.Context, s *Store, id string, st *state, size int64, key string) error {
+	parts := st.Parts
 	if ok, err := s.bucket.Exists(ctx, key); err != nil {
 		return err
 	} else if ok {
@@ -152,8 +180,12 @@ func blockID(seq, sub int, token string) string {
 	return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%08d.%05d-%s", seq, sub, token[:8]))
 }
 
-func (a *azureBackend) appendParts(ctx context.Context, s *Store, id string, seq int, token string, hs []hash.Hash, r io.Reader) ([]part, error) {
-	return a.stage(ctx, objectsPrefix+id, seq, token, hs, r)
+func (a *azureBackend) appendParts(ctx context.Context, s *Store, id string, st *state, token string, hs []hash.Hash, r io.Reader) (*staging, error) {
+	ps, err := a.stage(ctx, objectsPrefix+id, st.Seq, token, hs, r)
+	if err != nil {
+		return nil, err
+	}
+	return appended(st, ps), nil
 }
 
 // stage writes r as blocks of blob key, at most blockSize bytes each,
@@ -183,7 +215,11 @@ func (a *azureBackend) stage(ctx context.Context, key string, seq int, token str
 	}
 }
 
-func (a *azureBackend) commit(ctx context.Context, s *Store, id string, parts []part, size int64, key string) error {
+func (a *azureBackend) commit(ctx context.Context, s *Store, id string, st *state, size int64, key string) error {
+	return a.commitBlocks(ctx, st.Parts, size, key)
+}
+
+func (a *azureBackend) commitBlocks(ctx context.Context, parts []part, size int64, key string) error {
 	ids := make([]string, len(parts))
 	var total int64
 	for i, p := range parts {
@@ -222,7 +258,7 @@ func (a *azureBackend) put(ctx context.Context, s *Store, r io.Reader, h hash.Ha
 	if ok, err := s.bucket.Exists(ctx, key); err != nil || ok {
 		return n, err
 	}
-	return n, a.commit(ctx, s, "", parts, n, key)
+	return n, a.commitBlocks(ctx, parts, n, key)
 }
 
 type nopCloser struct{ *bytes.Reader }
@@ -271,12 +307,12 @@ func (a *azureBackend) discard(ctx context.Context, id string) error {
 	return nil
 }
 
-// hashStaged commits the session's blocks to its object (the only way to
-// read them), feeds it to h and returns its length. The commit is
-// repeated, with the same list, when the upload finishes.
-func (a *azureBackend) hashStaged(ctx context.Context, s *Store, id string, parts []part, size int64, h hash.Hash) (int64, error) {
+// hashCommitted commits the session's parts to its object (staged S3
+// parts and Azure blocks cannot be read before), feeds it to h and
+// returns its length. The final commit finds it done.
+func (s *Store) hashCommitted(ctx context.Context, id string, st *state, size int64, h hash.Hash) (int64, error) {
 	key := objectsPrefix + id
-	if err := a.commit(ctx, s, id, parts, size, key); err != nil {
+	if err := s.native.commit(ctx, s, id, st, size, key); err != nil {
 		return 0, err
 	}
 	r, err := s.bucket.NewReader(ctx, key, nil)

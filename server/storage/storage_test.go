@@ -36,6 +36,7 @@ type env struct {
 	meta    *memmeta.Store
 	dir     string              // file storage root, "" for mem
 	emu     *emulators.Emulator // the emulator of s3, gcs, azure
+	url     string              // the bucket URL on emu
 	replica func(t *testing.T, opts ...storage.Option) *storage.Store
 	// over opens a replica over another metadata store (a wrapper of
 	// meta) on the same bucket.
@@ -83,7 +84,7 @@ func newEnv(t *testing.T, backend string) *env {
 			t.Fatal(err)
 		}
 		url := em.NewBucket(t)
-		e.emu = em
+		e.emu, e.url = em, url
 		e.over = func(t *testing.T, meta metadata.Store, opts ...storage.Option) *storage.Store {
 			t.Helper()
 			s, err := storage.Open(context.Background(), url, meta, append([]storage.Option{quiet()}, opts...)...)

@@ -262,7 +262,7 @@ func (s *Store) appendLeased(l *lease, u metadata.Upload, r io.Reader) (metadata
 	}
 	var n int64
 	var p part
-	var ps []part
+	var staged *staging
 	if s.dir != "" {
 		var path string
 		if path, err = s.fenced(l.ctx, u, st); err != nil {
@@ -270,9 +270,9 @@ func (s *Store) appendLeased(l *lease, u metadata.Upload, r io.Reader) (metadata
 		}
 		n, err = s.appendFile(l.ctx, path, u.Offset, hs, r)
 	} else if s.native != nil {
-		ps, err = s.native.appendParts(l.ctx, s, u.ID, st.Seq, l.token, hs, r)
-		for _, p := range ps {
-			n += p.Size
+		staged, err = s.native.appendParts(l.ctx, s, u.ID, st, l.token, hs, r)
+		if staged != nil {
+			n = staged.n
 		}
 	} else {
 		p, err = s.appendPart(l.ctx, u.ID, st.Seq, l.token, hs, r)
@@ -285,11 +285,14 @@ func (s *Store) appendLeased(l *lease, u metadata.Upload, r io.Reader) (metadata
 	if err != nil {
 		return u, err
 	}
-	if p.Key != "" {
-		ps = append(ps, p)
-	}
-	if len(ps) > 0 {
-		nst.Parts = append(nst.Parts, ps...)
+	switch {
+	case staged != nil:
+		nst.Parts, nst.MPU = staged.parts, staged.mpu
+		if n > 0 {
+			nst.Seq++
+		}
+	case p.Key != "":
+		nst.Parts = append(nst.Parts, p)
 		nst.Seq++
 	}
 	u.Offset += n
@@ -391,7 +394,7 @@ func (s *Store) FinishUpload(ctx context.Context, repo, id string, final io.Read
 			err = s.commitFile(path, u.Offset, key)
 		}
 	case s.native != nil:
-		err = s.native.commit(l.ctx, s, id, st.Parts, u.Offset, key)
+		err = s.native.commit(l.ctx, s, id, st, u.Offset, key)
 	default:
 		err = s.commitParts(l.ctx, st, u.Offset, key)
 	}
@@ -466,8 +469,13 @@ func (s *Store) deleteStaged(ctx context.Context, id string) error {
 	if s.dir != "" {
 		return s.removeStaging(id)
 	}
-	if az, ok := s.native.(*azureBackend); ok {
-		if err := az.discard(ctx, id); err != nil {
+	switch b := s.native.(type) {
+	case *azureBackend:
+		if err := b.discard(ctx, id); err != nil {
+			return err
+		}
+	case *s3Backend:
+		if err := b.abort(ctx, id); err != nil {
 			return err
 		}
 	}
@@ -483,8 +491,8 @@ func (s *Store) stagedDigest(ctx context.Context, u metadata.Upload, st *state, 
 	var n int64
 	if s.dir != "" {
 		n, err = s.hashFile(s.stagingPath(u.ID, st.FileEpoch), u.Offset, h)
-	} else if az, ok := s.native.(*azureBackend); ok {
-		n, err = az.hashStaged(ctx, s, u.ID, st.Parts, u.Offset, h)
+	} else if s.native != nil && s.native.sessionKeyed() {
+		n, err = s.hashCommitted(ctx, u.ID, st, u.Offset, h)
 	} else {
 		n, err = s.hashParts(ctx, st, h)
 	}
