@@ -15,6 +15,7 @@ import (
 	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/quota"
+	"github.com/regkit/regkit/server/storage"
 	"github.com/regkit/regkit/spec/generic"
 )
 
@@ -196,6 +197,8 @@ func (s *Server) genericError(r *http.Request, err error) *generic.Error {
 		return generic.Errorf(http.StatusServiceUnavailable, "%s", s.unavailable(r, err))
 	case genericBodyError(err) != nil:
 		return genericBodyError(err)
+	case storage.IsUnavailable(err):
+		return generic.Errorf(http.StatusServiceUnavailable, "%s", s.bucketUnavailable(r, err))
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return generic.Errorf(http.StatusBadRequest, "request cancelled")
 	}

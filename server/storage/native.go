@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -19,6 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/googleapis/gax-go/v2"
 	"gocloud.dev/blob"
 )
 
@@ -84,6 +86,10 @@ func openBackend(b *blob.Bucket, u *url.URL) backend {
 	case "gs":
 		var c *storage.Client
 		if b.As(&c) {
+			// The client retries idempotent calls until the context ends
+			// by default: bound it, so an unreachable bucket is a 503
+			// within seconds instead of a hang.
+			c.SetRetry(storage.WithMaxAttempts(4), storage.WithBackoff(gax.Backoff{Initial: 100 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2}))
 			return &gcsBackend{bucket: c.Bucket(u.Host)}
 		}
 	case "s3":
