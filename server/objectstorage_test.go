@@ -43,7 +43,6 @@ func abs(base, loc string) string {
 	return base + pathOf(loc)
 }
 
-
 func rangeOf(off, n int) string {
 	return strconv.Itoa(off) + "-" + strconv.Itoa(off+n-1)
 }
