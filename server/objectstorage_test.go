@@ -65,6 +65,13 @@ func TestObjectStorageReplicas(t *testing.T) {
 			if resp.StatusCode != http.StatusAccepted {
 				t.Fatalf("POST: %d %s", resp.StatusCode, body)
 			}
+			wantMin := ""
+			if k == emulators.S3 {
+				wantMin = "5242880"
+			}
+			if got := resp.Header.Get("OCI-Chunk-Min-Length"); got != wantMin {
+				t.Errorf("POST: OCI-Chunk-Min-Length %q, want %q", got, wantMin)
+			}
 			loc := resp.Header.Get("Location")
 			const chunk = 1 << 20
 			off := 0

@@ -269,3 +269,14 @@ func (b *s3Backend) sweepOrphans(ctx context.Context, s *Store, before time.Time
 
 // partPool holds S3 part buffers.
 var partPool = sync.Pool{New: func() any { b := make([]byte, 0, s3PartSize); return &b }}
+
+// ChunkMinLength is the smallest chunk, in bytes, that appends as fast as
+// it can on this bucket (the server advertises it as
+// OCI-Chunk-Min-Length): S3's minimum part size, 0 elsewhere. Smaller
+// chunks still work; on S3 they are staged and merged into a part.
+func (s *Store) ChunkMinLength() int64 {
+	if _, ok := s.native.(*s3Backend); ok {
+		return S3MinPartSize
+	}
+	return 0
+}
