@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/regkit/regkit/fixtures"
+	"github.com/regkit/regkit/server"
 	"github.com/regkit/regkit/server/storage/emulators"
 )
 
@@ -165,4 +166,60 @@ func TestBucketOutage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRedirect: with WithRedirect, a blob GET on S3 and Azure answers 307
+// to a signed URL that serves the bytes to a client without credentials;
+// without it (and on file storage) the registry streams them.
+func TestRedirect(t *testing.T) {
+	for _, k := range []emulators.Kind{emulators.S3, emulators.Azure} {
+		t.Run(string(k), func(t *testing.T) {
+			e := emulators.Start(t, k)
+			url := e.NewBucket(t)
+			meta := newMeta(t, "mem")
+			red := newServer(t, meta, url, server.WithRedirect(time.Minute))
+			plain := newServer(t, meta, url)
+			data := fixtures.Blob(11, 300_000)
+			d := digest.FromBytes(data)
+			resp, body := do(t, http.MethodPost, plain+"/v2/red/x/blobs/uploads/?digest="+d.String(), bytes.NewReader(data))
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("push: %d %s", resp.StatusCode, body)
+			}
+			noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := noFollow.Get(red + "/v2/red/x/blobs/" + d.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			loc := resp.Header.Get("Location")
+			if resp.StatusCode != http.StatusTemporaryRedirect || loc == "" {
+				t.Fatalf("GET with redirects on: %d, Location %q; want 307 to a signed URL", resp.StatusCode, loc)
+			}
+			resp, got := do(t, http.MethodGet, loc, nil)
+			if resp.StatusCode != http.StatusOK || !bytes.Equal(got, data) {
+				t.Fatalf("GET of the signed URL: %d, %d bytes; want %d byte-exact", resp.StatusCode, len(got), len(data))
+			}
+			resp, err = noFollow.Get(plain + "/v2/red/x/blobs/" + d.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET with redirects off: %d, want 200", resp.StatusCode)
+			}
+		})
+	}
+	t.Run("file streams", func(t *testing.T) {
+		u, _ := fileBucket(t)
+		base := newServer(t, newMeta(t, "mem"), u, server.WithRedirect(time.Minute))
+		data := fixtures.Blob(12, 1000)
+		d := digest.FromBytes(data)
+		if resp, body := do(t, http.MethodPost, base+"/v2/red/x/blobs/uploads/?digest="+d.String(), bytes.NewReader(data)); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("push: %d %s", resp.StatusCode, body)
+		}
+		resp, got := do(t, http.MethodGet, base+"/v2/red/x/blobs/"+d.String(), nil)
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(got, data) {
+			t.Fatalf("GET on file storage with redirects on: %d, %d bytes", resp.StatusCode, len(got))
+		}
+	})
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
 	"github.com/regkit/regkit/server/metadata"
@@ -182,3 +184,25 @@ func (s *Store) DeleteBlobBytes(ctx context.Context, b metadata.Blob) error {
 	}
 	return nil
 }
+
+// SignedURL returns a URL that reads b's bytes with a plain GET for ttl,
+// signed by the bucket's credentials (S3 presigned URL, Azure SAS, GCS
+// signed URL with a service-account key). ErrNoSignedURL when the bucket
+// cannot sign (file://, mem://, GCS without a signing key); then the
+// caller streams the bytes itself.
+func (s *Store) SignedURL(ctx context.Context, b metadata.Blob, ttl time.Duration) (string, error) {
+	if s.dir != "" {
+		return "", ErrNoSignedURL
+	}
+	u, err := s.bucket.SignedURL(ctx, b.Key, &blob.SignedURLOptions{Expiry: ttl, Method: http.MethodGet})
+	if err != nil {
+		if IsUnavailable(err) {
+			return "", fmt.Errorf("storage: sign %s: %w", b.Key, err)
+		}
+		return "", fmt.Errorf("%w: %w", ErrNoSignedURL, err)
+	}
+	return u, nil
+}
+
+// ErrNoSignedURL means the bucket cannot make signed URLs.
+var ErrNoSignedURL = errors.New("storage: bucket cannot sign URLs")
