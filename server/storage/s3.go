@@ -185,6 +185,16 @@ func (b *s3Backend) commit(ctx context.Context, s *Store, id string, st *state, 
 	if sizeOf(st.Parts) != size {
 		return fmt.Errorf("%w: parts hold %d bytes, offset %d", ErrUploadBroken, sizeOf(st.Parts), size)
 	}
+	if st.MPU != "" {
+		// Completed already: by hashCommitted (a digest the session did
+		// not hash) or an attempt that failed after completing. Only this
+		// session writes its key.
+		if a, err := s.bucket.Attributes(ctx, key); err == nil && a.Size == size {
+			return nil
+		} else if err != nil && !isNotFound(err) {
+			return err
+		}
+	}
 	up, tail := splitTail(st.Parts)
 	t, err := s.readParts(ctx, tail)
 	if err != nil {

@@ -123,3 +123,31 @@ func TestS3EnforcesMinPartSize(t *testing.T) {
 	}
 	t.Logf("refused as on AWS: %v", err)
 }
+
+// TestS3FinishOtherDigest: an upload of several parts finished with a
+// digest algorithm the session did not hash is completed once to be
+// hashed, then recorded without completing again.
+func TestS3FinishOtherDigest(t *testing.T) {
+	e, _, _ := s3Env(t)
+	ctx := context.Background()
+	s := e.replica(t)
+	data := randBytes(11<<20 + 3)
+	u, err := s.StartUpload(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendUpload(ctx, "", u.ID, 0, bytes.NewReader(data[:9<<20])); err != nil {
+		t.Fatal(err)
+	}
+	want := digest.SHA512.FromBytes(data)
+	b, err := e.replica(t).FinishUpload(ctx, "", u.ID, bytes.NewReader(data[9<<20:]), want)
+	if err != nil {
+		t.Fatalf("FinishUpload(sha512): %v", err)
+	}
+	if b.Digest != want {
+		t.Fatalf("digest %s, want %s", b.Digest, want)
+	}
+	if got := readAll(t, s, b, 0, -1); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes, want %d", len(got), len(data))
+	}
+}
