@@ -1,6 +1,7 @@
 package emulators_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/regkit/regkit/server/storage/emulators"
@@ -24,5 +25,21 @@ func TestBucketProperties(t *testing.T) {
 			}
 			storagetest.Run(t, func(t *testing.T) string { return e.NewBucket(t) }, without...)
 		})
+	}
+}
+
+// TestLookupMissing: an emulator that is not installed is an error that
+// names the install command (tests fail with it; they never skip).
+func TestLookupMissing(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir)
+	t.Setenv("GOBIN", dir)
+	t.Setenv("GOPATH", dir)
+	t.Setenv("REGKIT_TOOLS", dir)
+	for _, k := range emulators.Kinds {
+		_, err := emulators.Lookup(k)
+		if err == nil || !strings.Contains(err.Error(), "make test-deps") {
+			t.Errorf("Lookup(%s) with nothing installed: %v, want an error naming `make test-deps`", k, err)
+		}
 	}
 }
