@@ -4,16 +4,27 @@
 GO            ?= go
 BIN           := bin/regkit
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DISTRIBUTION  := v3.1.2
 GOBIN         := $(shell $(GO) env GOPATH)/bin
 TEST_TIMEOUT  ?= 40m
 RUN_ARGS      ?=
 
-.PHONY: all build run test test-deps lint fmt vet staticcheck bench fuzz e2e conformance-peers clean
+.PHONY: all build run test test-deps lint fmt vet staticcheck bench fuzz e2e conformance-peers image clean
 
 all: build
 
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS       := -X main.version=$(VERSION)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/regkit
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/regkit
+
+## image: the OCI image (Dockerfile: static binary on scratch, non-root, /data volume), offline
+IMAGE         ?= localhost/regkit:$(VERSION)
+image:
+	mkdir -p bin/image/data
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/image/regkit ./cmd/regkit
+	podman build --pull=never --network=none -f Dockerfile -t $(IMAGE) bin/image
 
 ## run: build and start the server (file storage + embedded metadata under ./data)
 run: build
@@ -27,18 +38,23 @@ test: test-deps
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/conformance/official$$')
 	$(GO) test -race -timeout $(TEST_TIMEOUT) -v $(OFFICIAL_PKG)
 
-## test-deps: install what the tests need when it is missing (redis-server,
-## the S3/GCS/Azure emulators of server/storage's backend tests)
+## test-deps: install what the tests need when it is missing (redis-server;
+## podman, which TestImage builds and pushes the image with; CNCF
+## Distribution for the tests that compare against it; the S3/GCS/Azure
+## emulators of the object-storage tests)
 test-deps:
 	GO=$(GO) bash .ci/storage-emulators.sh
-	@command -v redis-server >/dev/null 2>&1 || { \
+	@for pkg in redis-server podman; do command -v $$pkg >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing redis-server (tests start their own instances)"; \
+	    echo "installing $$pkg"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null; \
 	  else \
-	    echo "redis-server is missing: install it (e.g. sudo apt-get install -y redis-server)"; exit 1; \
-	  fi; }
+	    echo "$$pkg is missing: install it (e.g. sudo apt-get install -y $$pkg)"; exit 1; \
+	  fi; }; done
+	@{ test -x $(GOBIN)/registry && $(GOBIN)/registry --version 2>/dev/null | grep -q '$(DISTRIBUTION)'; } || { \
+	  echo "installing CNCF Distribution $(DISTRIBUTION) (the peer some tests compare against)"; \
+	  GOFLAGS= $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(DISTRIBUTION); }
 
 ## lint: gofmt, go vet and staticcheck
 lint: fmt vet staticcheck

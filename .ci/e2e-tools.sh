@@ -50,6 +50,19 @@ else
 	echo "e2e-tools: skopeo already installed"
 fi
 
+# tmux: the progress-display test (cmd/regkit progress_e2e_test.go) drives regkit cp in a tmux pane
+if ! command -v tmux >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "e2e-tools: installing tmux (apt-get)"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends tmux >/dev/null
+	else
+		echo "e2e-tools: tmux is missing: install it (e.g. sudo apt-get install -y tmux)" >&2
+		exit 1
+	fi
+fi
+
 echo "e2e-tools: crane $("$gobin/crane" version 2>/dev/null || echo '?')"
 echo "e2e-tools: regctl $("$gobin/regctl" version --format '{{.VCSTag}}' 2>/dev/null || echo "$REGCTL_VERSION")"
 echo "e2e-tools: helm $("$gobin/helm" version --short 2>/dev/null || echo '?')"

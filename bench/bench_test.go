@@ -9,6 +9,7 @@ import (
 
 	"github.com/regkit/regkit/bench"
 	"github.com/regkit/regkit/fixtures"
+	"github.com/regkit/regkit/internal/bytesize"
 )
 
 // target returns the registry the benchmarks measure: $REGKIT_BENCH_URL,
@@ -53,7 +54,7 @@ func BenchmarkSHA256(b *testing.B) {
 // target is at least 60% of it on file storage).
 func BenchmarkChunkedUpload(b *testing.B) {
 	for _, size := range []int64{256 << 20, 1 << 30} {
-		b.Run(bench.FormatSize(size), func(b *testing.B) {
+		b.Run(bytesize.Format(size), func(b *testing.B) {
 			t := target(b)
 			ctx := context.Background()
 			sha := bench.SHA256(256 << 20).MBps()
@@ -108,7 +109,7 @@ func BenchmarkMonolithicUpload(b *testing.B) {
 // uploads.
 func BenchmarkFinishUpload(b *testing.B) {
 	for _, size := range []int64{1 << 20, 1 << 30} {
-		b.Run(bench.FormatSize(size), func(b *testing.B) {
+		b.Run(bytesize.Format(size), func(b *testing.B) {
 			t := target(b)
 			ctx := context.Background()
 			s := seed()

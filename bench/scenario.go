@@ -19,7 +19,8 @@ import (
 	"github.com/regkit/regkit/fixtures"
 )
 
-// Defaults of the scenarios, as DESIGN.md's performance targets use them.
+// Defaults of the scenarios, as the performance targets (the README's
+// "Benchmarks" section) use them: 256 MiB in 8 MiB chunks, 64 KiB ranges.
 const (
 	DefaultChunkedSize    = 256 << 20
 	DefaultChunkSize      = 8 << 20

@@ -89,36 +89,6 @@ func TestData(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-		err  bool
-	}{
-		{"256MiB", 256 << 20, false},
-		{"8M", 8 << 20, false},
-		{"1GiB", 1 << 30, false},
-		{"64kib", 64 << 10, false},
-		{"1.5GB", 1500000000, false},
-		{"1024", 1024, false},
-		{"12B", 12, false},
-		{"", 0, true},
-		{"-1MiB", 0, true},
-		{"lots", 0, true},
-	}
-	for _, tt := range tests {
-		got, err := ParseSize(tt.in)
-		if got != tt.want || (err != nil) != tt.err {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d (error %v)", tt.in, got, err, tt.want, tt.err)
-		}
-	}
-	for _, n := range []int64{256 << 20, 1 << 30, 64 << 10, 1000} {
-		if got, _ := ParseSize(FormatSize(n)); got != n {
-			t.Errorf("ParseSize(FormatSize(%d)) = %d", n, got)
-		}
-	}
-}
-
 func TestResult(t *testing.T) {
 	r := Result{Ops: 100, Bytes: 2e6, Elapsed: time.Second}
 	for i := range 100 {

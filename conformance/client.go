@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/regkit/regkit/spec/oci"
 )
 
 // Request is one raw HTTP request a spec sends.
@@ -375,56 +377,15 @@ func mergeScopes(a, b []string) []string {
 	return out
 }
 
-// Challenge is a parsed WWW-Authenticate challenge.
-type Challenge struct {
-	// Scheme is "Basic" or "Bearer" (as sent).
-	Scheme string
-	// Params are the auth-params (realm, service, scope, error, ...).
-	Params map[string]string
-}
+// Challenge is a parsed WWW-Authenticate challenge (spec/oci's).
+type Challenge = oci.Challenge
 
-// ParseChallenge parses the first challenge of WWW-Authenticate values.
+// ParseChallenge returns the first challenge of WWW-Authenticate values
+// (see oci.ParseChallenges; a syntax error after it does not hide it).
 func ParseChallenge(values []string) (Challenge, bool) {
-	for _, v := range values {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			continue
-		}
-		scheme, rest, _ := strings.Cut(v, " ")
-		ch := Challenge{Scheme: scheme, Params: map[string]string{}}
-		for rest = strings.TrimSpace(rest); rest != ""; {
-			k, after, ok := strings.Cut(rest, "=")
-			if !ok {
-				break
-			}
-			k = strings.ToLower(strings.TrimSpace(strings.TrimLeft(k, ", ")))
-			after = strings.TrimLeft(after, " ")
-			var val string
-			if strings.HasPrefix(after, `"`) {
-				var b strings.Builder
-				i := 1
-				for ; i < len(after) && after[i] != '"'; i++ {
-					if after[i] == '\\' && i+1 < len(after) {
-						i++
-					}
-					b.WriteByte(after[i])
-				}
-				val = b.String()
-				if i < len(after) {
-					i++
-				}
-				rest = after[i:]
-			} else {
-				j := strings.IndexByte(after, ',')
-				if j < 0 {
-					j = len(after)
-				}
-				val, rest = strings.TrimSpace(after[:j]), after[j:]
-			}
-			ch.Params[k] = val
-			rest = strings.TrimLeft(rest, ", ")
-		}
-		return ch, true
+	chs, _ := oci.ParseChallenges(values)
+	if len(chs) == 0 {
+		return Challenge{}, false
 	}
-	return Challenge{}, false
+	return chs[0], true
 }

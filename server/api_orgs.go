@@ -72,7 +72,7 @@ func (s *Server) orgForReading(r bunrouter.Request, p auth.Principal, name strin
 		}
 		return metadata.Account{}, err
 	}
-	if p.SiteAdmin() || a.Visibility == metadata.VisibilityPublic && !membersOnly {
+	if p.SiteAdmin() || a.Visibility.ReadableBy(p.User != nil) && !membersOnly {
 		return a, nil
 	}
 	ok, err := s.member(r, p, a)
@@ -85,7 +85,7 @@ func (s *Server) orgForReading(r bunrouter.Request, p auth.Principal, name strin
 	if !p.Authenticated() {
 		return metadata.Account{}, auth.ErrUnauthenticated
 	}
-	if a.Visibility == metadata.VisibilityPublic {
+	if a.Visibility.ReadableBy(p.User != nil) {
 		return metadata.Account{}, apiErrorf(http.StatusForbidden, "only members of %s may see its members", a.Name)
 	}
 	return metadata.Account{}, apiErrorf(http.StatusNotFound, "organization %q does not exist", name)

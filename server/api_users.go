@@ -274,7 +274,7 @@ func (s *Server) apiGetUser(w http.ResponseWriter, r bunrouter.Request, p auth.P
 		return err
 	}
 	self := p.User != nil && metadata.NameKey(p.User.Name) == metadata.NameKey(a.Name)
-	if err != nil || a.Visibility != metadata.VisibilityPublic && !self && !p.SiteAdmin() {
+	if err != nil || !a.Visibility.ReadableBy(p.User != nil) && !self && !p.SiteAdmin() {
 		if !p.Authenticated() {
 			return auth.ErrUnauthenticated
 		}
@@ -477,12 +477,10 @@ type accountOptions struct {
 func (s *Server) apply(r bunrouter.Request, o accountOptions, a *metadata.Account) error {
 	if o.Visibility != nil {
 		switch v := metadata.Visibility(strings.ToLower(*o.Visibility)); v {
-		case metadata.VisibilityPublic, metadata.VisibilityPrivate:
+		case metadata.VisibilityPublic, metadata.VisibilityPrivate, metadata.VisibilityLimited:
 			a.Visibility = v
-		case "limited":
-			a.Visibility = metadata.VisibilityPrivate // Gitea's "limited": signed-in users; regkit treats it as private
 		default:
-			return apiErrorf(http.StatusUnprocessableEntity, "visibility must be public or private")
+			return apiErrorf(http.StatusUnprocessableEntity, "visibility must be public, limited or private")
 		}
 	}
 	if o.Email != nil {

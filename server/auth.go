@@ -28,10 +28,9 @@ import (
 // OCI routes need these actions on the repository's owner (the first
 // path component): pull for blob and manifest GET/HEAD, tags and
 // referrers; push for every upload route and manifest PUT; delete for
-// manifest and blob DELETE; a mount also needs pull on its from=
-// repository, and without it (or without from=) it is answered as a plain
-// upload start (202), so a mount never reveals a blob the caller may not
-// read. GET /v2/ and GET /v2/_catalog need any valid credentials (or an
+// manifest and blob DELETE; a mount also needs pull on its source (see
+// authorizeMount), and without it is answered as a plain upload start
+// (202), so a mount never reveals a blob the caller may not read. GET /v2/ and GET /v2/_catalog need any valid credentials (or an
 // anonymous bearer token), as the docker login flow expects: a client
 // without them is challenged, so clients that only send credentials after
 // a challenge (crane, skopeo) still send them. The catalog lists only the
@@ -186,20 +185,20 @@ func baseURL(r *http.Request) string {
 // for cause.
 func (s *Server) challenge(w http.ResponseWriter, r *http.Request, req *oci.Request, cause error) error {
 	a := s.opts.auth
-	h := fmt.Sprintf("Bearer realm=%q,service=%q", baseURL(r)+"/v2/token", a.Service())
+	ch := oci.Challenge{Scheme: "Bearer", Params: map[string]string{"realm": baseURL(r) + "/v2/token", "service": a.Service()}}
 	if scope := challengeScope(req); scope != "" {
-		h += fmt.Sprintf(",scope=%q", scope)
+		ch.Params["scope"] = scope
 	}
 	msg := "authentication required"
 	switch {
 	case errors.Is(cause, auth.ErrInsufficientScope):
-		h += `,error="insufficient_scope"`
+		ch.Params["error"] = "insufficient_scope"
 		msg = "the bearer token does not cover this request; get a token for its scope"
 	case errors.Is(cause, auth.ErrInvalidCredentials), errors.Is(cause, auth.ErrMalformedCredentials):
-		h += `,error="invalid_token"`
+		ch.Params["error"] = "invalid_token"
 		msg = "invalid, expired or revoked credentials"
 	}
-	w.Header().Set(oci.WWWAuthenticate, h)
+	w.Header().Set(oci.WWWAuthenticate, ch.String())
 	return oci.CodeUnauthorized.Errorf("%s", msg)
 }
 
@@ -235,9 +234,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req *oci.Requ
 		return err
 	}
 	if req.Route == oci.RouteBlobMount {
-		if req.From == "" || a.Authorize(ctx, p, req.From, auth.PackageContainer, auth.ActionsOf(string(auth.Pull))) != nil {
-			req.Route, req.From, req.Digest = oci.RouteUploadStart, "", ""
-		}
+		return s.authorizeMount(w, r, req, p)
 	}
 	return nil
 }
@@ -270,7 +267,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, _ oci.Reques
 	a := s.opts.auth
 	res := principal(r.Context())
 	if res.err != nil {
-		w.Header().Set(oci.WWWAuthenticate, fmt.Sprintf("Basic realm=%q", a.Service()))
+		w.Header().Set(oci.WWWAuthenticate, oci.Challenge{Scheme: "Basic", Params: map[string]string{"realm": a.Service()}}.String())
 		return oci.CodeUnauthorized.Errorf("invalid, expired or revoked credentials")
 	}
 	tok, err := a.IssueBearer(r.Context(), res.p, r.URL.Query()["scope"])
@@ -322,8 +319,8 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 		return v, nil
 	}
 	out := []string{}
-	last, full := req.Last, false
-	for req.N != 0 && !full {
+	last, full, n := req.Last, false, limit(req)
+	for n != 0 && !full {
 		repos, more, err := s.meta.Repositories(ctx, last, catalogPage)
 		if err != nil {
 			return fmt.Errorf("catalog: %w", err)
@@ -335,7 +332,7 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 			}
 			if ok {
 				out = append(out, repo)
-				if req.N > 0 && len(out) > req.N {
+				if n > 0 && len(out) > n {
 					full = true
 					break
 				}
@@ -347,7 +344,7 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 		last = repos[len(repos)-1]
 	}
 	if full {
-		out = out[:req.N]
+		out = out[:n]
 		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: req.N, Last: out[len(out)-1]}
 		w.Header().Set(oci.Link, oci.NextLink(next))
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/storage"
+	"github.com/regkit/regkit/spec/oci"
 )
 
 // testKey is the signing key shared by the replicas of a test.
@@ -40,6 +41,12 @@ type authEnv struct {
 // newAuthServer starts a registry with auth over meta (with the bucket at
 // bucketURL, mem:// when empty); edit adjusts the auth configuration.
 func newAuthServer(t *testing.T, meta metadata.Store, bucketURL string, log *slog.Logger, edit func(*auth.Config)) *authEnv {
+	t.Helper()
+	return newAuthServerWith(t, meta, bucketURL, log, edit)
+}
+
+// newAuthServerWith is newAuthServer with more server options.
+func newAuthServerWith(t *testing.T, meta metadata.Store, bucketURL string, log *slog.Logger, edit func(*auth.Config), opts ...server.Option) *authEnv {
 	t.Helper()
 	ident, ok := meta.(metadata.Identity)
 	if !ok {
@@ -67,7 +74,7 @@ func newAuthServer(t *testing.T, meta metadata.Store, bucketURL string, log *slo
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	ts := httptest.NewServer(server.New(meta, st, server.WithLogger(log), server.WithAuth(svc)))
+	ts := httptest.NewServer(server.New(meta, st, append([]server.Option{server.WithLogger(log), server.WithAuth(svc)}, opts...)...))
 	t.Cleanup(ts.Close)
 	return &authEnv{t: t, base: ts.URL, svc: svc, ident: ident, meta: meta}
 }
@@ -152,25 +159,6 @@ func (e *authEnv) send(method, path, authz string, body []byte, header ...string
 	return response{resp.StatusCode, resp.Header, b}
 }
 
-// parseChallenge parses a Bearer challenge's parameters.
-func parseChallenge(h string) (scheme string, params map[string]string) {
-	scheme, rest, _ := strings.Cut(h, " ")
-	params = map[string]string{}
-	for rest != "" {
-		k, after, ok := strings.Cut(rest, "=")
-		if !ok || !strings.HasPrefix(after, `"`) {
-			break
-		}
-		end := strings.IndexByte(after[1:], '"')
-		if end < 0 {
-			break
-		}
-		params[strings.TrimLeft(k, ", ")] = after[1 : end+1]
-		rest = strings.TrimLeft(after[end+2:], ", ")
-	}
-	return scheme, params
-}
-
 // client is how a docker-like client presents an identity: it asks the
 // token endpoint for a token with the scope of its operation (with Basic
 // credentials when it has some, anonymously otherwise), sends the request
@@ -242,11 +230,11 @@ func (e *authEnv) oci(c client, method, path string, body []byte, header ...stri
 	if resp.status != http.StatusUnauthorized {
 		return resp
 	}
-	scheme, params := parseChallenge(resp.header.Get("WWW-Authenticate"))
-	if scheme != "Bearer" || params["realm"] != e.base+"/v2/token" || params["service"] != "regkit-test" {
-		e.t.Fatalf("challenge %q", resp.header.Get("WWW-Authenticate"))
+	chs, err := oci.ParseChallenges(resp.header.Values("WWW-Authenticate"))
+	if err != nil || len(chs) != 1 || chs[0].Scheme != "Bearer" || chs[0].Params["realm"] != e.base+"/v2/token" || chs[0].Params["service"] != "regkit-test" {
+		e.t.Fatalf("challenge %q: %v", resp.header.Values("WWW-Authenticate"), err)
 	}
-	if tok, tresp = e.tokenFor(c, params["scope"]); tok == "" {
+	if tok, tresp = e.tokenFor(c, chs[0].Params["scope"]); tok == "" {
 		return tresp
 	}
 	return e.send(method, path, "Bearer "+tok, body, header...)

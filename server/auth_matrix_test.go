@@ -76,7 +76,7 @@ func runMatrix(t *testing.T, kind string) {
 		e.user(user, pw, vis, false)
 		e.org(v+"org", vis, map[string]metadata.Role{"reader": metadata.RoleRead, "writer": metadata.RoleWrite, "orgadmin": metadata.RoleAdmin})
 		secrets[v+":read"], _ = e.token(metadata.TokenPersonal, user, "read", auth.ScopeReadPackages)
-		secrets[v+":write"], _ = e.token(metadata.TokenPersonal, user, "write", "write:package") // Gitea's alias
+		secrets[v+":write"], _ = e.token(metadata.TokenPersonal, user, "write", auth.ScopeWritePackages)
 		secrets[v+":delete"], _ = e.token(metadata.TokenPersonal, user, "delete", auth.ScopeDeletePackages)
 		secrets[v+":deploy-read"], _ = e.token(metadata.TokenDeploy, user, "deploy-read", auth.ScopeReadPackages)
 		secrets[v+":deploy-write"], _ = e.token(metadata.TokenDeploy, user, "deploy-write", auth.ScopeWritePackages)

@@ -417,6 +417,15 @@ func TestAuthTokenAPI(t *testing.T) {
 		t.Fatalf("second Bootstrap = %v, %v", created, err)
 	}
 	admin := basic("admin", pw)
+	// The bootstrap admin is public, as Gitea creates users: anyone pulls
+	// what it publishes.
+	if a, err := e.ident.GetAccount(t.Context(), "admin"); err != nil || a.Visibility != metadata.VisibilityPublic || !a.SiteAdmin {
+		t.Fatalf("bootstrap admin %+v, %v", a, err)
+	}
+	e.pushImage("admin/tool", "v1", admin)
+	if resp := e.oci(client{}, http.MethodGet, "/v2/admin/tool/manifests/v1", nil, "Accept", "application/vnd.oci.image.manifest.v1+json"); resp.status != http.StatusOK {
+		t.Fatalf("anonymous pull of the admin's image: %s", resp)
+	}
 	post := func(path, authz, body string) response {
 		return e.send(http.MethodPost, path, authz, []byte(body), "Content-Type", "application/json")
 	}
@@ -462,7 +471,7 @@ func TestAuthTokenAPI(t *testing.T) {
 	}
 	var tok tokenJSON
 	_ = json.Unmarshal(resp.body, &tok)
-	if !auth.LooksLikeSecret(tok.SHA1) || tok.TokenLastEight != tok.SHA1[32:] || strings.Join(tok.Scopes, " ") != "read:packages write:packages" {
+	if !auth.LooksLikeSecret(tok.SHA1) || tok.TokenLastEight != tok.SHA1[32:] || strings.Join(tok.Scopes, " ") != "delete:packages read:packages write:packages" {
 		t.Fatalf("token %s", resp.body)
 	}
 	if resp := post("/api/v1/users/dev/tokens", basic("dev", pw), `{"name":"ci","scopes":["read:packages"]}`); resp.status != http.StatusBadRequest {

@@ -57,7 +57,7 @@ func (s *Server) wrapBody(w http.ResponseWriter, r *http.Request) *http.Request 
 	if r.Body == nil || r.Body == http.NoBody {
 		return r
 	}
-	b := &body{rc: r.Body}
+	b := &body{rc: r.Body, info: info(r.Context())}
 	if rate, window := s.opts.minBodyRate, s.opts.minBodyWindow; rate > 0 && window > 0 {
 		ctl := http.NewResponseController(w)
 		// Until the handler reads, the deadline bounds what net/http reads
@@ -74,7 +74,8 @@ func (s *Server) wrapBody(w http.ResponseWriter, r *http.Request) *http.Request 
 
 // body is a wrapped request body.
 type body struct {
-	rc io.ReadCloser
+	rc   io.ReadCloser
+	info *reqInfo // counts the bytes read (nil: none)
 
 	// The rate check (ctl nil: none).
 	ctl     *http.ResponseController
@@ -93,6 +94,9 @@ func (b *body) Read(p []byte) (int, error) {
 		b.restart()
 	}
 	n, err := b.rc.Read(p)
+	if b.info != nil {
+		b.info.bytesIn.Add(int64(n))
+	}
 	if b.ctl != nil && !b.done {
 		b.got += int64(n)
 		switch {

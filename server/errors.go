@@ -45,6 +45,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		switch {
 		case errors.Is(err, metadata.ErrUnavailable):
 			oe = oci.CodeUnavailable.Errorf("%s", s.unavailable(r, err))
+		case errors.Is(err, storage.ErrBuffersBusy):
+			oe = oci.CodeUnavailable.Errorf("%s", buffersBusy)
 		case errors.Is(err, syscall.ENOSPC):
 			s.opts.log.ErrorContext(r.Context(), "storage full", "method", r.Method, "path", r.URL.Path, "err", err)
 			oe = oci.CodeUnknown.Errorf("%s", errNoSpace).WithStatus(http.StatusInsufficientStorage)
@@ -132,6 +134,9 @@ func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
 // Unwrap gives http.ResponseController the underlying writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// buffersBusy is the message of a 503 for storage.ErrBuffersBusy.
+const buffersBusy = "the registry is receiving as many uploads as its memory budget allows; nothing of this request was stored, retry shortly"
+
 // RetryAfterUnavailable is the Retry-After, in seconds, of the 503 that
 // answers a request while the metadata store is unreachable.
 const RetryAfterUnavailable = 2
@@ -163,6 +168,9 @@ func (s *Server) logRequests(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
 		}
 		err := next(rw, r)
 		level := slog.LevelDebug
+		if s.opts.accessLog {
+			level = slog.LevelInfo
+		}
 		switch {
 		case rw.status == http.StatusServiceUnavailable:
 			level = slog.LevelWarn
@@ -170,7 +178,7 @@ func (s *Server) logRequests(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
 			level = slog.LevelError
 		}
 		s.opts.log.Log(r.Context(), level, "request",
-			"method", r.Method, "path", r.URL.Path, "status", rw.status,
+			"method", r.Method, "path", r.URL.Path, "route", routeLabel(r.Context(), r.URL.Path), "status", rw.status,
 			"bytes", rw.written, "duration", time.Since(start))
 		return err
 	}

@@ -20,8 +20,8 @@ import (
 )
 
 // The generic package registry (/api/packages/{owner}/generic/...) and the
-// package management API (/api/v1/packages/...), after Gitea's, as
-// ../shared/BEHAVIOR.md §1–§2 and the README's "Generic packages" section describe them.
+// package management API (/api/v1/packages/...), after Gitea's, as the
+// README's "Generic packages" section and docs/gitea.md describe them.
 //
 // Routes are registered from spec/generic's table (and a catch-all under
 // each prefix, so that every path there answers in the API's error
@@ -95,6 +95,7 @@ func (s *Server) genericRoutes(r *bunrouter.Router) {
 	h := func(w http.ResponseWriter, br bunrouter.Request) error {
 		req, err := generic.Parse(br.Method, br.URL)
 		if err == nil {
+			setRoute(br.Context(), string(req.Route))
 			err = s.authorizeGeneric(br.Request, req)
 		}
 		if err == nil {
@@ -195,6 +196,8 @@ func (s *Server) genericError(r *http.Request, err error) *generic.Error {
 		return generic.Errorf(http.StatusForbidden, "access denied")
 	case errors.Is(err, metadata.ErrUnavailable):
 		return generic.Errorf(http.StatusServiceUnavailable, "%s", s.unavailable(r, err))
+	case errors.Is(err, storage.ErrBuffersBusy):
+		return generic.Errorf(http.StatusServiceUnavailable, "%s", buffersBusy)
 	case genericBodyError(err) != nil:
 		return genericBodyError(err)
 	case storage.IsUnavailable(err):

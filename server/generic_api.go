@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/pkgversion"
 	"github.com/regkit/regkit/spec/generic"
 )
 
@@ -38,6 +39,7 @@ type apiUser struct {
 
 // apiRepository is the linked repository of a package.
 type apiRepository struct {
+	ID       int64   `json:"id"`
 	Name     string  `json:"name"`
 	FullName string  `json:"full_name"`
 	Owner    apiUser `json:"owner"`
@@ -108,22 +110,19 @@ func (s *Server) user(ctx context.Context, name string) apiUser {
 	return u
 }
 
-// ownerExists reports whether owner is known: an account with auth; an
-// owner of any generic package or container repository without.
+// ownerExists reports whether owner is known: an account with auth;
+// without, owners are implicit, so every valid name exists (an owner
+// with nothing stored lists [], as an existing Gitea owner without
+// packages does).
 func (s *Server) ownerExists(ctx context.Context, owner string) (bool, error) {
-	if s.opts.auth != nil {
-		_, err := s.opts.auth.Identity().GetAccount(ctx, owner)
-		if errors.Is(err, metadata.ErrNotFound) {
-			return false, nil
-		}
-		return err == nil, err
+	if s.opts.auth == nil {
+		return true, nil
 	}
-	_, total, err := s.opts.generic.packages.ListPackageVersions(ctx, owner, metadata.PackageFilter{}, 0, 0)
-	if err != nil || total > 0 {
-		return total > 0, err
+	_, err := s.opts.auth.Identity().GetAccount(ctx, owner)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return false, nil
 	}
-	repos, err := s.containerRepos(ctx, owner, 1)
-	return len(repos) > 0, err
+	return err == nil, err
 }
 
 func (s *Server) htmlURL(r *http.Request, owner, typ, name, version string) string {
@@ -141,7 +140,7 @@ func (s *Server) toAPI(r *http.Request, v metadata.PackageVersion) apiPackage {
 		DownloadCount: v.Downloads, SemVer: p.SemVer, created: v.Created,
 	}
 	if p.Repository != "" {
-		out.Repository = &apiRepository{Name: p.Repository, FullName: p.Owner + "/" + p.Repository, Owner: owner,
+		out.Repository = &apiRepository{ID: stableID("repository", generic.Key(p.Owner), generic.Key(p.Repository)), Name: p.Repository, FullName: p.Owner + "/" + p.Repository, Owner: owner,
 			HTMLURL: baseURL(r) + "/" + p.Owner + "/" + p.Repository}
 	}
 	for _, f := range v.Files {
@@ -439,7 +438,7 @@ func (s *Server) pkgLatest(w http.ResponseWriter, r *http.Request, req generic.R
 	for i, v := range all {
 		names[i] = v.Version
 	}
-	i, ok := generic.LatestSemVerOf(names)
+	i, ok := pkgversion.LatestSemVer(names)
 	rule := generic.LatestSemVer
 	if !ok {
 		i, rule = 0, generic.LatestNewest

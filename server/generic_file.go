@@ -20,6 +20,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/pkgversion"
 	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
 	"github.com/regkit/regkit/spec/generic"
@@ -65,6 +66,15 @@ func uploadScope(req generic.Request) string {
 	return "generic/" + generic.Key(req.Owner) + "/" + generic.Key(req.Name) + "/" + generic.Key(req.Version) + "/" + generic.Key(req.Filename)
 }
 
+// fileLimit is the largest package file ctx's request may store (0:
+// unlimited): none for site admins (see exempt).
+func (s *Server) fileLimit(ctx context.Context) int64 {
+	if s.exempt(ctx) {
+		return 0
+	}
+	return s.opts.generic.maxFileSize
+}
+
 // tooLarge is the 403 of a file over the size limit.
 func (s *Server) tooLarge(size int64) error {
 	what := "the file"
@@ -81,6 +91,9 @@ func (s *Server) tooLarge(size int64) error {
 // repositories and package files together (metadata.Usage), each file
 // counting its full size even when its content is stored already.
 func (s *Server) checkSize(ctx context.Context, req generic.Request, size int64) error {
+	if s.exempt(ctx) {
+		return nil
+	}
 	if max := s.opts.generic.maxFileSize; max > 0 && size > max {
 		return s.tooLarge(size)
 	}
@@ -105,7 +118,7 @@ func (s *Server) precheck(ctx context.Context, req generic.Request) error {
 	case !errors.Is(err, metadata.ErrNotFound):
 		return fmt.Errorf("packages: %w", err)
 	}
-	if generic.IsSemVer(req.Version) {
+	if pkgversion.IsSemVer(req.Version) {
 		return nil
 	}
 	pkg, err := p.GetPackage(ctx, ref)
@@ -220,7 +233,7 @@ func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex
 		cancel()
 		return metadata.PackageFile{}, fmt.Errorf("upload digests: %w", err)
 	}
-	if max := s.opts.generic.maxFileSize; max > 0 && size > max {
+	if max := s.fileLimit(ctx); max > 0 && size > max {
 		cancel()
 		return metadata.PackageFile{}, s.tooLarge(size)
 	}
@@ -244,7 +257,7 @@ func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex
 		Name: req.Filename, Size: blob.Size, ContentType: contentType,
 		MD5: md5hex, SHA1: sha1hex, SHA256: d256.Encoded(), SHA512: d512.Encoded(), Creator: who,
 	}
-	v, err := s.opts.generic.packages.PutPackageFile(ctx, refOf(req), f, metadata.PutFileOptions{SemVer: generic.IsSemVer(req.Version), Creator: who})
+	v, err := s.opts.generic.packages.PutPackageFile(ctx, refOf(req), f, metadata.PutFileOptions{SemVer: pkgversion.IsSemVer(req.Version), Creator: who})
 	switch {
 	case errors.Is(err, metadata.ErrExists):
 		return metadata.PackageFile{}, duplicate(req)
@@ -320,7 +333,7 @@ func (s *Server) receive(ctx context.Context, req generic.Request, body io.Reade
 		return fail(err)
 	}
 	m, h := md5.New(), sha1.New()
-	t := &hashTee{r: body, hs: []hash.Hash{m, h}, limit: s.opts.generic.maxFileSize}
+	t := &hashTee{r: body, hs: []hash.Hash{m, h}, limit: s.fileLimit(ctx)}
 	if _, err := s.store.AppendUpload(ctx, scope, u.ID, 0, t); err != nil {
 		return fail(s.appendErr(t, err))
 	}

@@ -166,7 +166,7 @@ func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, req generic
 	if err != nil {
 		return 0, nil, err
 	}
-	t := &hashTee{r: body, hs: hs, n: offset, limit: s.opts.generic.maxFileSize}
+	t := &hashTee{r: body, hs: hs, n: offset, limit: s.fileLimit(ctx)}
 	u, err := s.store.AppendUpload(ctx, uploadScope(req), req.UploadID, start, t)
 	if err != nil {
 		var (

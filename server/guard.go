@@ -18,6 +18,8 @@ import (
 // the router included — into a 500 in the protocol's error format.
 func (s *Server) guard(w http.ResponseWriter, r *http.Request) {
 	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
+	r = s.begin(rw, r)     // requestid.go: X-Request-Id, request context
+	defer s.track(rw, r)() // metrics.go
 	defer s.recoverPanic(rw, r)
 	if c, ok := controlChar(r.URL.Path); ok {
 		// bunrouter panics on some of these (a segment starting with NUL);

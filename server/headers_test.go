@@ -194,7 +194,7 @@ func TestGenericVersionBidi(t *testing.T) {
 		}
 	}
 	resp, body := do(t, http.MethodGet, base+"/api/v1/packages/o", nil)
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("owner o after refused uploads: %d %s, want 404 (nothing stored)", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK || string(body) != "[]" {
+		t.Errorf("owner o after refused uploads: %d %s, want 200 [] (nothing stored)", resp.StatusCode, body)
 	}
 }

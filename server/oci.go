@@ -55,6 +55,7 @@ func (s *Server) dispatchOCI(w http.ResponseWriter, r bunrouter.Request) error {
 		}
 		return err
 	}
+	setRoute(r.Context(), string(req.Route))
 	if err := s.authorize(w, r.Request, &req); err != nil {
 		return err
 	}

@@ -113,7 +113,7 @@ func (s *Server) manifestPut(w http.ResponseWriter, r *http.Request, req oci.Req
 	}
 
 	h := w.Header()
-	h.Set(oci.Location, oci.Request{Route: oci.RouteManifest, Method: http.MethodGet, Name: req.Name, Reference: m.Digest.String(), N: -1}.Path())
+	h.Set(oci.Location, oci.Request{Route: oci.RouteManifest, Method: http.MethodGet, Name: req.Name, Reference: m.Digest.String()}.Path())
 	h.Set(oci.DockerContentDigest, m.Digest.String())
 	if m.Subject != "" {
 		h.Set(oci.OCISubject, m.Subject.String())

@@ -15,14 +15,22 @@ import (
 
 // Quotas and the cap on open uploads (package quota): every upload
 // reserves its bytes before they are written, in the metadata store, and
-// releases the reservation once they count in the usage.
+// releases the reservation once they count in the usage. As in Gitea,
+// quotas and file-size limits do not apply to uploads by site admins
+// (exempt); the cap on open uploads and the disk-full answer do.
+
+// exempt reports whether ctx's request acts for a site admin, whom
+// quotas and file-size limits do not apply to.
+func (s *Server) exempt(ctx context.Context) bool {
+	return s.opts.auth != nil && principal(ctx).p.SiteAdmin()
+}
 
 // quotaBody readies body, the next bytes of holder's upload into repo,
 // which has stored bytes already: a body of known length (>= 0) is
 // reserved at once, one of unknown length as it streams. Without quotas
 // it returns body as it is.
 func (s *Server) quotaBody(ctx context.Context, repo, holder string, body io.Reader, stored, length int64) (io.Reader, error) {
-	if s.opts.quota == nil {
+	if s.opts.quota == nil || s.exempt(ctx) {
 		return body, nil
 	}
 	if length >= 0 {
@@ -37,7 +45,7 @@ func (s *Server) quotaBody(ctx context.Context, repo, holder string, body io.Rea
 // release drops holder's reservation in repo's namespace; failures are
 // logged (the reservation is found dead later, see quota.WithLiveness).
 func (s *Server) release(ctx context.Context, repo, holder string) {
-	if s.opts.quota == nil {
+	if s.opts.quota == nil || s.exempt(ctx) {
 		return
 	}
 	if err := s.opts.quota.Release(ctx, repo, holder); err != nil {

@@ -12,10 +12,19 @@ import (
 	"github.com/regkit/regkit/spec/oci"
 )
 
+// limit returns the ?n= of req, or -1 (the metadata store's "no limit")
+// when it is absent.
+func limit(req oci.Request) int {
+	if req.N == nil {
+		return -1
+	}
+	return *req.N
+}
+
 // tagsList answers GET /v2/<name>/tags/list with n/last pagination and a
 // Link header when more tags remain.
 func (s *Server) tagsList(w http.ResponseWriter, r *http.Request, req oci.Request) error {
-	tags, more, err := s.meta.Tags(r.Context(), req.Name, req.Last, req.N)
+	tags, more, err := s.meta.Tags(r.Context(), req.Name, req.Last, limit(req))
 	if err != nil {
 		return notFoundAs(err, oci.CodeNameUnknown.Errorf("repository %q is not known to this registry", req.Name).
 			WithDetail(map[string]string{"name": req.Name}))
@@ -33,7 +42,7 @@ func (s *Server) tagsList(w http.ResponseWriter, r *http.Request, req oci.Reques
 // catalog answers GET /v2/_catalog from the metadata store's sorted
 // repository index (never by walking the bucket).
 func (s *Server) catalog(w http.ResponseWriter, r *http.Request, req oci.Request) error {
-	repos, more, err := s.meta.Repositories(r.Context(), req.Last, req.N)
+	repos, more, err := s.meta.Repositories(r.Context(), req.Last, limit(req))
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}
@@ -73,8 +82,8 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, req oci.Reque
 		descs = descs[i:]
 	}
 	page := s.opts.referrersPageSize
-	if req.N >= 0 && req.N < page {
-		page = req.N
+	if req.N != nil && *req.N < page {
+		page = *req.N
 	}
 	if len(descs) > page {
 		descs = descs[:page]

@@ -130,7 +130,7 @@ func (s *Server) blobCreated(w http.ResponseWriter, r *http.Request, repo string
 		return fmt.Errorf("link blob: %w", err)
 	}
 	h := w.Header()
-	h.Set(oci.Location, oci.Request{Route: oci.RouteBlob, Method: http.MethodGet, Name: repo, Digest: b.Digest, N: -1}.Path())
+	h.Set(oci.Location, oci.Request{Route: oci.RouteBlob, Method: http.MethodGet, Name: repo, Digest: b.Digest}.Path())
 	h.Set(oci.DockerContentDigest, b.Digest.String())
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
@@ -303,7 +303,7 @@ func setRetryAfter(w http.ResponseWriter, d time.Duration) {
 // writeUploadHeaders sets Location, Range and Docker-Upload-UUID.
 func writeUploadHeaders(w http.ResponseWriter, repo string, u metadata.Upload) {
 	h := w.Header()
-	h.Set(oci.Location, oci.Request{Route: oci.RouteUploadChunk, Method: http.MethodPatch, Name: repo, UploadID: u.ID, N: -1}.Path())
+	h.Set(oci.Location, oci.Request{Route: oci.RouteUploadChunk, Method: http.MethodPatch, Name: repo, UploadID: u.ID}.Path())
 	h.Set(oci.Range, oci.UploadRange(u.Offset))
 	h.Set(oci.DockerUploadUUID, u.ID)
 	h.Set("Content-Length", "0")

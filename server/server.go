@@ -14,15 +14,17 @@ import (
 
 	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/metrics"
 	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
 	"github.com/regkit/regkit/spec/generic"
 	"github.com/regkit/regkit/spec/oci"
 )
 
-// DefaultMaxManifestSize is the largest manifest accepted by default
-// (4 MiB, the size the OCI specification says clients may expect).
-const DefaultMaxManifestSize = 4 << 20
+// DefaultMaxManifestSize is the largest manifest accepted by default:
+// 10 MiB, at least the 4 MiB the OCI specification says clients may
+// expect and what Gitea's container registry accepts.
+const DefaultMaxManifestSize = 10 << 20
 
 // Server is the registry's HTTP handler.
 type Server struct {
@@ -48,6 +50,9 @@ type options struct {
 	generic           genericOptions // see generic.go
 	minBodyRate       int64          // see body.go
 	minBodyWindow     time.Duration
+	metrics           *metrics.Metrics // see metrics.go
+	accessLog         bool
+	metricsOnMain     bool
 }
 
 // Option configures a Server.
@@ -61,8 +66,9 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 func WithMaxManifestSize(n int64) Option { return func(o *options) { o.maxManifestSize = n } }
 
 // WithAutoMount makes a mount request without "from" succeed (201) when
-// the blob exists anywhere in the registry. Off by default, as the OCI
-// specification describes it as optional.
+// the blob exists anywhere in the registry; with WithAuth, when it is
+// linked in a repository the caller may pull (see authorizeMount). Off by
+// default, as the OCI specification describes it as optional.
 func WithAutoMount(on bool) Option { return func(o *options) { o.autoMount = on } }
 
 // WithDelete enables or disables manifest, tag and blob deletion (on by
@@ -128,6 +134,7 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 	s.router = r
 	s.handlers = s.ociRoutes()
 	s.genericRoutes(r) // generic.go: /api/packages and /api/v1/packages
+	s.metricsRoute(r)  // metrics.go: GET /metrics (auth mode tokens, site admins)
 	if s.opts.auth != nil {
 		s.apiRoutes(r)
 		s.handlers[oci.RouteCatalog] = s.catalogVisible

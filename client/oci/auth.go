@@ -100,66 +100,12 @@ func (c *Client) authorize(hr *http.Request, scope string) {
 	}
 }
 
-// challenge is one parsed WWW-Authenticate challenge.
-type challenge struct {
-	scheme string // lower case
-	params map[string]string
-}
-
-// parseChallenges parses WWW-Authenticate values such as
-// `Bearer realm="https://auth.example/token",service="reg",scope="repository:a:pull"`.
-func parseChallenges(values []string) []challenge {
-	var out []challenge
-	for _, v := range values {
-		s := strings.TrimSpace(v)
-		for s != "" {
-			i := strings.IndexAny(s, " \t")
-			if i < 0 {
-				out = append(out, challenge{scheme: strings.ToLower(s), params: map[string]string{}})
-				break
-			}
-			ch := challenge{scheme: strings.ToLower(s[:i]), params: map[string]string{}}
-			s = strings.TrimLeft(s[i:], " \t")
-			// key=value or key="quoted" pairs, comma separated; a token
-			// followed by a space and no '=' starts the next challenge.
-			for s != "" {
-				eq := strings.IndexByte(s, '=')
-				sp := strings.IndexAny(s, " \t,")
-				if eq < 0 || (sp >= 0 && sp < eq) {
-					break
-				}
-				key := strings.ToLower(strings.TrimSpace(s[:eq]))
-				s = s[eq+1:]
-				var val string
-				if strings.HasPrefix(s, `"`) {
-					var b strings.Builder
-					j := 1
-					for ; j < len(s) && s[j] != '"'; j++ {
-						if s[j] == '\\' && j+1 < len(s) {
-							j++
-						}
-						b.WriteByte(s[j])
-					}
-					val = b.String()
-					s = s[min(j+1, len(s)):]
-				} else {
-					j := strings.IndexAny(s, ", \t")
-					if j < 0 {
-						j = len(s)
-					}
-					val, s = s[:j], s[j:]
-				}
-				ch.params[key] = val
-				s = strings.TrimLeft(s, " \t")
-				if !strings.HasPrefix(s, ",") {
-					break
-				}
-				s = strings.TrimLeft(s[1:], " \t")
-			}
-			out = append(out, ch)
-		}
-	}
-	return out
+// parseChallenges parses WWW-Authenticate values; a syntax error keeps
+// the challenges before it (a registry's malformed second challenge does
+// not hide a usable first one).
+func parseChallenges(values []string) []ocispec.Challenge {
+	chs, _ := ocispec.ParseChallenges(values)
+	return chs
 }
 
 // answerChallenge reacts to a 401: it fetches a token for a Bearer
@@ -170,16 +116,16 @@ func (c *Client) answerChallenge(ctx context.Context, values []string, scope str
 		return false, nil
 	}
 	for _, ch := range parseChallenges(values) {
-		switch ch.scheme {
+		switch strings.ToLower(ch.Scheme) {
 		case "bearer":
-			realm := ch.params["realm"]
+			realm := ch.Params["realm"]
 			if realm == "" {
 				continue
 			}
 			c.auth.mu.Lock()
-			c.auth.mode, c.auth.realm, c.auth.service = authBearer, realm, ch.params["service"]
+			c.auth.mode, c.auth.realm, c.auth.service = authBearer, realm, ch.Params["service"]
 			c.auth.mu.Unlock()
-			want := ch.params["scope"]
+			want := ch.Params["scope"]
 			if want == "" {
 				want = scope
 			}
@@ -225,14 +171,14 @@ func (c *Client) prepareAuth(ctx context.Context, scope string) error {
 		mode = authNone
 		if status == http.StatusUnauthorized {
 			for _, ch := range parseChallenges(chs) {
-				if ch.scheme == "bearer" && ch.params["realm"] != "" {
+				if ch.Is("bearer") && ch.Params["realm"] != "" {
 					c.auth.mu.Lock()
-					c.auth.realm, c.auth.service = ch.params["realm"], ch.params["service"]
+					c.auth.realm, c.auth.service = ch.Params["realm"], ch.Params["service"]
 					c.auth.mu.Unlock()
 					mode = authBearer
 					break
 				}
-				if ch.scheme == "basic" {
+				if ch.Is("basic") {
 					mode = authBasic
 				}
 			}

@@ -203,34 +203,3 @@ func TestBasicAuth(t *testing.T) {
 		t.Fatalf("%d challenges, want 1 (then Basic up front)", n)
 	}
 }
-
-func TestParseChallenges(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []challenge
-	}{
-		{`Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull,push"`,
-			[]challenge{{"bearer", map[string]string{"realm": "https://auth.example/token", "service": "reg", "scope": "repository:a/b:pull,push"}}}},
-		{`Basic realm="x"`, []challenge{{"basic", map[string]string{"realm": "x"}}}},
-		{`bearer realm=plain, service="s\"q"`, []challenge{{"bearer", map[string]string{"realm": "plain", "service": `s"q`}}}},
-		{`Negotiate`, []challenge{{"negotiate", map[string]string{}}}},
-	}
-	for _, tt := range tests {
-		got := parseChallenges([]string{tt.in})
-		if len(got) != len(tt.want) {
-			t.Errorf("%s: %d challenges, want %d", tt.in, len(got), len(tt.want))
-			continue
-		}
-		for i := range got {
-			if got[i].scheme != tt.want[i].scheme || len(got[i].params) != len(tt.want[i].params) {
-				t.Errorf("%s: got %+v, want %+v", tt.in, got[i], tt.want[i])
-				continue
-			}
-			for k, v := range tt.want[i].params {
-				if got[i].params[k] != v {
-					t.Errorf("%s: %s = %q, want %q", tt.in, k, got[i].params[k], v)
-				}
-			}
-		}
-	}
-}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
 	ocispec "github.com/regkit/regkit/spec/oci"
 )
 
@@ -32,6 +34,8 @@ type Client struct {
 	static    string // WithBearerToken
 	userAgent string
 	auth      *authState
+	retry     RetryPolicy
+	keychain  authn.Keychain
 }
 
 // Option configures a Client.
@@ -66,12 +70,23 @@ func NewClient(base string, opts ...Option) *Client {
 		base:      strings.TrimRight(base, "/"),
 		userAgent: DefaultUserAgent,
 		auth:      newAuthState(),
+		retry:     DefaultRetryPolicy,
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	c.applyKeychain()
 	if c.hc == nil {
 		c.hc = &http.Client{Transport: defaultTransport()}
+	}
+	if c.retry.Attempts > 0 {
+		hc := *c.hc
+		next := hc.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		hc.Transport = retryTransport{next: next, p: &c.retry}
+		c.hc = &hc
 	}
 	return c
 }
@@ -108,10 +123,10 @@ func (c *Client) Ping(ctx context.Context) error {
 	return discard(resp)
 }
 
-// request returns a Request for route with the zero values Parse would
-// produce (N is -1).
+// request returns a Request for route, method and repository name; the
+// other fields are zero (absent).
 func request(route ocispec.RouteID, method, name string) ocispec.Request {
-	return ocispec.Request{Route: route, Method: method, Name: name, N: -1}
+	return ocispec.Request{Route: route, Method: method, Name: name}
 }
 
 // call is one HTTP exchange.
@@ -125,6 +140,10 @@ type call struct {
 	// can be sent again after an authentication challenge.
 	body io.Reader
 	size int64
+	// noReplay keeps the transport from sending the body again after a
+	// network error or a 5xx: the caller asks the server what arrived
+	// instead (upload chunks).
+	noReplay bool
 	// notFound replaces the generic NOT_FOUND of a 404 without an OCI
 	// body (as to every HEAD).
 	notFound *ocispec.Error
@@ -219,6 +238,14 @@ func (c *Client) newHTTPRequest(ctx context.Context, method, target string, cl c
 		hr.ContentLength = cl.size
 		if cl.size == 0 {
 			hr.Body = http.NoBody
+		} else if rewind, ok := rewinder(cl.body); ok && !cl.noReplay {
+			b := cl.body
+			hr.GetBody = func() (io.ReadCloser, error) {
+				if err := rewind(); err != nil {
+					return nil, err
+				}
+				return io.NopCloser(b), nil
+			}
 		}
 	}
 	for k, vs := range cl.header {

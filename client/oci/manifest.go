@@ -116,10 +116,16 @@ func (c *Client) ManifestHead(ctx context.Context, repo, ref string) (string, di
 // as ?tag=, which needs OCI Distribution v1.1). It returns the manifest's
 // digest as the registry computed it.
 func (c *Client) ManifestPut(ctx context.Context, repo, ref, mediaType string, body []byte, tags ...string) (digest.Digest, error) {
+	d, _, err := c.manifestPut(ctx, repo, ref, mediaType, body, tags...)
+	return d, err
+}
+
+// manifestPut is ManifestPut, also returning the response's headers.
+func (c *Client) manifestPut(ctx context.Context, repo, ref, mediaType string, body []byte, tags ...string) (digest.Digest, http.Header, error) {
 	req := manifestRequest(ocispec.RouteManifestPut, http.MethodPut, repo, ref)
 	if len(tags) > 0 {
 		if req.Digest == "" {
-			return "", ocispec.CodeManifestInvalid.Errorf("extra tags can only be given when pushing a manifest by digest, not by tag %q", ref)
+			return "", nil, ocispec.CodeManifestInvalid.Errorf("extra tags can only be given when pushing a manifest by digest, not by tag %q", ref)
 		}
 		req.Route, req.Tags = ocispec.RouteManifestPutTags, tags
 	}
@@ -130,7 +136,7 @@ func (c *Client) ManifestPut(ctx context.Context, repo, ref, mediaType string, b
 		size:   int64(len(body)),
 	}, http.StatusCreated)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	_ = discard(resp)
 	want := req.Digest
@@ -140,14 +146,14 @@ func (c *Client) ManifestPut(ctx context.Context, repo, ref, mediaType string, b
 	if h := resp.Header.Get(ocispec.DockerContentDigest); h != "" {
 		d, err := digest.Parse(h)
 		if err != nil {
-			return "", ocispec.CodeDigestInvalid.Errorf("the registry sent an invalid %s %q", ocispec.DockerContentDigest, h)
+			return "", nil, ocispec.CodeDigestInvalid.Errorf("the registry sent an invalid %s %q", ocispec.DockerContentDigest, h)
 		}
 		if d.Algorithm() == want.Algorithm() && d != want {
-			return "", ocispec.CodeDigestInvalid.Errorf("the registry stored the manifest as %s, not %s", d, want)
+			return "", nil, ocispec.CodeDigestInvalid.Errorf("the registry stored the manifest as %s, not %s", d, want)
 		}
-		return d, nil
+		return d, resp.Header, nil
 	}
-	return want, nil
+	return want, resp.Header, nil
 }
 
 // ManifestDelete deletes manifest ref of repo: by digest, the manifest

@@ -37,7 +37,7 @@ func (c *Client) TagList(ctx context.Context, repo string, opts *ListOptions) ([
 		req.Route = ocispec.RouteTagsPaged
 		req.Last = o.Last
 		if o.N > 0 {
-			req.N = o.N
+			req.N = &o.N
 		}
 	}
 	return list(ctx, c, call{req: req}, o.Max, func(body []byte) ([]string, error) {
@@ -59,7 +59,7 @@ func (c *Client) Catalog(ctx context.Context, opts *ListOptions) ([]string, erro
 	req := request(ocispec.RouteCatalog, http.MethodGet, "")
 	req.Last = o.Last
 	if o.N > 0 {
-		req.N = o.N
+		req.N = &o.N
 	}
 	return list(ctx, c, call{req: req}, o.Max, func(body []byte) ([]string, error) {
 		var cl struct {

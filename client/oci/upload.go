@@ -155,8 +155,12 @@ func (c *Client) UploadChunk(ctx context.Context, u *Upload, r io.Reader, n int6
 	cl.header = http.Header{
 		"Content-Type":       {"application/octet-stream"},
 		ocispec.ContentRange: {strconv.FormatInt(u.Offset, 10) + "-" + strconv.FormatInt(u.Offset+n-1, 10)},
+		// The chunk goes out only once the registry has accepted the
+		// headers: a chunk refused (busy 409, 416, 401) costs no bytes.
+		"Expect": {"100-continue"},
 	}
 	cl.body, cl.size = r, n
+	cl.noReplay = true // after a failure, ask the session's offset (UploadStatus)
 	cl.notFound = ocispec.ErrBlobUploadUnknown
 	resp, err := c.do(ctx, cl, http.StatusAccepted, http.StatusNoContent, http.StatusCreated)
 	if err != nil {

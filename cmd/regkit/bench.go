@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/regkit/regkit/bench"
+	"github.com/regkit/regkit/internal/bytesize"
 )
 
 // benchScenarios are the scenarios of regkit bench, in the order "all"
@@ -155,12 +156,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		case "chunked":
 			var r bench.Result
 			if r, err = bench.ChunkedUpload(ctx, c, "regkit-bench/chunked", size, chunk, seed); err == nil {
-				add(r, fmt.Sprintf("%s in %s chunks", bench.FormatSize(size), bench.FormatSize(chunk)))
+				add(r, fmt.Sprintf("%s in %s chunks", bytesize.Format(size), bytesize.Format(chunk)))
 			}
 		case "monolithic":
 			var r bench.Result
 			if r, err = bench.MonolithicUpload(ctx, c, "regkit-bench/monolithic", size, seed+1); err == nil {
-				add(r, bench.FormatSize(size)+" in one POST")
+				add(r, bytesize.Format(size)+" in one POST")
 			}
 		case "finish":
 			for i, sz := range []int64{1 << 20, size} {
@@ -168,14 +169,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				if r, err = bench.FinishUpload(ctx, c, "regkit-bench/finish", sz, chunk, seed+2+uint64(i)); err != nil {
 					break
 				}
-				add(r, "closing PUT of "+bench.FormatSize(sz))
+				add(r, "closing PUT of "+bytesize.Format(sz))
 			}
 		case "range":
 			d, perr := bench.PrepareRangeBlob(ctx, c, "regkit-bench/range", size, 7)
 			if err = perr; err == nil {
 				var r bench.Result
 				if r, err = bench.RangeRead(ctx, c, "regkit-bench/range", d, size, rangeSize, load); err == nil {
-					add(r, fmt.Sprintf("%s ranges of %s, %d clients", bench.FormatSize(rangeSize), bench.FormatSize(size), load.Concurrency))
+					add(r, fmt.Sprintf("%s ranges of %s, %d clients", bytesize.Format(rangeSize), bytesize.Format(size), load.Concurrency))
 				}
 			}
 		case "manifest":

@@ -13,8 +13,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/regkit/regkit/bench"
 	"github.com/regkit/regkit/client/oci"
+	"github.com/regkit/regkit/internal/bytesize"
 	ocispec "github.com/regkit/regkit/spec/oci"
 )
 
@@ -116,7 +116,7 @@ func (cf *clientFlags) client() (*oci.Client, error) {
 	if cf.token != "" {
 		opts = append(opts, oci.WithBearerToken(cf.token))
 	}
-	opts = append(opts, oci.WithUserAgent("regkit/"+version))
+	opts = append(opts, oci.WithUserAgent("regkit/"+readBuildInfo().short()))
 	return oci.NewClient(cf.url, opts...), nil
 }
 
@@ -449,7 +449,7 @@ func lines(items []string) string {
 
 // parseSizeFlag parses a size flag such as "8MiB".
 func parseSizeFlag(fs *flag.FlagSet, name, v string) (int64, error) {
-	n, err := bench.ParseSize(v)
+	n, err := bytesize.Parse(v)
 	if err != nil {
 		return 0, usagef(fs, "--%s: %v", name, err)
 	}

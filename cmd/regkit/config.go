@@ -9,7 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/regkit/regkit/bench"
+	"github.com/regkit/regkit/internal/bytesize"
 )
 
 // loadConfig fills cfg from, in increasing precedence: its defaults, the
@@ -73,11 +73,11 @@ func envName(flagName string) string {
 // a flag.Value and a YAML scalar.
 type byteSize int64
 
-func (b *byteSize) String() string { return bench.FormatSize(int64(*b)) }
+func (b *byteSize) String() string { return bytesize.Format(int64(*b)) }
 
 // Set parses s.
 func (b *byteSize) Set(s string) error {
-	n, err := bench.ParseSize(s)
+	n, err := bytesize.Parse(s)
 	if err != nil {
 		return err
 	}

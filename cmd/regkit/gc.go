@@ -33,7 +33,7 @@ func runGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	meta, store, closeStores, err := openStores(ctx, cfg, log)
+	meta, store, closeStores, err := openStores(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}

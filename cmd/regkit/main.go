@@ -28,18 +28,23 @@ func commands() []command {
 		{"conformance", "run a conformance suite against any registry (conformance oci|generic|official ...)", runConformance},
 		{"version", "print the version", runVersion},
 		{"bench", "benchmark uploads, range reads and manifest GETs", runBench},
-		{"ping", "check that a registry speaks the OCI Distribution API", runPing},
-		{"push-blob", "upload a file (or stdin) as a blob", runPushBlob},
-		{"pull-blob", "download a blob, or a byte range of it", runPullBlob},
-		{"manifest", "get, head, put or delete a manifest", runManifest},
-		{"tags", "list the tags of a repository", runTags},
-		{"catalog", "list the repositories of a registry", runCatalog},
-		{"referrers", "list the manifests that refer to a digest", runReferrers},
+		{"cp", "copy an image or index (all platforms, --referrers) between registries, oci:DIR and oci-archive:FILE", runCp},
+		{"ls", "list the repositories of a registry", runLs},
+		{"tags", "list the tags of a repository, layout or archive", runTagsVerb},
+		{"inspect", "show a manifest: digest, platforms, config, layers, referrers", runInspect},
+		{"rm", "delete a tag or a manifest", runRm},
+		{"referrers", "list the referrers (signatures, SBOMs) of an image", runReferrersVerb},
+		{"login", "check credentials and store them in docker's config.json", runLogin},
+		{"logout", "remove stored credentials", runLogout},
+		{"pkg", "generic packages: upload, download, ls, versions, latest, rm, link, unlink", runPkg},
+		{"wire", "wire-level verbs, one request each: ping, push-blob, pull-blob, manifest, tags, catalog, referrers", runWire},
+		{"ping", "alias of wire ping", runPing},
+		{"push-blob", "alias of wire push-blob", runPushBlob},
+		{"pull-blob", "alias of wire pull-blob", runPullBlob},
+		{"manifest", "alias of wire manifest", runManifest},
+		{"catalog", "alias of wire catalog", runCatalog},
 	}
 }
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -79,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return ee.code
 			}
 			fmt.Fprintf(stderr, "regkit %s: %v\n", c.name, err)
-			return 1
+			return exitCode(err)
 		}
 	}
 	fmt.Fprintf(stderr, "regkit: unknown command %q\n\n", args[0])
@@ -93,9 +98,5 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'regkit <command> -h' for the flags of a command.")
-}
-
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	fmt.Fprintln(stdout, "regkit", version)
-	return nil
+	fmt.Fprintln(w, "\nexit codes: 0 ok, 1 other failure, 2 usage, 3 not found, 4 authentication or permission,\n  5 unreachable (network, 429, 5xx after retries), 6 integrity (digest or size), 7 conflict")
 }

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/regkit/regkit/server"
@@ -18,6 +18,7 @@ import (
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/metadata/boltmeta"
 	"github.com/regkit/regkit/server/metadata/redismeta"
+	"github.com/regkit/regkit/server/metrics"
 	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
 )
@@ -49,6 +50,7 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
 	httpLimits      `yaml:",inline"`
 	authConfig      `yaml:",inline"`
+	opsConfig       `yaml:",inline"`
 }
 
 // httpLimits bound what one connection or request may hold (see
@@ -109,6 +111,7 @@ func defaultServeConfig() serveConfig {
 		ShutdownTimeout: 30 * time.Second,
 		httpLimits:      defaultHTTPLimits(),
 		authConfig:      defaultAuthConfig(),
+		opsConfig:       defaultOpsConfig(),
 	}
 }
 
@@ -133,7 +136,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Int64Var(&c.MaxManifestSize, "max-manifest-size", c.MaxManifestSize, "largest manifest accepted, in bytes (larger: 413)")
-	fs.BoolVar(&c.AutoMount, "auto-mount", c.AutoMount, "let a mount without 'from' succeed when the blob exists anywhere")
+	fs.BoolVar(&c.AutoMount, "auto-mount", c.AutoMount, "let a mount without 'from' succeed when the blob exists anywhere (with auth: in a repository the caller may pull)")
 	fs.BoolVar(&c.Delete, "delete", c.Delete, "allow deleting manifests, tags and blobs")
 	fs.BoolVar(&c.Redirect, "redirect", c.Redirect, "answer blob and generic-file GETs with 307 to a signed bucket URL (S3, Azure, GCS with a signing key)")
 	fs.DurationVar(&c.RedirectTTL, "redirect-ttl", c.RedirectTTL, "lifetime of the signed URLs of --redirect")
@@ -150,10 +153,15 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take on shutdown")
 	addHTTPFlags(fs, &c.httpLimits)
 	addAuthFlags(fs, &c.authConfig)
+	addOpsFlags(fs, &c.opsConfig)
 	return fs
 }
 
-func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 1 && strings.TrimLeft(args[0], "-") == helpMarkdownFlag {
+		writeConfigMarkdown(stdout)
+		return nil
+	}
 	cfg := defaultServeConfig()
 	fs := newServeFlags(&cfg)
 	fs.SetOutput(stderr)
@@ -175,11 +183,19 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 // serve runs the server until ctx ends. When ready is not nil, it
 // receives the listening address once the server accepts connections.
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- string) error {
-	meta, store, closeStores, err := openStores(ctx, cfg, log)
+	if err := cfg.opsConfig.validate(cfg.Auth); err != nil {
+		return err
+	}
+	log = slog.New(server.LogHandler(log.Handler()))
+	m := cfg.newMetrics()
+	meta, store, closeStores, err := openStores(ctx, cfg, log, m)
 	if err != nil {
 		return err
 	}
 	defer closeStores()
+	if m != nil {
+		m.WatchUploads(meta)
+	}
 
 	var quotaOpts []quota.Option
 	if cfg.QuotaDefault > 0 {
@@ -209,32 +225,55 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		server.WithSparseManifests(cfg.SparseManifests),
 		server.WithGenericMaxFileSize(int64(cfg.GenericMaxFile)),
 		server.WithMinBodyRate(int64(cfg.MinUploadRate), cfg.MinUploadWindow),
+		server.WithMetrics(m),
+		server.WithMetricsEndpoint(cfg.MetricsEndpoint),
+		server.WithAccessLog(cfg.AccessLog),
 	)
-	ln, err := net.Listen("tcp", cfg.Addr)
+	health := server.NewHealth(log, cfg.ReadyTimeout, server.MetadataCheck(meta), server.BucketCheck(store))
+	srv := cfg.newHTTPServer(health.Wrap(h), log)
+	ln, err := cfg.listen(cfg.Addr, srv, log)
 	if err != nil {
 		return err
 	}
-	srv := cfg.newHTTPServer(h, log)
-	log.Info("regkit serving", "addr", ln.Addr().String(), "storage", cfg.storageName(), "metadata", metadataName(cfg))
+	msrv, maddr, err := cfg.metricsServer(m, log)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	if msrv != nil {
+		defer msrv.Close()
+	}
+	log.Info("regkit serving", "addr", ln.Addr().String(), "tls", cfg.TLSCert != "", "storage", cfg.storageName(), "metadata", metadataName(cfg),
+		"upload_buffer_memory", store.BufferBudget())
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
+	if readyMetrics != nil && maddr != "" {
+		readyMetrics(maddr)
+	}
 
 	if cfg.GCInterval > 0 {
-		sweeper := gc.New(meta, store, cfg.gcOptions(meta, log, gc.WithInterval(cfg.GCInterval))...)
-		go func() {
-			if err := sweeper.Run(ctx); err != nil && ctx.Err() == nil {
-				log.Error("garbage collection stopped", "err", err)
-			}
-		}()
+		sweeper := gc.New(meta, store, cfg.gcOptions(meta, log)...)
+		go runGCSchedule(ctx, sweeper, cfg.GCInterval, cfg.GCStartDelay, m, log)
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "") // HTTP/2 and HTTP/1.1 (ALPN)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	health.Drain()
+	if health.Probed() && cfg.DrainDelay > 0 {
+		log.Info("draining: /readyz answers 503", "for", cfg.DrainDelay)
+		time.Sleep(cfg.DrainDelay)
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -244,6 +283,10 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 	}
 	return nil
 }
+
+// readyMetrics, when set (by tests), receives the metrics listener's
+// address once it serves.
+var readyMetrics func(addr string)
 
 // gcOptions are the garbage collector's options of c: grace, upload
 // expiry, dry run, and the referencers of everything besides manifests
@@ -258,13 +301,22 @@ func (c serveConfig) gcOptions(meta metadata.Store, log *slog.Logger, more ...gc
 
 // openStores opens the metadata store and the blob store of cfg; close
 // closes both.
-func openStores(ctx context.Context, cfg serveConfig, log *slog.Logger) (meta metadata.Store, store *storage.Store, close func(), err error) {
+func openStores(ctx context.Context, cfg serveConfig, log *slog.Logger, m *metrics.Metrics) (meta metadata.Store, store *storage.Store, close func(), err error) {
 	if meta, err = openMetadata(ctx, cfg); err != nil {
 		return nil, nil, nil, err
 	}
+	if m != nil {
+		if db, ok := meta.(*metadata.DB); ok {
+			if rd, ok := db.Driver().(*redismeta.Driver); ok {
+				rd.Client().AddHook(m.RedisHook())
+			}
+		}
+		meta = m.Store(meta)
+	}
 	bucketURL, err := cfg.bucketURL()
 	if err == nil {
-		store, err = storage.Open(ctx, bucketURL, meta, storage.WithLogger(log), storage.WithLeaseTTL(cfg.UploadLeaseTTL))
+		opts := append([]storage.Option{storage.WithLogger(log), storage.WithLeaseTTL(cfg.UploadLeaseTTL)}, cfg.storageOptions(m)...)
+		store, err = storage.Open(ctx, bucketURL, meta, opts...)
 		if err != nil {
 			err = fmt.Errorf("storage %s: %w", bucketURL, err)
 		}

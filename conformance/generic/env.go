@@ -146,6 +146,12 @@ func (e *env) deleteVersion(ctx context.Context, name, version string) {
 	_, _ = e.try(ctx, http.MethodDelete, e.file(generic.RouteVersionDelete, http.MethodDelete, name, version, "").URL(e.base), nil)
 }
 
+// anonymous reports whether the suite runs without credentials: the
+// registry takes uploads from anyone, so its owners are implicit.
+func (e *env) anonymous() bool {
+	return e.cfg.Username == "" && e.cfg.Password.Value() == "" && e.cfg.Token.Value() == ""
+}
+
 // checkAuth verifies once that the owner accepts an upload.
 func (e *env) checkAuth(ctx context.Context) error {
 	e.authOnce.Do(func() {
@@ -203,6 +209,7 @@ type pkgJSON struct {
 		Login string `json:"login"`
 	} `json:"owner"`
 	Repository *struct {
+		ID   int64  `json:"id"`
 		Name string `json:"name"`
 	} `json:"repository"`
 	Type          string     `json:"type"`

@@ -22,7 +22,7 @@ func (e *env) catalogSpecs() {
 			m := fixtures.Artifact(fixtures.ArtifactOptions{Seed: e.nextSeed()})
 			list := func(ctx SpecContext, n int, last string) (*conformance.Response, []string) {
 				GinkgoHelper()
-				resp := e.send(ctx, oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: n, Last: last}, nil)
+				resp := e.send(ctx, oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: &n, Last: last}, nil)
 				Expect(resp.Status).To(Equal(http.StatusOK), "%s", resp)
 				var body struct {
 					Repositories *[]string `json:"repositories"`

@@ -102,7 +102,7 @@ func (e *env) sub(name string) string { return e.repo + "/" + name }
 
 // req returns a request for route on this run's repository.
 func (e *env) req(route oci.RouteID, method string) oci.Request {
-	return oci.Request{Route: route, Method: method, Name: e.repo, N: -1}
+	return oci.Request{Route: route, Method: method, Name: e.repo}
 }
 
 // scopes returns the token scopes r needs.
@@ -193,7 +193,7 @@ func (e *env) checkAuth(ctx context.Context) error {
 			e.authErr = e.setupErr
 			return
 		}
-		r := oci.Request{Route: oci.RouteBase, Method: http.MethodGet, N: -1}
+		r := oci.Request{Route: oci.RouteBase, Method: http.MethodGet}
 		resp, err := e.client.Do(ctx, conformance.Request{Method: http.MethodGet, URL: r.URL(e.base), Scopes: []string{"repository:" + e.repo + ":pull,push"}})
 		switch {
 		case err != nil:
@@ -311,7 +311,7 @@ func (e *env) detect(ctx context.Context, f feature) (bool, string) {
 		}
 		return true, ""
 	case featCatalog:
-		r := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: 1}
+		r := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: new(1)}
 		resp, err := e.try(ctx, r, nil)
 		if err != nil {
 			return false, err.Error()
@@ -354,7 +354,7 @@ func (e *env) detect(ctx context.Context, f feature) (bool, string) {
 		if err := e.pushBlob(ctx, e.sub("probe"), b); err != nil {
 			return false, "probe blob push failed: " + err.Error()
 		}
-		r := oci.Request{Route: oci.RouteBlobMount, Method: http.MethodPost, Name: e.sub("probe-target"), Digest: b.Digest(), N: -1}
+		r := oci.Request{Route: oci.RouteBlobMount, Method: http.MethodPost, Name: e.sub("probe-target"), Digest: b.Digest()}
 		resp, err := e.try(ctx, r, nil)
 		if err != nil {
 			return false, err.Error()
@@ -372,7 +372,7 @@ func (e *env) detect(ctx context.Context, f feature) (bool, string) {
 
 // pushBlob uploads c to repo with POST then PUT ?digest=.
 func (e *env) pushBlob(ctx context.Context, repo string, c fixtures.Content) error {
-	start := oci.Request{Route: oci.RouteUploadStart, Method: http.MethodPost, Name: repo, N: -1}
+	start := oci.Request{Route: oci.RouteUploadStart, Method: http.MethodPost, Name: repo}
 	resp, err := e.try(ctx, start, nil)
 	if err != nil {
 		return err
@@ -401,7 +401,7 @@ func (e *env) pushBlob(ctx context.Context, repo string, c fixtures.Content) err
 
 // pushManifest PUTs m to repo under ref (a tag, or "" for its digest).
 func (e *env) pushManifest(ctx context.Context, repo, ref string, m fixtures.Content) (*conformance.Response, error) {
-	r := oci.Request{Route: oci.RouteManifestPut, Method: http.MethodPut, Name: repo, Reference: ref, N: -1}
+	r := oci.Request{Route: oci.RouteManifestPut, Method: http.MethodPut, Name: repo, Reference: ref}
 	if ref == "" {
 		r.Digest = m.Digest()
 	}
@@ -442,11 +442,11 @@ func (e *env) cleanup(ctx context.Context, repo string, ms ...fixtures.Manifest)
 	for i := len(ms) - 1; i >= 0; i-- {
 		all := ms[i].Manifests()
 		for j := len(all) - 1; j >= 0; j-- {
-			r := oci.Request{Route: oci.RouteManifestDelete, Method: http.MethodDelete, Name: repo, Digest: all[j].Digest(), N: -1}
+			r := oci.Request{Route: oci.RouteManifestDelete, Method: http.MethodDelete, Name: repo, Digest: all[j].Digest()}
 			_, _ = e.try(ctx, r, nil)
 		}
 		for _, b := range ms[i].Blobs() {
-			r := oci.Request{Route: oci.RouteBlobDelete, Method: http.MethodDelete, Name: repo, Digest: b.Digest(), N: -1}
+			r := oci.Request{Route: oci.RouteBlobDelete, Method: http.MethodDelete, Name: repo, Digest: b.Digest()}
 			_, _ = e.try(ctx, r, nil)
 		}
 	}

@@ -16,15 +16,15 @@ import (
 func (e *env) managementSpecs() {
 	Describe("management", Label("management"), func() {
 		get := func(ctx SpecContext, repo, ref string, d digest.Digest, method string) *conformance.Response {
-			r := oci.Request{Route: oci.RouteManifest, Method: method, Name: repo, Reference: ref, Digest: d, N: -1}
+			r := oci.Request{Route: oci.RouteManifest, Method: method, Name: repo, Reference: ref, Digest: d}
 			return e.send(ctx, r, nil, "Accept", manifestAccept)
 		}
 		del := func(ctx SpecContext, repo, ref string, d digest.Digest) *conformance.Response {
-			r := oci.Request{Route: oci.RouteManifestDelete, Method: http.MethodDelete, Name: repo, Reference: ref, Digest: d, N: -1}
+			r := oci.Request{Route: oci.RouteManifestDelete, Method: http.MethodDelete, Name: repo, Reference: ref, Digest: d}
 			return e.send(ctx, r, nil)
 		}
 		tagsOf := func(ctx SpecContext, repo string) *conformance.Response {
-			return e.send(ctx, oci.Request{Route: oci.RouteTags, Method: http.MethodGet, Name: repo, N: -1}, nil)
+			return e.send(ctx, oci.Request{Route: oci.RouteTags, Method: http.MethodGet, Name: repo}, nil)
 		}
 
 		Describe("deleting a tag", Ordered, Label(string(oci.RouteManifestDelete)), func() {
@@ -148,7 +148,7 @@ func (e *env) managementSpecs() {
 				if method == http.MethodDelete {
 					route = oci.RouteBlobDelete
 				}
-				return oci.Request{Route: route, Method: method, Name: e.repo, Digest: d, N: -1}
+				return oci.Request{Route: route, Method: method, Name: e.repo, Digest: d}
 			}
 			var resp *conformance.Response
 			e.gate(featDelete)

@@ -71,7 +71,7 @@ func (e *env) manifestSpecs() {
 				}
 				var err error
 				if k.byDigest {
-					r := oci.Request{Route: oci.RouteManifestPutTags, Method: http.MethodPut, Name: e.repo, Digest: k.m.Digest(), Tags: []string{k.tag}, N: -1}
+					r := oci.Request{Route: oci.RouteManifestPutTags, Method: http.MethodPut, Name: e.repo, Digest: k.m.Digest(), Tags: []string{k.tag}}
 					put, err = e.try(ctx, r, k.m.Content.Data, "Content-Type", k.m.Content.MediaType())
 				} else {
 					put, err = e.pushManifest(ctx, e.repo, k.tag, k.m.Content)

@@ -23,7 +23,7 @@ func (e *env) mountSpecs() {
 					return
 				}
 				Expect(e.pushBlob(ctx, src, b)).To(Succeed())
-				r := oci.Request{Route: oci.RouteBlobMount, Method: http.MethodPost, Name: dst, Digest: b.Digest(), From: src, N: -1}
+				r := oci.Request{Route: oci.RouteBlobMount, Method: http.MethodPost, Name: dst, Digest: b.Digest(), From: src}
 				mount = e.send(ctx, r, nil)
 			})
 			It("POST ?mount=&from= of a readable blob answers 201", func() {
@@ -32,7 +32,7 @@ func (e *env) mountSpecs() {
 			It("answers with Location /v2/<target>/blobs/<digest>", func() {
 				loc, err := mount.Location()
 				Expect(err).NotTo(HaveOccurred())
-				Expect(loc.EscapedPath()).To(Equal(oci.Request{Route: oci.RouteBlob, Name: dst, Digest: b.Digest(), N: -1}.Path()))
+				Expect(loc.EscapedPath()).To(Equal(oci.Request{Route: oci.RouteBlob, Name: dst, Digest: b.Digest()}.Path()))
 			})
 			It("answers with Docker-Content-Digest", func() {
 				Expect(mount.Header.Get(oci.DockerContentDigest)).To(Equal(string(b.Digest())))
@@ -41,7 +41,7 @@ func (e *env) mountSpecs() {
 				e.expectBlob(ctx, dst, b)
 			})
 			It("answers 202 with an upload Location when the blob is not in the source", func(ctx SpecContext) {
-				r := oci.Request{Route: oci.RouteBlobMount, Method: http.MethodPost, Name: dst, Digest: digest.FromString("never pushed " + dst), From: src, N: -1}
+				r := oci.Request{Route: oci.RouteBlobMount, Method: http.MethodPost, Name: dst, Digest: digest.FromString("never pushed " + dst), From: src}
 				resp := e.send(ctx, r, nil)
 				Expect(resp.Status).To(Equal(http.StatusAccepted), "%s", resp)
 				loc, err := resp.Location()
@@ -49,7 +49,7 @@ func (e *env) mountSpecs() {
 				e.sendTo(ctx, http.MethodDelete, loc, dst, nil)
 			})
 			It("answers 202 with an upload Location when the source repository does not exist", func(ctx SpecContext) {
-				r := oci.Request{Route: oci.RouteBlobMount, Method: http.MethodPost, Name: dst, Digest: b.Digest(), From: e.sub("no-such-source"), N: -1}
+				r := oci.Request{Route: oci.RouteBlobMount, Method: http.MethodPost, Name: dst, Digest: b.Digest(), From: e.sub("no-such-source")}
 				resp := e.send(ctx, r, nil)
 				Expect(resp.Status).To(Equal(http.StatusAccepted), "%s", resp)
 				loc, err := resp.Location()
@@ -57,7 +57,7 @@ func (e *env) mountSpecs() {
 				e.sendTo(ctx, http.MethodDelete, loc, dst, nil)
 			})
 			It("answers a mount without from= with 201 (discovered) or 202 (upload)", func(ctx SpecContext) {
-				r := oci.Request{Route: oci.RouteBlobMount, Method: http.MethodPost, Name: e.sub("mount-nofrom"), Digest: b.Digest(), N: -1}
+				r := oci.Request{Route: oci.RouteBlobMount, Method: http.MethodPost, Name: e.sub("mount-nofrom"), Digest: b.Digest()}
 				resp := e.send(ctx, r, nil)
 				Expect(resp.Status).To(BeElementOf(http.StatusCreated, http.StatusAccepted), "%s", resp)
 				_, err := resp.Location()
@@ -70,7 +70,7 @@ func (e *env) mountSpecs() {
 				e.need(ctx, featAutoMount)
 				c := e.blob(800)
 				Expect(e.pushBlob(ctx, src, c)).To(Succeed())
-				r := oci.Request{Route: oci.RouteBlobMount, Method: http.MethodPost, Name: e.sub("mount-auto"), Digest: c.Digest(), N: -1}
+				r := oci.Request{Route: oci.RouteBlobMount, Method: http.MethodPost, Name: e.sub("mount-auto"), Digest: c.Digest()}
 				resp := e.send(ctx, r, nil)
 				Expect(resp.Status).To(Equal(http.StatusCreated), "%s", resp)
 				e.expectBlob(ctx, e.sub("mount-auto"), c)

@@ -47,9 +47,6 @@ func TestOCIConformance(t *testing.T) {
 		on := conformance.FeatureOn
 		cfg.Referrers, cfg.Delete, cfg.SHA512, cfg.Catalog, cfg.AutoMount = on, on, on, on, on
 		if backend == authBackend {
-			// With auth, a mount without from= never reveals a blob
-			// (it starts an upload).
-			cfg.AutoMount = conformance.FeatureOff
 			cfg.Username, cfg.Password = authUser, authPassword
 			cfg.Namespace, cfg.DeniedNamespace = authUser, authOtherUser
 		}

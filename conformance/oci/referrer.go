@@ -33,7 +33,7 @@ func (e *env) referrerSpecs() {
 				{"an index with a subject", fixtures.IndexWith(fixtures.IndexOptions{Subject: &sd, ArtifactType: typeA, Annotations: map[string]string{"io.regkit.kind": "index"}}, fixtures.Image(fixtures.ImageOptions{Seed: e.nextSeed()}))},
 			}
 			get := func(ctx SpecContext, d digest.Digest, artifactType string) *conformance.Response {
-				r := oci.Request{Route: oci.RouteReferrers, Method: http.MethodGet, Name: repo, Digest: d, N: -1}
+				r := oci.Request{Route: oci.RouteReferrers, Method: http.MethodGet, Name: repo, Digest: d}
 				if artifactType != "" {
 					r.Route, r.ArtifactType = oci.RouteReferrersFiltered, artifactType
 				}
@@ -153,7 +153,7 @@ func (e *env) referrerSpecs() {
 			})
 			It("drops a deleted referrer", Label(string(oci.RouteReferrers), string(oci.RouteManifestDelete), "management"), func(ctx SpecContext) {
 				e.need(ctx, featDelete)
-				r := oci.Request{Route: oci.RouteManifestDelete, Method: http.MethodDelete, Name: repo, Digest: refs[1].m.Digest(), N: -1}
+				r := oci.Request{Route: oci.RouteManifestDelete, Method: http.MethodDelete, Name: repo, Digest: refs[1].m.Digest()}
 				del := e.send(ctx, r, nil)
 				Expect(del.Status).To(Equal(http.StatusAccepted), "%s", del)
 				idx := decode(get(ctx, subject.Digest(), ""))

@@ -44,9 +44,9 @@ func (e *env) tagSpecs() {
 			tags := []string{"zeta", "alpha", "Beta", "1.10", "1.2", "_under", "v1.0.0", "latest"}
 			sorted := slices.Clone(tags)
 			slices.Sort(sorted)
-			list := func(ctx SpecContext, n int, last string) *conformance.Response {
-				r := oci.Request{Route: oci.RouteTags, Method: http.MethodGet, Name: repo, N: -1}
-				if n >= 0 || last != "" {
+			list := func(ctx SpecContext, n *int, last string) *conformance.Response {
+				r := oci.Request{Route: oci.RouteTags, Method: http.MethodGet, Name: repo}
+				if n != nil || last != "" {
 					r.Route, r.N, r.Last = oci.RouteTagsPaged, n, last
 				}
 				return e.send(ctx, r, nil)
@@ -65,21 +65,21 @@ func (e *env) tagSpecs() {
 			})
 
 			It("lists every tag with the repository name", Label(string(oci.RouteTags)), func(ctx SpecContext) {
-				tl := decodeTags(list(ctx, -1, ""))
+				tl := decodeTags(list(ctx, nil, ""))
 				Expect(tl.Name).To(Equal(repo))
 				Expect(tl.list()).To(ConsistOf(tags))
 			})
 			It("lists tags in lexical order", Label(string(oci.RouteTags)), func(ctx SpecContext) {
-				tl := decodeTags(list(ctx, -1, ""))
+				tl := decodeTags(list(ctx, nil, ""))
 				Expect(tl.list()).To(Equal(sorted))
 			})
 			It("answers with Content-Type application/json", Label(string(oci.RouteTags)), func(ctx SpecContext) {
-				resp := list(ctx, -1, "")
+				resp := list(ctx, nil, "")
 				Expect(resp.Header.Get("Content-Type")).To(HavePrefix("application/json"))
 			})
 
 			type page struct {
-				n        int
+				n        *int
 				last     string
 				want     []string
 				wantLink bool
@@ -95,17 +95,17 @@ func (e *env) tagSpecs() {
 						Expect(hasNext).To(BeTrue(), "want Link: <…>; rel=\"next\", got %q", resp.Header.Get(oci.Link))
 					}
 				},
-				Entry("n=3 returns exactly the first three tags and a next Link", page{n: 3, want: sorted[:3], wantLink: true}),
-				Entry("n=1 returns exactly the first tag and a next Link", page{n: 1, want: sorted[:1], wantLink: true}),
-				Entry("n=3&last=<third tag> returns the next three tags (last is exclusive)", page{n: 3, last: sorted[2], want: sorted[3:6], wantLink: true}),
-				Entry("n=100 returns every tag", page{n: 100, want: sorted}),
-				Entry("n=0 returns an empty list", page{n: 0, want: []string{}}),
-				Entry("last=<last tag> returns an empty list", page{n: 10, last: sorted[len(sorted)-1], want: []string{}}),
-				Entry("last=<a value between tags> returns the tags after it", page{n: 2, last: "alpha0", want: []string{"latest", "v1.0.0"}}),
+				Entry("n=3 returns exactly the first three tags and a next Link", page{n: new(3), want: sorted[:3], wantLink: true}),
+				Entry("n=1 returns exactly the first tag and a next Link", page{n: new(1), want: sorted[:1], wantLink: true}),
+				Entry("n=3&last=<third tag> returns the next three tags (last is exclusive)", page{n: new(3), last: sorted[2], want: sorted[3:6], wantLink: true}),
+				Entry("n=100 returns every tag", page{n: new(100), want: sorted}),
+				Entry("n=0 returns an empty list", page{n: new(0), want: []string{}}),
+				Entry("last=<last tag> returns an empty list", page{n: new(10), last: sorted[len(sorted)-1], want: []string{}}),
+				Entry("last=<a value between tags> returns the tags after it", page{n: new(2), last: "alpha0", want: []string{"latest", "v1.0.0"}}),
 			)
 
 			It("omits the next Link on the last page", Label(string(oci.RouteTagsPaged)), func(ctx SpecContext) {
-				resp := list(ctx, len(tags), "")
+				resp := list(ctx, new(len(tags)), "")
 				decodeTags(resp)
 				_, hasNext := oci.ParseNextLink(resp.Header.Get(oci.Link))
 				if hasNext {
@@ -118,7 +118,7 @@ func (e *env) tagSpecs() {
 				}
 			})
 			It("following the next Link gives the second page", Label(string(oci.RouteTagsPaged)), func(ctx SpecContext) {
-				resp := list(ctx, 3, "")
+				resp := list(ctx, new(3), "")
 				next, ok := oci.ParseNextLink(resp.Header.Get(oci.Link))
 				Expect(ok).To(BeTrue(), "no next Link: %q", resp.Header.Get(oci.Link))
 				u, err := resp.Resolve(next)
@@ -127,7 +127,7 @@ func (e *env) tagSpecs() {
 				Expect(tl.list()).To(Equal(sorted[3:6]))
 			})
 			It("following next Links with n=2 walks every tag exactly once, in order", Label(string(oci.RouteTagsPaged)), func(ctx SpecContext) {
-				resp := list(ctx, 2, "")
+				resp := list(ctx, new(2), "")
 				var got []string
 				for range 20 {
 					tl := decodeTags(resp)
@@ -144,7 +144,7 @@ func (e *env) tagSpecs() {
 				Expect(got).To(Equal(sorted))
 			})
 			It("lists tags of an unknown repository as 404 NAME_UNKNOWN", Label(string(oci.RouteTags)), func(ctx SpecContext) {
-				r := oci.Request{Route: oci.RouteTags, Method: http.MethodGet, Name: e.sub("no-such-repository"), N: -1}
+				r := oci.Request{Route: oci.RouteTags, Method: http.MethodGet, Name: e.sub("no-such-repository")}
 				expectError(e.send(ctx, r, nil), http.StatusNotFound, oci.CodeNameUnknown)
 			})
 		})

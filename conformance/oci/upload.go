@@ -20,7 +20,7 @@ import (
 // startUpload POSTs an upload start and returns the session's Location.
 func (e *env) startUpload(ctx context.Context, repo string, query ...string) *url.URL {
 	GinkgoHelper()
-	r := oci.Request{Route: oci.RouteUploadStart, Method: http.MethodPost, Name: repo, N: -1}
+	r := oci.Request{Route: oci.RouteUploadStart, Method: http.MethodPost, Name: repo}
 	if len(query) == 2 && query[0] == "digest-algorithm" {
 		r.DigestAlgorithm = query[1]
 	}
@@ -34,7 +34,7 @@ func (e *env) startUpload(ctx context.Context, repo string, query ...string) *ur
 // readBlob GETs a blob from repo.
 func (e *env) readBlob(ctx context.Context, repo string, d digest.Digest) *conformance.Response {
 	GinkgoHelper()
-	return e.send(ctx, oci.Request{Route: oci.RouteBlob, Method: http.MethodGet, Name: repo, Digest: d, N: -1}, nil)
+	return e.send(ctx, oci.Request{Route: oci.RouteBlob, Method: http.MethodGet, Name: repo, Digest: d}, nil)
 }
 
 // expectBlob asserts that repo serves c byte-exact.

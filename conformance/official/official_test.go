@@ -44,26 +44,11 @@ type configuration struct {
 	skips []expectedSkip
 }
 
-// deferredMounts are the mount tests that cannot pass under auth until two
-// server changes of issue 12 land (deferred to the server split): with
-// --auth tokens --auto-mount a mount without from= of a blob the caller
-// may pull answers 201 (today 202: an upload starts), and a mount from a
-// repository the token does not cover answers 401 with a challenge adding
-// the source's pull scope (today 202 as well, so the harness falls back to
-// POST+PUT and records a skip). When they land, these tests pass and the
-// test below fails until the entries are removed.
-var deferredMounts = []expectedSkip{
-	{regexp.MustCompile(`^OCI Conformance Test/sha(256|512) blobs/mount anonymous/blob-mount-anonymous$`),
-		"deferred server change: under --auth tokens a mount without from= answers 202, not 201"},
-	{regexp.MustCompile(`^OCI Conformance Test/sha(256|512) blobs/mount/blob-mount$`),
-		"deferred server change: under --auth tokens a mount from a repository the token does not cover answers 202, not 401 with a challenge adding the source's pull scope"},
-}
-
 var configurations = []configuration{
 	{name: "file+embedded", backend: "file+bolt"},
 	{name: "file+redis", backend: "file+redis"},
 	{name: "s3+redis", backend: "s3+redis"},
-	{name: "auth-tokens", backend: "file+bolt", auth: true, skips: deferredMounts},
+	{name: "auth-tokens", backend: "file+bolt", auth: true},
 }
 
 // TestOfficialHarness runs the pinned official OCI conformance harness

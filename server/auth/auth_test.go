@@ -1,6 +1,8 @@
 package auth_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"slices"
@@ -49,6 +51,11 @@ func TestJWT(t *testing.T) {
 		want error
 	}{
 		{"expired", tok, [][]byte{key1}, now.Add(2 * time.Minute), auth.ErrTokenExpired},
+		{"expired beyond the clock skew", tok, [][]byte{key1}, now.Add(time.Minute + 31*time.Second), auth.ErrTokenExpired},
+		{"unknown kid", forge(`{"alg":"HS256","typ":"JWT","kid":"0000000000000000"}`, `{"iss":"svc","aud":"svc","exp":9999999999}`), [][]byte{key1}, now, auth.ErrTokenSignature},
+		{"typ not JWT", forge(`{"alg":"HS256","typ":"JWE"}`, `{"iss":"svc","aud":"svc","exp":9999999999}`), [][]byte{key1}, now, auth.ErrTokenMalformed},
+		{"no exp", hs256(key1, `{"alg":"HS256","typ":"JWT"}`, `{"iss":"svc","aud":"svc"}`), [][]byte{key1}, now, auth.ErrTokenMalformed},
+		{"no aud", hs256(key1, `{"alg":"HS256","typ":"JWT"}`, `{"iss":"svc","exp":9999999999}`), [][]byte{key1}, now, auth.ErrTokenMalformed},
 		{"not yet valid", tok, [][]byte{key1}, now.Add(-time.Hour), auth.ErrTokenExpired},
 		{"other key", otherKey, [][]byte{key1}, now, auth.ErrTokenSignature},
 		{"tampered payload", string(tampered), [][]byte{key1}, now, auth.ErrTokenSignature},
@@ -67,12 +74,36 @@ func TestJWT(t *testing.T) {
 			}
 		})
 	}
+	// Within the tolerated clock skew: just expired, or not quite valid yet.
+	for _, at := range []time.Time{now.Add(time.Minute + 20*time.Second), now.Add(-20 * time.Second)} {
+		if _, err := auth.VerifyJWT([][]byte{key1}, "svc", tok, at); err != nil {
+			t.Errorf("at %v: %v", at.Sub(now), err)
+		}
+	}
+	// A token in the exact form earlier regkit versions issued (header
+	// alg, typ, kid in that order; MAC by hand) still verifies: replicas
+	// of two versions accept each other's tokens during an upgrade.
+	old := hs256(key1, `{"alg":"HS256","typ":"JWT","kid":"`+auth.KeyID(key1)+`"}`,
+		`{"iss":"svc","aud":"svc","sub":"bob","iat":1700000000,"nbf":1700000000,"exp":1700000060,"jti":"j","access":[{"type":"repository","name":"bob/x","actions":["pull"]}],"tid":7}`)
+	if got, err := auth.VerifyJWT([][]byte{key1}, "svc", old, now); err != nil || got.Subject != "bob" || got.TokenID != 7 || got.Access[0].Name != "bob/x" {
+		t.Errorf("earlier format: %+v, %v", got, err)
+	}
 	// Another service's token.
 	c.Issuer, c.Audience = "other", "other"
 	foreign, _ := auth.SignJWT(key1, c)
 	if _, err := auth.VerifyJWT([][]byte{key1}, "svc", foreign, now); !errors.Is(err, auth.ErrTokenMalformed) {
 		t.Fatalf("foreign service: %v", err)
 	}
+}
+
+// hs256 signs header and payload (JSON) with key by hand: HMAC-SHA256
+// over the base64url segments.
+func hs256(key []byte, header, payload string) string {
+	b64 := base64.RawURLEncoding
+	in := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(in))
+	return in + "." + b64.EncodeToString(m.Sum(nil))
 }
 
 func TestPassword(t *testing.T) {
@@ -127,7 +158,8 @@ func TestNormalizeScopes(t *testing.T) {
 		want []string
 		err  bool
 	}{
-		{[]string{"write:package"}, []string{"write:packages"}, false},
+		{[]string{"write:package"}, []string{"delete:packages", "write:packages"}, false},
+		{[]string{"write:packages"}, []string{"write:packages"}, false},
 		{[]string{"read:package,write:package", "delete:packages", "READ:packages"}, []string{"delete:packages", "read:packages", "write:packages"}, false},
 		{[]string{"write:repository"}, nil, true},
 		{nil, nil, true},

@@ -1,26 +1,24 @@
 package auth
 
 import (
-	"bytes"
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
-// The OCI bearer token is a JWT (RFC 7519) signed with HMAC-SHA256. It is
-// written here with the standard library rather than a JWT library: regkit
-// issues and verifies its own tokens, with exactly one algorithm, so the
-// whole format is a fixed header, a claims object and one MAC. Verification
-// accepts nothing else (no "none", no RSA/HMAC confusion), checks the MAC
-// in constant time before decoding the claims, and bounds every size.
+// The OCI bearer token is a JWT (RFC 7519) signed with HMAC-SHA256, signed
+// and verified with github.com/golang-jwt/jwt/v5. Verification accepts
+// HS256 only (no "none", no RSA/HMAC confusion: the key function refuses
+// every other method before a key is handed out), requires exp, iss and
+// aud, and bounds the token's size before anything is decoded.
 
-// Claims are the claims of a regkit OCI bearer token.
+// Claims are the claims of a regkit OCI bearer token. Their JSON is the
+// token's payload; Claims implements jwt.Claims over these fields, so the
+// payload is the same with or without the library.
 type Claims struct {
 	// Issuer and Audience are the service name.
 	Issuer string `json:"iss"`
@@ -47,10 +45,42 @@ type Claims struct {
 	PasswordStamp string `json:"pwh,omitempty"`
 }
 
+// unix returns t as a jwt.NumericDate (nil for 0, an absent claim).
+func unix(t int64) (*jwt.NumericDate, error) {
+	if t == 0 {
+		return nil, nil
+	}
+	return jwt.NewNumericDate(time.Unix(t, 0)), nil
+}
+
+// GetExpirationTime implements jwt.Claims.
+func (c *Claims) GetExpirationTime() (*jwt.NumericDate, error) { return unix(c.Expires) }
+
+// GetIssuedAt implements jwt.Claims.
+func (c *Claims) GetIssuedAt() (*jwt.NumericDate, error) { return unix(c.IssuedAt) }
+
+// GetNotBefore implements jwt.Claims.
+func (c *Claims) GetNotBefore() (*jwt.NumericDate, error) { return unix(c.NotBefore) }
+
+// GetIssuer implements jwt.Claims.
+func (c *Claims) GetIssuer() (string, error) { return c.Issuer, nil }
+
+// GetSubject implements jwt.Claims.
+func (c *Claims) GetSubject() (string, error) { return c.Subject, nil }
+
+// GetAudience implements jwt.Claims.
+func (c *Claims) GetAudience() (jwt.ClaimStrings, error) {
+	if c.Audience == "" {
+		return nil, nil
+	}
+	return jwt.ClaimStrings{c.Audience}, nil
+}
+
 // maxJWTLength bounds a bearer token accepted for verification.
 const maxJWTLength = 8192
 
-// clockSkew is tolerated on nbf.
+// clockSkew is tolerated on nbf and exp (the library's leeway applies to
+// both).
 const clockSkew = 30 * time.Second
 
 // Errors of VerifyJWT; all mean 401.
@@ -63,38 +93,22 @@ var (
 	ErrTokenExpired = errors.New("auth: bearer token expired")
 )
 
-type jwtHeader struct {
-	Alg string `json:"alg"`
-	Typ string `json:"typ"`
-	Kid string `json:"kid,omitempty"`
-}
-
-var b64url = base64.RawURLEncoding
-
 // KeyID returns the key ID of a signing key: 8 bytes of its SHA-256 in hex.
 func KeyID(key []byte) string {
 	sum := sha256.Sum256(key)
 	return hex.EncodeToString(sum[:8])
 }
 
-func mac(key []byte, signingInput string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(signingInput))
-	return m.Sum(nil)
-}
-
-// SignJWT returns the compact serialization of c signed with key.
+// SignJWT returns the compact serialization of c signed with key (HS256,
+// with the key's KeyID as kid).
 func SignJWT(key []byte, c Claims) (string, error) {
-	h, err := json.Marshal(jwtHeader{Alg: "HS256", Typ: "JWT", Kid: KeyID(key)})
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, &c)
+	t.Header["kid"] = KeyID(key)
+	s, err := t.SignedString(key)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("auth: sign bearer token: %w", err)
 	}
-	p, err := json.Marshal(c)
-	if err != nil {
-		return "", fmt.Errorf("auth: encode claims: %w", err)
-	}
-	in := b64url.EncodeToString(h) + "." + b64url.EncodeToString(p)
-	return in + "." + b64url.EncodeToString(mac(key, in)), nil
+	return s, nil
 }
 
 // VerifyJWT checks tok against keys (the first is the current signing key,
@@ -103,54 +117,43 @@ func SignJWT(key []byte, c Claims) (string, error) {
 // claims. Every failure wraps ErrTokenMalformed, ErrTokenSignature or
 // ErrTokenExpired; no error includes the token.
 func VerifyJWT(keys [][]byte, service string, tok string, now time.Time) (Claims, error) {
-	var c Claims
-	if len(tok) > maxJWTLength || strings.Count(tok, ".") != 2 {
-		return c, ErrTokenMalformed
-	}
-	parts := strings.SplitN(tok, ".", 3)
-	hb, err := b64url.DecodeString(parts[0])
-	if err != nil {
-		return c, ErrTokenMalformed
-	}
-	var h jwtHeader
-	if err := json.Unmarshal(hb, &h); err != nil || h.Alg != "HS256" || (h.Typ != "" && h.Typ != "JWT") {
-		return c, ErrTokenMalformed
-	}
-	sig, err := b64url.DecodeString(parts[2])
-	if err != nil || len(sig) != sha256.Size {
-		return c, ErrTokenMalformed
-	}
-	in := parts[0] + "." + parts[1]
-	ok := false
-	for _, k := range keys {
-		if h.Kid != "" && h.Kid != KeyID(k) {
-			continue
-		}
-		if hmac.Equal(sig, mac(k, in)) {
-			ok = true
-			break
-		}
-	}
-	if !ok {
-		return c, ErrTokenSignature
-	}
-	pb, err := b64url.DecodeString(parts[1])
-	if err != nil {
-		return c, ErrTokenMalformed
-	}
-	dec := json.NewDecoder(bytes.NewReader(pb))
-	if err := dec.Decode(&c); err != nil {
+	if len(tok) > maxJWTLength {
 		return Claims{}, ErrTokenMalformed
 	}
-	if c.Issuer != service || c.Audience != service {
+	var c Claims
+	p := jwt.NewParser(
+		jwt.WithIssuer(service), jwt.WithAudience(service), jwt.WithExpirationRequired(),
+		jwt.WithLeeway(clockSkew), jwt.WithTimeFunc(func() time.Time { return now }))
+	_, err := p.ParseWithClaims(tok, &c, func(t *jwt.Token) (any, error) {
+		if t.Method != jwt.SigningMethodHS256 || len(t.Signature) != sha256.Size {
+			return nil, ErrTokenMalformed
+		}
+		if typ, ok := t.Header["typ"]; ok && typ != "JWT" {
+			return nil, ErrTokenMalformed
+		}
+		kid, _ := t.Header["kid"].(string)
+		set := jwt.VerificationKeySet{}
+		for _, k := range keys {
+			if kid == "" || kid == KeyID(k) {
+				set.Keys = append(set.Keys, k)
+			}
+		}
+		if len(set.Keys) == 0 {
+			return nil, ErrTokenSignature
+		}
+		return set, nil
+	})
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.Is(err, ErrTokenSignature), errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return Claims{}, ErrTokenSignature
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return Claims{}, fmt.Errorf("%w: issued for another service", ErrTokenMalformed)
-	}
-	n := now.Unix()
-	if c.Expires <= n {
+	case errors.Is(err, jwt.ErrTokenExpired):
 		return Claims{}, ErrTokenExpired
-	}
-	if c.NotBefore > n+int64(clockSkew/time.Second) {
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		return Claims{}, fmt.Errorf("%w: not valid yet", ErrTokenExpired)
 	}
-	return c, nil
+	return Claims{}, ErrTokenMalformed
 }

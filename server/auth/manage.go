@@ -108,7 +108,10 @@ const AdminName = "admin"
 
 // Bootstrap creates the site admin AdminName with password when no
 // account of that name exists, and reports whether it did. The server
-// calls it at start when REGKIT_ADMIN_PASSWORD is set.
+// calls it at start when REGKIT_ADMIN_PASSWORD is set. The admin is
+// public, as Gitea creates users (DEFAULT_USER_VISIBILITY), so anonymous
+// pulls of what it publishes work as there; an existing admin keeps its
+// visibility.
 func (s *Service) Bootstrap(ctx context.Context, password string) (bool, error) {
 	if _, err := s.id.GetAccount(ctx, AdminName); err == nil {
 		return false, nil
@@ -120,7 +123,7 @@ func (s *Service) Bootstrap(ctx context.Context, password string) (bool, error) 
 		return false, fmt.Errorf("auth: bootstrap: %w", err)
 	}
 	_, err = s.id.CreateAccount(ctx, metadata.Account{Name: AdminName, Type: metadata.AccountUser,
-		Visibility: metadata.VisibilityPrivate, PasswordHash: hash, SiteAdmin: true})
+		Visibility: metadata.VisibilityPublic, PasswordHash: hash, SiteAdmin: true})
 	if errors.Is(err, metadata.ErrExists) {
 		return false, nil // another replica was first
 	}

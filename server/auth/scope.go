@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Token scopes, as Gitea names them for packages (plural, as BEHAVIOR.md
+// Token scopes, as Gitea names them for packages (plural, as docs/auth.md
 // writes them).
 const (
 	// ScopeReadPackages allows pulls and downloads.
@@ -19,14 +19,17 @@ const (
 )
 
 // scopeAliases maps accepted spellings to canonical scopes: Gitea's
-// singular read:package/write:package, and delete:package for symmetry.
-var scopeAliases = map[string]string{
-	ScopeReadPackages:   ScopeReadPackages,
-	ScopeWritePackages:  ScopeWritePackages,
-	ScopeDeletePackages: ScopeDeletePackages,
-	"read:package":      ScopeReadPackages,
-	"write:package":     ScopeWritePackages,
-	"delete:package":    ScopeDeletePackages,
+// singular read:package and write:package, and delete:package for
+// symmetry. Gitea's write:package also deletes, so it stands for
+// write:packages and delete:packages; regkit's own write:packages stays
+// without delete, the finer scope.
+var scopeAliases = map[string][]string{
+	ScopeReadPackages:   {ScopeReadPackages},
+	ScopeWritePackages:  {ScopeWritePackages},
+	ScopeDeletePackages: {ScopeDeletePackages},
+	"read:package":      {ScopeReadPackages},
+	"write:package":     {ScopeWritePackages, ScopeDeletePackages},
+	"delete:package":    {ScopeDeletePackages},
 }
 
 // Package types a deploy token can be limited to.
@@ -48,12 +51,14 @@ func NormalizeScopes(scopes []string) ([]string, error) {
 			if s == "" {
 				continue
 			}
-			c, ok := scopeAliases[s]
+			cs, ok := scopeAliases[s]
 			if !ok {
 				return nil, fmt.Errorf("unknown token scope %q: use read:packages, write:packages or delete:packages", clip(s, 64))
 			}
-			if !slices.Contains(out, c) {
-				out = append(out, c)
+			for _, c := range cs {
+				if !slices.Contains(out, c) {
+					out = append(out, c)
+				}
 			}
 		}
 	}

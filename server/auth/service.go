@@ -4,7 +4,7 @@
 // what a principal may do with an owner's packages and images, and the
 // rate limiter.
 //
-// The model, as BEHAVIOR.md §3 describes it:
+// The model, as docs/auth.md ("The model") describes it:
 //
 //   - An owner is a user or an organization, public or private. The owner
 //     of a repository or package is the first component of its path.
@@ -448,7 +448,7 @@ func (s *Service) Actions(ctx context.Context, p Principal, owner, pkgType strin
 		// A missing owner is private and has no members.
 	case err != nil:
 		return 0, fmt.Errorf("auth: owner lookup: %w", err)
-	case acc.Visibility == metadata.VisibilityPublic:
+	case acc.Visibility.ReadableBy(p.User != nil):
 		allowed = actPull
 	}
 	if p.Token != nil && p.Token.Kind == metadata.TokenDeploy {

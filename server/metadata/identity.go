@@ -27,7 +27,17 @@ const (
 	// VisibilityPrivate owners can be read only by the owner, members and
 	// site admins.
 	VisibilityPrivate Visibility = "private"
+	// VisibilityLimited owners can be read by every signed-in user (as
+	// Gitea's "limited"), besides those who may read private owners.
+	VisibilityLimited Visibility = "limited"
 )
+
+// ReadableBy reports whether an owner of visibility v can be read by
+// anyone who is not its owner, member or a site admin: everyone for
+// public owners, signed-in users (signedIn) for limited ones.
+func (v Visibility) ReadableBy(signedIn bool) bool {
+	return v == VisibilityPublic || v == VisibilityLimited && signedIn
+}
 
 // Role is an organization member's role.
 type Role string
@@ -52,7 +62,8 @@ type Account struct {
 	Name string `json:"name"`
 	// Type is AccountUser or AccountOrganization.
 	Type AccountType `json:"type"`
-	// Visibility is VisibilityPublic or VisibilityPrivate.
+	// Visibility is VisibilityPublic, VisibilityPrivate or
+	// VisibilityLimited.
 	Visibility Visibility `json:"visibility"`
 	// FullName is a display name.
 	FullName string `json:"full_name,omitempty"`

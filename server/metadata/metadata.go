@@ -1,9 +1,3 @@
-// Package metadata defines the metadata store that regkit's server treats
-// as its single source of truth: blob records, manifests and tags,
-// referrers, the catalog and upload sessions.
-//
-// Implementations (memmeta, boltmeta, redismeta) must all pass the contract
-// suite in package metadatatest, so they cannot drift apart.
 package metadata
 
 import (

@@ -29,7 +29,8 @@ func isNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound
 // On file storage the body goes to a staging file that is fsynced and
 // renamed into place; elsewhere it is written straight to Key(want) and
 // the write is aborted unless it verifies (see the generic path).
-func (s *Store) PutBlob(ctx context.Context, want digest.Digest, r io.Reader, size int64) (metadata.Blob, error) {
+func (s *Store) PutBlob(ctx context.Context, want digest.Digest, r io.Reader, size int64) (_ metadata.Blob, err error) {
+	defer s.observe("put_blob", time.Now(), &err)
 	if err := want.Validate(); err != nil {
 		return metadata.Blob{}, fmt.Errorf("%w: %q: %w", ErrDigestInvalid, want, err)
 	}
@@ -127,7 +128,8 @@ func (s *Store) commitRecord(ctx context.Context, claim metadata.Blob, size int6
 // http.ResponseWriter of net/http then sends the bytes with sendfile(2)
 // when Content-Length is set (so the response is not chunked) and the
 // writer is not hidden behind a wrapper without ReadFrom.
-func (s *Store) ReadBlob(ctx context.Context, b metadata.Blob, offset, length int64) (io.ReadCloser, error) {
+func (s *Store) ReadBlob(ctx context.Context, b metadata.Blob, offset, length int64) (_ io.ReadCloser, err error) {
+	defer s.observe("read_blob", time.Now(), &err)
 	if offset < 0 || offset > b.Size {
 		return nil, fmt.Errorf("%w: offset %d of %d bytes", ErrInvalidRange, offset, b.Size)
 	}
@@ -174,8 +176,9 @@ func (s *Store) ReadBlob(ctx context.Context, b metadata.Blob, offset, length in
 // DeleteBlobBytes removes the object of b; ErrNotFound when it is absent.
 // Callers delete the metadata record first (garbage collection, with a
 // grace period); this only frees the bytes.
-func (s *Store) DeleteBlobBytes(ctx context.Context, b metadata.Blob) error {
-	err := s.bucket.Delete(ctx, b.Key)
+func (s *Store) DeleteBlobBytes(ctx context.Context, b metadata.Blob) (err error) {
+	defer s.observe("delete_blob", time.Now(), &err)
+	err = s.bucket.Delete(ctx, b.Key)
 	if isNotFound(err) {
 		return fmt.Errorf("%w: %s: %w", ErrNotFound, b.Key, err)
 	}

@@ -87,7 +87,7 @@ func (s *Store) copyVerified(ctx context.Context, src, dst string, size int64, s
 	if err != nil {
 		return err
 	}
-	n, err := copyHashed(ctx, out, io.NewSectionReader(in, 0, size), []hash.Hash{h})
+	n, err := s.copyHashed(ctx, out, io.NewSectionReader(in, 0, size), []hash.Hash{h})
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func (s *Store) appendFile(ctx context.Context, path string, off int64, hs []has
 			return 0, err
 		}
 	}
-	n, err = copyHashed(ctx, io.NewOffsetWriter(f, off), r, hs)
+	n, err = s.copyHashed(ctx, io.NewOffsetWriter(f, off), r, hs)
 	if err != nil {
 		// The chunk is dropped whole: free its bytes now (a full disk
 		// needs them back), not at the next append.
@@ -211,7 +211,7 @@ func (s *Store) putFile(ctx context.Context, r io.Reader, h hash.Hash, check fun
 			_ = os.Remove(src)
 		}
 	}()
-	if n, err = copyHashed(ctx, f, r, []hash.Hash{h}); err != nil {
+	if n, err = s.copyHashed(ctx, f, r, []hash.Hash{h}); err != nil {
 		return n, err
 	}
 	if err = check(n); err != nil {

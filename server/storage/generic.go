@@ -30,7 +30,7 @@ func (s *Store) appendPart(ctx context.Context, id string, seq int, token string
 	if err != nil {
 		return part{}, err
 	}
-	n, err := copyHashed(wctx, w, r, hs)
+	n, err := s.copyHashed(wctx, w, r, hs)
 	if err != nil || n == 0 {
 		cancel() // cancelling before Close aborts the write
 		_ = w.Close()
@@ -141,7 +141,7 @@ func (s *Store) putGeneric(ctx context.Context, r io.Reader, h hash.Hash, check 
 		return 0, err
 	}
 	if exists {
-		n, err := copyHashed(ctx, io.Discard, r, []hash.Hash{h})
+		n, err := s.copyHashed(ctx, io.Discard, r, []hash.Hash{h})
 		if err != nil {
 			return n, err
 		}
@@ -153,7 +153,7 @@ func (s *Store) putGeneric(ctx context.Context, r io.Reader, h hash.Hash, check 
 	if err != nil {
 		return 0, err
 	}
-	n, err := copyHashed(wctx, w, r, []hash.Hash{h})
+	n, err := s.copyHashed(wctx, w, r, []hash.Hash{h})
 	if err == nil {
 		err = check(n)
 	}

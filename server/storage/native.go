@@ -187,7 +187,7 @@ func blockID(seq, sub int, token string) string {
 }
 
 func (a *azureBackend) appendParts(ctx context.Context, s *Store, id string, st *state, token string, hs []hash.Hash, r io.Reader) (*staging, error) {
-	ps, err := a.stage(ctx, objectsPrefix+id, st.Seq, token, hs, r)
+	ps, err := a.stage(ctx, s, objectsPrefix+id, st.Seq, token, hs, r)
 	if err != nil {
 		return nil, err
 	}
@@ -196,14 +196,14 @@ func (a *azureBackend) appendParts(ctx context.Context, s *Store, id string, st 
 
 // stage writes r as blocks of blob key, at most blockSize bytes each,
 // feeding hs; the parts it returns name the block IDs.
-func (a *azureBackend) stage(ctx context.Context, key string, seq int, token string, hs []hash.Hash, r io.Reader) ([]part, error) {
+func (a *azureBackend) stage(ctx context.Context, s *Store, key string, seq int, token string, hs []hash.Hash, r io.Reader) ([]part, error) {
 	bb := a.c.NewBlockBlobClient(key)
 	bufp := blockPool.Get().(*[]byte)
 	defer blockPool.Put(bufp)
 	var parts []part
 	for sub := 0; ; sub++ {
 		buf := *bufp
-		n, err := copyHashed(ctx, &sliceWriter{b: buf[:0:len(buf)]}, io.LimitReader(r, int64(len(buf))), hs)
+		n, err := s.copyHashed(ctx, &sliceWriter{b: buf[:0:len(buf)]}, io.LimitReader(r, int64(len(buf))), hs)
 		if err != nil {
 			return nil, err
 		}
@@ -250,7 +250,7 @@ func (a *azureBackend) commitBlocks(ctx context.Context, parts []part, size int6
 // Azure, see storagetest's exception).
 func (a *azureBackend) put(ctx context.Context, s *Store, r io.Reader, h hash.Hash, check func(int64) error, key string) (int64, error) {
 	token := newID()
-	parts, err := a.stage(ctx, key, 0, token, []hash.Hash{h}, r)
+	parts, err := a.stage(ctx, s, key, 0, token, []hash.Hash{h}, r)
 	var n int64
 	for _, p := range parts {
 		n += p.Size

@@ -162,7 +162,7 @@ func (b *s3Backend) appendParts(ctx context.Context, s *Store, id string, st *st
 	bufp := partPool.Get().(*[]byte)
 	defer partPool.Put(bufp)
 	w := &s3Writer{ctx: ctx, b: b, s: s, id: id, g: g, tail: tail, buf: (*bufp)[:0]}
-	if _, err := copyHashed(ctx, w, r, hs); err != nil {
+	if _, err := s.copyHashed(ctx, w, r, hs); err != nil {
 		return nil, err
 	}
 	g.n = w.added

@@ -28,7 +28,7 @@
 // # Durability
 //
 // The write order is bytes, fsync (file storage), then the metadata
-// record (DESIGN principle 7). See AppendUpload and FinishUpload for the
+// record, so that nothing acknowledged is lost. See AppendUpload and FinishUpload for the
 // exact guarantees.
 package storage
 
@@ -142,6 +142,8 @@ type options struct {
 	log         *slog.Logger
 	leaseTTL    time.Duration
 	syncAppends bool
+	budget      *budget     // see buffers.go
+	observe     ObserveFunc // see observe.go
 }
 
 // Option configures Open.

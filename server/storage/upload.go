@@ -147,7 +147,8 @@ func (s *Store) rangeErr(ctx context.Context, id string) error {
 // StartUpload creates an upload session for repo. The session hashes
 // every algorithm in algs while bytes stream in (default: sha256 only), so
 // that FinishUpload never re-reads the bytes for a digest of one of them.
-func (s *Store) StartUpload(ctx context.Context, repo string, algs ...digest.Algorithm) (metadata.Upload, error) {
+func (s *Store) StartUpload(ctx context.Context, repo string, algs ...digest.Algorithm) (_ metadata.Upload, err error) {
+	defer s.observe("start_upload", time.Now(), &err)
 	if len(algs) == 0 {
 		algs = []digest.Algorithm{digest.SHA256}
 	}
@@ -166,7 +167,8 @@ func (s *Store) StartUpload(ctx context.Context, repo string, algs ...digest.Alg
 
 // UploadStatus returns the session id; ErrUploadUnknown when it does not
 // exist or (when repo is not empty) belongs to another repository.
-func (s *Store) UploadStatus(ctx context.Context, repo, id string) (metadata.Upload, error) {
+func (s *Store) UploadStatus(ctx context.Context, repo, id string) (_ metadata.Upload, err error) {
+	defer s.observe("upload_status", time.Now(), &err)
 	if !validID(id) {
 		return metadata.Upload{}, fmt.Errorf("%w: %q", ErrUploadUnknown, id)
 	}
@@ -206,7 +208,8 @@ func (s *Store) UploadStatus(ctx context.Context, repo, id string) (metadata.Upl
 //
 // A session of another repository than repo (when repo is not empty) is
 // unknown; the same holds for FinishUpload and CancelUpload.
-func (s *Store) AppendUpload(ctx context.Context, repo, id string, start int64, r io.Reader) (metadata.Upload, error) {
+func (s *Store) AppendUpload(ctx context.Context, repo, id string, start int64, r io.Reader) (_ metadata.Upload, err error) {
+	defer s.observe("append_upload", time.Now(), &err)
 	u, l, err := s.acquire(ctx, repo, id, start)
 	if err != nil {
 		return metadata.Upload{}, err
@@ -321,7 +324,8 @@ func (s *Store) appendLeased(l *lease, u metadata.Upload, r io.Reader) (metadata
 // kept); ErrDigestMismatch (wrapped, naming expected and actual digests) —
 // then nothing is stored and the session is removed with its bytes;
 // ErrUploadBroken.
-func (s *Store) FinishUpload(ctx context.Context, repo, id string, final io.Reader, want digest.Digest) (metadata.Blob, error) {
+func (s *Store) FinishUpload(ctx context.Context, repo, id string, final io.Reader, want digest.Digest) (_ metadata.Blob, err error) {
+	defer s.observe("finish_upload", time.Now(), &err)
 	if err := want.Validate(); err != nil {
 		return metadata.Blob{}, fmt.Errorf("%w: %q: %w", ErrDigestInvalid, want, err)
 	}
@@ -427,7 +431,8 @@ func (s *Store) FinishUpload(ctx context.Context, repo, id string, final io.Read
 // CancelUpload deletes the session and its staged bytes;
 // ErrUploadUnknown when it does not exist. The record goes first, so a
 // writer still streaming into the session cannot record its bytes.
-func (s *Store) CancelUpload(ctx context.Context, repo, id string) error {
+func (s *Store) CancelUpload(ctx context.Context, repo, id string) (err error) {
+	defer s.observe("cancel_upload", time.Now(), &err)
 	if repo != "" {
 		if _, err := s.UploadStatus(ctx, repo, id); err != nil {
 			return err
@@ -436,7 +441,7 @@ func (s *Store) CancelUpload(ctx context.Context, repo, id string) error {
 	if !validID(id) {
 		return fmt.Errorf("%w: %q", ErrUploadUnknown, id)
 	}
-	err := s.meta.DeleteUpload(ctx, id)
+	err = s.meta.DeleteUpload(ctx, id)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return fmt.Errorf("%w: %s", ErrUploadUnknown, id)
 	}
@@ -506,16 +511,16 @@ func (s *Store) stagedDigest(ctx context.Context, u metadata.Upload, st *state, 
 }
 
 // bufPool holds copy buffers.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
-// copyHashed copies r to w, feeding every hash in hs, and returns the
+// copyHashedN copies r to w, feeding every hash in hs, and returns the
 // number of bytes copied. It reads in large blocks to keep syscalls few,
 // and hashes in a goroutine of its own while the next block is read and
 // written, so that on a multi-core machine hashing overlaps the I/O
 // instead of adding to it. Every byte written to w is hashed, in order,
-// before copyHashed returns.
-func copyHashed(ctx context.Context, w io.Writer, r io.Reader, hs []hash.Hash) (int64, error) {
-	const depth = 3 // buffers in flight: one being read, up to two being hashed
+// before copyHashedN returns. It uses depth buffers (at least 1).
+func copyHashedN(ctx context.Context, w io.Writer, r io.Reader, hs []hash.Hash, depth int) (int64, error) {
+	depth = max(depth, 1)
 	free := make(chan *[]byte, depth)
 	for range depth {
 		free <- bufPool.Get().(*[]byte)

@@ -117,7 +117,7 @@ func TestContentRange(t *testing.T) {
 }
 
 func TestLinks(t *testing.T) {
-	next := Request{Route: RouteTagsPaged, Name: "a/b", N: 2, Last: "v1"}
+	next := Request{Route: RouteTagsPaged, Name: "a/b", N: new(2), Last: "v1"}
 	h := NextLink(next)
 	if h != `</v2/a/b/tags/list?n=2&last=v1>; rel="next"` {
 		t.Errorf("NextLink = %s", h)
@@ -127,7 +127,7 @@ func TestLinks(t *testing.T) {
 		t.Fatalf("ParseNextLink(%s) = %q, %v", h, got, ok)
 	}
 	u, _ := url.Parse(got)
-	if r, err := Parse("GET", u); err != nil || r.N != 2 || r.Last != "v1" || r.Name != "a/b" {
+	if r, err := Parse("GET", u); err != nil || r.N == nil || *r.N != 2 || r.Last != "v1" || r.Name != "a/b" {
 		t.Errorf("next page parses to %+v, %v", r, err)
 	}
 
@@ -213,7 +213,7 @@ func FuzzParseNextLink(f *testing.F) {
 	f.Add(`<x>; a="\"`, "a/b", 0, "")
 	f.Fuzz(func(t *testing.T, h, name string, n int, last string) {
 		ParseNextLink(h)
-		r := Request{Route: RouteTagsPaged, Name: name, N: n, Last: last}
+		r := Request{Route: RouteTagsPaged, Name: name, N: &n, Last: last}
 		if strings.ContainsAny(h, "<>") || r.Validate() != nil {
 			return
 		}

@@ -13,7 +13,8 @@ import (
 
 // Request is a parsed OCI API request: which route, and its parameters.
 // Parse produces it on the server; the client fills one in and asks for its
-// URL. Fields that do not apply to the route are zero (N is -1).
+// URL. Fields that do not apply to the route are zero, and the zero value of
+// each field means "absent", so a Request literal names only what it sends.
 type Request struct {
 	// Route is the route ID.
 	Route RouteID
@@ -32,9 +33,10 @@ type Request struct {
 	UploadID string
 	// From is the ?from= repository of a mount ("" when absent).
 	From string
-	// N is ?n= on tags and catalog routes; -1 when absent (and on every
-	// other route).
-	N int
+	// N is ?n= on the tags, catalog and referrers routes; nil when absent
+	// (and on every other route). ?n=0 is a valid request for an empty
+	// page, so absence is nil rather than 0; write N: new(10).
+	N *int
 	// Last is ?last= on tags and catalog routes.
 	Last string
 	// ArtifactType is ?artifactType= on the filtered referrers route.
@@ -168,7 +170,7 @@ func match(segs []string) (kind pathKind, nameLen int, last string) {
 // ?last= is present; referrers are end-12b when ?artifactType= is not
 // empty. Unknown query parameters are ignored.
 func Parse(method string, u *url.URL) (Request, error) {
-	r := Request{Method: method, N: -1}
+	r := Request{Method: method}
 	if u == nil {
 		return r, CodeNotFound.Errorf("no URL")
 	}
@@ -310,7 +312,7 @@ func Parse(method string, u *url.URL) (Request, error) {
 			return r, err
 		}
 		r.Last = q.Get("last")
-		if kind == kindTags && (r.N >= 0 || r.Last != "") {
+		if kind == kindTags && (r.N != nil || r.Last != "") {
 			r.Route = RouteTagsPaged
 		}
 	}
@@ -340,19 +342,19 @@ func queryCode(kind pathKind, method string) (Code, bool) {
 // PAGINATION_NUMBER_INVALID.
 const MaxN = math.MaxInt32 - 1
 
-// parseN parses the pagination parameter n; -1 when absent.
-func parseN(s string) (int, error) {
+// parseN parses the pagination parameter n; nil when absent.
+func parseN(s string) (*int, error) {
 	if s == "" {
-		return -1, nil
+		return nil, nil
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 || strings.IndexFunc(s, func(c rune) bool { return c < '0' || c > '9' }) >= 0 {
-		return -1, CodePaginationNumberInvalid.Errorf("pagination parameter n=%s is invalid: it must be a non-negative integer", quote(s))
+		return nil, CodePaginationNumberInvalid.Errorf("pagination parameter n=%s is invalid: it must be a non-negative integer", quote(s))
 	}
 	if n > MaxN {
-		return -1, CodePaginationNumberInvalid.Errorf("pagination parameter n=%s is too large: at most %d results can be asked for", quote(s), MaxN)
+		return nil, CodePaginationNumberInvalid.Errorf("pagination parameter n=%s is too large: at most %d results can be asked for", quote(s), MaxN)
 	}
-	return int(n), nil
+	return new(int(n)), nil
 }
 
 // parseReference checks a manifest reference: a digest when it contains
@@ -423,16 +425,18 @@ func (r Request) Validate() error {
 			return CodeNotFound.Errorf("route %s needs an artifactType", r.Route)
 		}
 	case RouteTags:
-		if r.N != -1 || r.Last != "" {
+		if r.N != nil || r.Last != "" {
 			return CodeNotFound.Errorf("route %s takes no n or last; use %s", r.Route, RouteTagsPaged)
 		}
 	case RouteTagsPaged:
-		if r.N < -1 || r.N > MaxN || (r.N == -1 && r.Last == "") {
+		if r.N == nil && r.Last == "" {
 			return CodePaginationNumberInvalid.Errorf("route %s needs n >= 0 or a last", r.Route)
 		}
-	case RouteCatalog:
-		if r.N < -1 || r.N > MaxN {
-			return CodePaginationNumberInvalid.Errorf("n=%d is invalid", r.N)
+	}
+	switch r.Route {
+	case RouteTagsPaged, RouteCatalog, RouteReferrers, RouteReferrersFiltered:
+		if r.N != nil && (*r.N < 0 || *r.N > MaxN) {
+			return CodePaginationNumberInvalid.Errorf("n=%d is invalid: it must be between 0 and %d", *r.N, MaxN)
 		}
 	}
 	switch r.Route {
@@ -531,8 +535,8 @@ func (q query) String() string {
 func (r Request) Path() string {
 	name := "/v2/" + escapeName(r.Name)
 	var n string
-	if r.N >= 0 {
-		n = strconv.Itoa(r.N)
+	if r.N != nil {
+		n = strconv.Itoa(*r.N)
 	}
 	switch r.Route {
 	case RouteBase:

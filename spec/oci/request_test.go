@@ -23,43 +23,43 @@ func TestParse(t *testing.T) {
 		url    string
 		want   Request
 	}{
-		{"base", "GET", "/v2/", Request{Route: RouteBase, Method: "GET", N: -1}},
-		{"base without slash", "GET", "http://r.example/v2", Request{Route: RouteBase, Method: "GET", N: -1}},
-		{"catalog", "GET", "/v2/_catalog", Request{Route: RouteCatalog, Method: "GET", N: -1}},
-		{"catalog paged", "GET", "/v2/_catalog?n=10&last=a/b", Request{Route: RouteCatalog, Method: "GET", N: 10, Last: "a/b"}},
-		{"token", "GET", "/v2/token?service=x&scope=repository:a:pull", Request{Route: RouteToken, Method: "GET", N: -1}},
-		{"blob get", "GET", "/v2/a/b/blobs/" + string(d256), Request{Route: RouteBlob, Method: "GET", Name: "a/b", Digest: d256, N: -1}},
-		{"blob head sha512", "HEAD", "/v2/a/blobs/" + string(d512), Request{Route: RouteBlob, Method: "HEAD", Name: "a", Digest: d512, N: -1}},
-		{"blob delete", "DELETE", "/v2/a/blobs/" + string(d256), Request{Route: RouteBlobDelete, Method: "DELETE", Name: "a", Digest: d256, N: -1}},
-		{"manifest by tag", "GET", "/v2/library/ubuntu/manifests/latest", Request{Route: RouteManifest, Method: "GET", Name: "library/ubuntu", Reference: "latest", N: -1}},
-		{"manifest head by digest", "HEAD", "/v2/x/manifests/" + string(d512), Request{Route: RouteManifest, Method: "HEAD", Name: "x", Reference: string(d512), Digest: d512, N: -1}},
-		{"manifest put", "PUT", "/v2/x/manifests/v1.0", Request{Route: RouteManifestPut, Method: "PUT", Name: "x", Reference: "v1.0", N: -1}},
-		{"manifest put tags", "PUT", "/v2/x/manifests/" + string(d256) + "?tag=a&tag=B_2", Request{Route: RouteManifestPutTags, Method: "PUT", Name: "x", Reference: string(d256), Digest: d256, Tags: []string{"a", "B_2"}, N: -1}},
-		{"manifest delete", "DELETE", "/v2/x/manifests/latest", Request{Route: RouteManifestDelete, Method: "DELETE", Name: "x", Reference: "latest", N: -1}},
-		{"upload start", "POST", "/v2/x/blobs/uploads/", Request{Route: RouteUploadStart, Method: "POST", Name: "x", N: -1}},
-		{"upload start no slash", "POST", "/v2/x/blobs/uploads", Request{Route: RouteUploadStart, Method: "POST", Name: "x", N: -1}},
-		{"upload start sha512", "POST", "/v2/x/blobs/uploads/?digest-algorithm=sha512", Request{Route: RouteUploadAlgorithm, Method: "POST", Name: "x", DigestAlgorithm: "sha512", N: -1}},
-		{"referrers page", "GET", "/v2/x/referrers/" + string(d256) + "?artifactType=a%2Fb&n=2&last=" + string(d256), Request{Route: RouteReferrersFiltered, Method: "GET", Name: "x", Digest: d256, ArtifactType: "a/b", N: 2, Last: string(d256)}},
-		{"upload monolithic", "POST", "/v2/x/blobs/uploads/?digest=" + string(d256), Request{Route: RouteUploadMonolithic, Method: "POST", Name: "x", Digest: d256, N: -1}},
-		{"upload monolithic escaped colon", "POST", "/v2/x/blobs/uploads/?digest=" + strings.Replace(string(d256), ":", "%3A", 1), Request{Route: RouteUploadMonolithic, Method: "POST", Name: "x", Digest: d256, N: -1}},
-		{"mount", "POST", "/v2/x/blobs/uploads/?mount=" + string(d256) + "&from=other/repo", Request{Route: RouteBlobMount, Method: "POST", Name: "x", Digest: d256, From: "other/repo", N: -1}},
-		{"mount without from", "POST", "/v2/x/blobs/uploads/?mount=" + string(d256), Request{Route: RouteBlobMount, Method: "POST", Name: "x", Digest: d256, N: -1}},
-		{"mount wins over digest", "POST", "/v2/x/blobs/uploads/?digest=bad&mount=" + string(d256), Request{Route: RouteBlobMount, Method: "POST", Name: "x", Digest: d256, N: -1}},
-		{"upload chunk", "PATCH", "/v2/x/blobs/uploads/abc-123", Request{Route: RouteUploadChunk, Method: "PATCH", Name: "x", UploadID: "abc-123", N: -1}},
-		{"upload chunk escaped id", "PATCH", "/v2/x/blobs/uploads/a%2Fb%3Fc", Request{Route: RouteUploadChunk, Method: "PATCH", Name: "x", UploadID: "a/b?c", N: -1}},
-		{"upload finish", "PUT", "/v2/x/blobs/uploads/abc?digest=" + string(d512), Request{Route: RouteUploadFinish, Method: "PUT", Name: "x", UploadID: "abc", Digest: d512, N: -1}},
-		{"upload status", "GET", "/v2/x/blobs/uploads/abc", Request{Route: RouteUploadStatus, Method: "GET", Name: "x", UploadID: "abc", N: -1}},
-		{"upload cancel", "DELETE", "/v2/x/blobs/uploads/abc", Request{Route: RouteUploadCancel, Method: "DELETE", Name: "x", UploadID: "abc", N: -1}},
-		{"tags", "GET", "/v2/x/tags/list", Request{Route: RouteTags, Method: "GET", Name: "x", N: -1}},
-		{"tags empty n", "GET", "/v2/x/tags/list?n=", Request{Route: RouteTags, Method: "GET", Name: "x", N: -1}},
-		{"tags paged", "GET", "/v2/x/tags/list?n=0", Request{Route: RouteTagsPaged, Method: "GET", Name: "x", N: 0}},
-		{"tags last", "GET", "/v2/x/tags/list?last=v1&n=2", Request{Route: RouteTagsPaged, Method: "GET", Name: "x", N: 2, Last: "v1"}},
-		{"referrers", "GET", "/v2/x/referrers/" + string(d256), Request{Route: RouteReferrers, Method: "GET", Name: "x", Digest: d256, N: -1}},
-		{"referrers filtered", "GET", "/v2/x/referrers/" + string(d256) + "?artifactType=application%2Fvnd.example%2Bjson", Request{Route: RouteReferrersFiltered, Method: "GET", Name: "x", Digest: d256, ArtifactType: "application/vnd.example+json", N: -1}},
-		{"name ending in keyword", "GET", "/v2/a/blobs/manifests/blobs/" + string(d256), Request{Route: RouteBlob, Method: "GET", Name: "a/blobs/manifests", Digest: d256, N: -1}},
-		{"name with keywords", "GET", "/v2/tags/list/manifests/uploads", Request{Route: RouteManifest, Method: "GET", Name: "tags/list", Reference: "uploads", N: -1}},
-		{"name token", "GET", "/v2/token/tags/list", Request{Route: RouteTags, Method: "GET", Name: "token", N: -1}},
-		{"unknown query ignored", "GET", "/v2/x/blobs/" + string(d256) + "?foo=bar;baz", Request{Route: RouteBlob, Method: "GET", Name: "x", Digest: d256, N: -1}},
+		{"base", "GET", "/v2/", Request{Route: RouteBase, Method: "GET"}},
+		{"base without slash", "GET", "http://r.example/v2", Request{Route: RouteBase, Method: "GET"}},
+		{"catalog", "GET", "/v2/_catalog", Request{Route: RouteCatalog, Method: "GET"}},
+		{"catalog paged", "GET", "/v2/_catalog?n=10&last=a/b", Request{Route: RouteCatalog, Method: "GET", N: new(10), Last: "a/b"}},
+		{"token", "GET", "/v2/token?service=x&scope=repository:a:pull", Request{Route: RouteToken, Method: "GET"}},
+		{"blob get", "GET", "/v2/a/b/blobs/" + string(d256), Request{Route: RouteBlob, Method: "GET", Name: "a/b", Digest: d256}},
+		{"blob head sha512", "HEAD", "/v2/a/blobs/" + string(d512), Request{Route: RouteBlob, Method: "HEAD", Name: "a", Digest: d512}},
+		{"blob delete", "DELETE", "/v2/a/blobs/" + string(d256), Request{Route: RouteBlobDelete, Method: "DELETE", Name: "a", Digest: d256}},
+		{"manifest by tag", "GET", "/v2/library/ubuntu/manifests/latest", Request{Route: RouteManifest, Method: "GET", Name: "library/ubuntu", Reference: "latest"}},
+		{"manifest head by digest", "HEAD", "/v2/x/manifests/" + string(d512), Request{Route: RouteManifest, Method: "HEAD", Name: "x", Reference: string(d512), Digest: d512}},
+		{"manifest put", "PUT", "/v2/x/manifests/v1.0", Request{Route: RouteManifestPut, Method: "PUT", Name: "x", Reference: "v1.0"}},
+		{"manifest put tags", "PUT", "/v2/x/manifests/" + string(d256) + "?tag=a&tag=B_2", Request{Route: RouteManifestPutTags, Method: "PUT", Name: "x", Reference: string(d256), Digest: d256, Tags: []string{"a", "B_2"}}},
+		{"manifest delete", "DELETE", "/v2/x/manifests/latest", Request{Route: RouteManifestDelete, Method: "DELETE", Name: "x", Reference: "latest"}},
+		{"upload start", "POST", "/v2/x/blobs/uploads/", Request{Route: RouteUploadStart, Method: "POST", Name: "x"}},
+		{"upload start no slash", "POST", "/v2/x/blobs/uploads", Request{Route: RouteUploadStart, Method: "POST", Name: "x"}},
+		{"upload start sha512", "POST", "/v2/x/blobs/uploads/?digest-algorithm=sha512", Request{Route: RouteUploadAlgorithm, Method: "POST", Name: "x", DigestAlgorithm: "sha512"}},
+		{"referrers page", "GET", "/v2/x/referrers/" + string(d256) + "?artifactType=a%2Fb&n=2&last=" + string(d256), Request{Route: RouteReferrersFiltered, Method: "GET", Name: "x", Digest: d256, ArtifactType: "a/b", N: new(2), Last: string(d256)}},
+		{"upload monolithic", "POST", "/v2/x/blobs/uploads/?digest=" + string(d256), Request{Route: RouteUploadMonolithic, Method: "POST", Name: "x", Digest: d256}},
+		{"upload monolithic escaped colon", "POST", "/v2/x/blobs/uploads/?digest=" + strings.Replace(string(d256), ":", "%3A", 1), Request{Route: RouteUploadMonolithic, Method: "POST", Name: "x", Digest: d256}},
+		{"mount", "POST", "/v2/x/blobs/uploads/?mount=" + string(d256) + "&from=other/repo", Request{Route: RouteBlobMount, Method: "POST", Name: "x", Digest: d256, From: "other/repo"}},
+		{"mount without from", "POST", "/v2/x/blobs/uploads/?mount=" + string(d256), Request{Route: RouteBlobMount, Method: "POST", Name: "x", Digest: d256}},
+		{"mount wins over digest", "POST", "/v2/x/blobs/uploads/?digest=bad&mount=" + string(d256), Request{Route: RouteBlobMount, Method: "POST", Name: "x", Digest: d256}},
+		{"upload chunk", "PATCH", "/v2/x/blobs/uploads/abc-123", Request{Route: RouteUploadChunk, Method: "PATCH", Name: "x", UploadID: "abc-123"}},
+		{"upload chunk escaped id", "PATCH", "/v2/x/blobs/uploads/a%2Fb%3Fc", Request{Route: RouteUploadChunk, Method: "PATCH", Name: "x", UploadID: "a/b?c"}},
+		{"upload finish", "PUT", "/v2/x/blobs/uploads/abc?digest=" + string(d512), Request{Route: RouteUploadFinish, Method: "PUT", Name: "x", UploadID: "abc", Digest: d512}},
+		{"upload status", "GET", "/v2/x/blobs/uploads/abc", Request{Route: RouteUploadStatus, Method: "GET", Name: "x", UploadID: "abc"}},
+		{"upload cancel", "DELETE", "/v2/x/blobs/uploads/abc", Request{Route: RouteUploadCancel, Method: "DELETE", Name: "x", UploadID: "abc"}},
+		{"tags", "GET", "/v2/x/tags/list", Request{Route: RouteTags, Method: "GET", Name: "x"}},
+		{"tags empty n", "GET", "/v2/x/tags/list?n=", Request{Route: RouteTags, Method: "GET", Name: "x"}},
+		{"tags paged", "GET", "/v2/x/tags/list?n=0", Request{Route: RouteTagsPaged, Method: "GET", Name: "x", N: new(0)}},
+		{"tags last", "GET", "/v2/x/tags/list?last=v1&n=2", Request{Route: RouteTagsPaged, Method: "GET", Name: "x", N: new(2), Last: "v1"}},
+		{"referrers", "GET", "/v2/x/referrers/" + string(d256), Request{Route: RouteReferrers, Method: "GET", Name: "x", Digest: d256}},
+		{"referrers filtered", "GET", "/v2/x/referrers/" + string(d256) + "?artifactType=application%2Fvnd.example%2Bjson", Request{Route: RouteReferrersFiltered, Method: "GET", Name: "x", Digest: d256, ArtifactType: "application/vnd.example+json"}},
+		{"name ending in keyword", "GET", "/v2/a/blobs/manifests/blobs/" + string(d256), Request{Route: RouteBlob, Method: "GET", Name: "a/blobs/manifests", Digest: d256}},
+		{"name with keywords", "GET", "/v2/tags/list/manifests/uploads", Request{Route: RouteManifest, Method: "GET", Name: "tags/list", Reference: "uploads"}},
+		{"name token", "GET", "/v2/token/tags/list", Request{Route: RouteTags, Method: "GET", Name: "token"}},
+		{"unknown query ignored", "GET", "/v2/x/blobs/" + string(d256) + "?foo=bar;baz", Request{Route: RouteBlob, Method: "GET", Name: "x", Digest: d256}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,8 +236,8 @@ func TestPath(t *testing.T) {
 		want string
 	}{
 		{"base", Request{Route: RouteBase}, "/v2/"},
-		{"catalog", Request{Route: RouteCatalog, N: -1}, "/v2/_catalog"},
-		{"catalog paged", Request{Route: RouteCatalog, N: 5, Last: "a/b"}, "/v2/_catalog?n=5&last=a/b"},
+		{"catalog", Request{Route: RouteCatalog}, "/v2/_catalog"},
+		{"catalog paged", Request{Route: RouteCatalog, N: new(5), Last: "a/b"}, "/v2/_catalog?n=5&last=a/b"},
 		{"token", Request{Route: RouteToken}, "/v2/token"},
 		{"blob", Request{Route: RouteBlob, Name: "a/b", Digest: d256}, "/v2/a/b/blobs/" + string(d256)},
 		{"manifest by digest field", Request{Route: RouteManifest, Name: "a", Digest: d256}, "/v2/a/manifests/" + string(d256)},
@@ -247,9 +247,9 @@ func TestPath(t *testing.T) {
 		{"mount", Request{Route: RouteBlobMount, Name: "a", Digest: d256, From: "b/c"}, "/v2/a/blobs/uploads/?mount=" + string(d256) + "&from=b/c"},
 		{"chunk", Request{Route: RouteUploadChunk, Name: "a", UploadID: "x y/z"}, "/v2/a/blobs/uploads/x%20y%2Fz"},
 		{"finish", Request{Route: RouteUploadFinish, Name: "a", UploadID: "u", Digest: d512}, "/v2/a/blobs/uploads/u?digest=" + string(d512)},
-		{"tags", Request{Route: RouteTags, Name: "a", N: -1}, "/v2/a/tags/list"},
-		{"tags paged", Request{Route: RouteTagsPaged, Name: "a", N: 0, Last: "v&1"}, "/v2/a/tags/list?n=0&last=v%261"},
-		{"referrers filtered", Request{Route: RouteReferrersFiltered, N: -1, Name: "a", Digest: d256, ArtifactType: "application/x+json"}, "/v2/a/referrers/" + string(d256) + "?artifactType=application/x%2Bjson"},
+		{"tags", Request{Route: RouteTags, Name: "a"}, "/v2/a/tags/list"},
+		{"tags paged", Request{Route: RouteTagsPaged, Name: "a", N: new(0), Last: "v&1"}, "/v2/a/tags/list?n=0&last=v%261"},
+		{"referrers filtered", Request{Route: RouteReferrersFiltered, Name: "a", Digest: d256, ArtifactType: "application/x+json"}, "/v2/a/referrers/" + string(d256) + "?artifactType=application/x%2Bjson"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,7 +261,7 @@ func TestPath(t *testing.T) {
 }
 
 func TestURL(t *testing.T) {
-	r := Request{Route: RouteTags, Name: "a/b", N: -1}
+	r := Request{Route: RouteTags, Name: "a/b"}
 	for base, want := range map[string]string{
 		"http://127.0.0.1:5000":       "http://127.0.0.1:5000/v2/a/b/tags/list",
 		"http://127.0.0.1:5000/":      "http://127.0.0.1:5000/v2/a/b/tags/list",
@@ -285,9 +285,11 @@ func TestValidate(t *testing.T) {
 		{Route: RouteManifest, Method: "GET", Name: "a"},
 		{Route: RouteManifest, Method: "GET", Name: "a", Reference: "latest", Digest: d256},
 		{Route: RouteManifestPut, Method: "PUT", Name: "a", Reference: "x", Tags: []string{""}},
-		{Route: RouteTags, Method: "GET", Name: "a", N: 3},
-		{Route: RouteTagsPaged, Method: "GET", Name: "a", N: -1},
-		{Route: RouteCatalog, Method: "GET", N: -2},
+		{Route: RouteTags, Method: "GET", Name: "a", N: new(3)},
+		{Route: RouteTagsPaged, Method: "GET", Name: "a"},
+		{Route: RouteCatalog, Method: "GET", N: new(-2)},
+		{Route: RouteReferrers, Method: "GET", Name: "a", Digest: d256, N: new(-1)},
+		{Route: RouteTagsPaged, Method: "GET", Name: "a", N: new(MaxN + 1)},
 		{Route: RouteReferrersFiltered, Method: "GET", Name: "a", Digest: d256},
 		{Route: RouteUploadChunk, Method: "PATCH", Name: "a"},
 		{Route: RouteBlobMount, Method: "POST", Name: "a", Digest: d256, From: "B"},
@@ -347,10 +349,10 @@ func FuzzParse(f *testing.F) {
 }
 
 // normalize returns the Request Parse yields for r's URL: fields outside
-// r's route cleared, N -1 where unused, the manifest digest derived from
+// r's route cleared, the manifest digest derived from
 // the reference.
 func normalize(r Request) Request {
-	out := Request{Route: r.Route, Method: r.Method, N: -1}
+	out := Request{Route: r.Route, Method: r.Method}
 	switch r.Route {
 	case RouteBase, RouteCatalog, RouteToken:
 	default:
@@ -377,6 +379,8 @@ func normalize(r Request) Request {
 		out.N, out.Last = r.N, r.Last
 	}
 	switch r.Route {
+	case RouteReferrers, RouteReferrersFiltered:
+		out.N, out.Last = r.N, r.Last
 	case RouteUploadChunk, RouteUploadFinish, RouteUploadStatus, RouteUploadCancel:
 		out.UploadID = r.UploadID
 	case RouteUploadStart, RouteUploadMonolithic, RouteBlobMount:
@@ -410,10 +414,12 @@ func FuzzParseURL(f *testing.F) {
 			Digest:          digest.Digest(dgst),
 			UploadID:        upload,
 			From:            from,
-			N:               int(n),
 			Last:            last,
 			ArtifactType:    artifactType,
 			DigestAlgorithm: alg,
+		}
+		if n != -1 { // -1 stands for an absent n; other negatives must not validate
+			r.N = new(int(n))
 		}
 		for _, tag := range []string{tag1, tag2} {
 			if tag != "" {

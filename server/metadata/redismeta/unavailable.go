@@ -3,63 +3,14 @@ package redismeta
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/metadata/driver"
 )
-
-// unavailableHook is the go-redis hook that marks, in one place, every
-// error of a Redis that cannot serve requests with
-// metadata.ErrUnavailable: the error returned by the client and the
-// error of each command (Result, Err) alike, so that every method of the
-// store, whatever it wraps the error with, lets callers match it with
-// errors.Is. Other errors pass through unchanged.
-type unavailableHook struct{}
-
-var _ redis.Hook = unavailableHook{}
-
-// DialHook implements redis.Hook; dial errors surface as command errors.
-func (unavailableHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-// ProcessHook implements redis.Hook.
-func (unavailableHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		err := next(ctx, cmd)
-		if !isUnavailable(err) {
-			return err
-		}
-		err = markUnavailable(err)
-		cmd.SetErr(err)
-		return err
-	}
-}
-
-// ProcessPipelineHook implements redis.Hook (pipelines and MULTI/EXEC).
-func (unavailableHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		err := next(ctx, cmds)
-		for _, c := range cmds {
-			if cerr := c.Err(); isUnavailable(cerr) {
-				c.SetErr(markUnavailable(cerr))
-			}
-		}
-		if isUnavailable(err) {
-			err = markUnavailable(err)
-		}
-		return err
-	}
-}
-
-// markUnavailable wraps err so that errors.Is matches both
-// metadata.ErrUnavailable and err's own chain.
-func markUnavailable(err error) error {
-	return fmt.Errorf("%w: %w", metadata.ErrUnavailable, err)
-}
 
 // isUnavailable reports whether err means that Redis cannot serve the
 // command now, as opposed to a command that failed on its own merits:
@@ -76,7 +27,7 @@ func markUnavailable(err error) error {
 // Errors already marked, redis.Nil and the caller's own context
 // cancellation or deadline are not.
 func isUnavailable(err error) bool {
-	if err == nil || errors.Is(err, metadata.ErrUnavailable) || errors.Is(err, redis.Nil) {
+	if err == nil || errors.Is(err, driver.ErrUnavailable) || errors.Is(err, redis.Nil) {
 		return false
 	}
 	var op *net.OpError

@@ -14,8 +14,8 @@ import (
 )
 
 // TestUnavailable kills a real redis-server under a store opened by URL:
-// every kind of call (single commands, scripts, pipelines, MULTI/EXEC,
-// WATCH transactions) fails with metadata.ErrUnavailable, not an
+// every kind of call (single reads, Follow, ranges, transactions with
+// reads and blind ones) fails with metadata.ErrUnavailable, not an
 // anonymous error; a missing record is still ErrNotFound, not
 // unavailable; and once the server is back the same store works again.
 func TestUnavailable(t *testing.T) {
@@ -35,18 +35,18 @@ func TestUnavailable(t *testing.T) {
 		t.Fatalf("missing tag: %v, want ErrNotFound only", err)
 	}
 	calls := map[string]func(context.Context) error{
-		"GetManifest (script)": func(ctx context.Context) error { _, err := s.GetManifest(ctx, "r", "v1"); return err },
-		"GetBlob (GET)":        func(ctx context.Context) error { _, err := s.GetBlob(ctx, m.Digest); return err },
+		"GetManifest (Follow)": func(ctx context.Context) error { _, err := s.GetManifest(ctx, "r", "v1"); return err },
+		"GetBlob (Get)":        func(ctx context.Context) error { _, err := s.GetBlob(ctx, m.Digest); return err },
 		"Tags":                 func(ctx context.Context) error { _, _, err := s.Tags(ctx, "r", "", 10); return err },
 		"Repositories":         func(ctx context.Context) error { _, _, err := s.Repositories(ctx, "", 10); return err },
-		"PutManifest (pipeline)": func(ctx context.Context) error {
+		"PutManifest (transactions)": func(ctx context.Context) error {
 			return s.PutManifest(ctx, "r", m, "v2")
 		},
-		"CreateAccount (WATCH/MULTI)": func(ctx context.Context) error {
+		"CreateAccount": func(ctx context.Context) error {
 			_, err := s.CreateAccount(ctx, metadata.Account{Name: "alice", Type: metadata.AccountUser})
 			return err
 		},
-		"PutPackageFile (MULTI)": func(ctx context.Context) error {
+		"PutPackageFile": func(ctx context.Context) error {
 			_, err := s.PutPackageFile(ctx, metadata.PackageRef{Owner: "o", Type: "generic", Name: "n", Version: "1"},
 				metadata.PackageFile{Name: "f", Size: 1, SHA256: m.Digest.Encoded()}, metadata.PutFileOptions{})
 			return err

@@ -2,16 +2,21 @@ package redismeta
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/metadata/driver"
 )
 
 // Open connects to the Redis that rawURL names, checks it with PING and
-// returns a store that owns the client (Close closes it). Accepted URLs:
+// returns the metadata store over a Driver that owns the client (Close
+// closes it). Accepted URLs:
 //
 //	redis://[user:password@]host:port[/db][?option=value...]
 //	rediss://...                                  the same, over TLS
@@ -35,18 +40,21 @@ import (
 // DefaultPoolTimeout, DefaultMaxRetries and one dial attempt per try
 // (DefaultDialerRetries; dialer_retries on Sentinel and Cluster URLs). The
 // client reconnects by itself once Redis answers again.
-func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
+func Open(ctx context.Context, rawURL string, opts ...Option) (*metadata.DB, error) {
 	c, err := newClient(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redismeta: open %s: %w", redactURL(rawURL), err)
 	}
-	s := New(c, opts...)
-	s.owned = true
+	d := NewDriver(c, opts...)
+	d.owned = true
 	if err := c.Ping(ctx).Err(); err != nil {
-		_ = s.Close()
+		_ = d.Close()
+		if err = fail(err); errors.Is(err, driver.ErrUnavailable) {
+			err = fmt.Errorf("%w: %w", metadata.ErrUnavailable, err)
+		}
 		return nil, fmt.Errorf("redismeta: open %s: %w", redactURL(rawURL), err)
 	}
-	return s, nil
+	return metadata.New(d), nil
 }
 
 // redactURL hides the password of rawURL for error messages.

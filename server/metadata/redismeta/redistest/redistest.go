@@ -1,7 +1,8 @@
 // Package redistest starts real redis-server processes for tests: a
 // standalone server (Start), one that can be killed and restarted
-// (StartProcess) or a cluster (StartCluster), each on free 127.0.0.1
-// ports in a temporary directory, stopped when the test ends.
+// (StartProcess), a cluster (StartCluster) or a master with a Sentinel
+// (StartSentinel), each on free 127.0.0.1 ports in a temporary
+// directory, stopped when the test ends.
 // Tests never assume that a Redis is already running.
 //
 // The redis-server binary comes from $REGKIT_REDIS_SERVER, $PATH or
@@ -18,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,6 +150,56 @@ func StartCluster(t testing.TB, n int) []string {
 	}
 }
 
+// StartSentinel starts a standalone redis-server as the master "mymaster"
+// and one Redis Sentinel (quorum 1) monitoring it, on free ports of
+// 127.0.0.1, and waits until the Sentinel names the master. It returns
+// the Sentinel's address and the master's name; both are stopped in
+// t.Cleanup.
+func StartSentinel(t testing.TB) (sentinelAddr, masterName string) {
+	t.Helper()
+	const name = "mymaster"
+	master := Start(t)
+	bin := serverBinary(t)
+	var errs []error
+	for range startAttempts {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		dir, err := os.MkdirTemp(t.TempDir(), "sentinel-")
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		host, mport, _ := net.SplitHostPort(master)
+		conf := filepath.Join(dir, "sentinel.conf")
+		if err := os.WriteFile(conf, []byte("sentinel monitor "+name+" "+host+" "+mport+" 1\n"), 0o644); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		s, err := launchWith(t, bin, dir, port, []string{conf, "--sentinel"})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c := redis.NewSentinelClient(&redis.Options{Addr: s.addr})
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+		defer cancel()
+		for {
+			addr, err := c.GetMasterAddrByName(ctx, name).Result()
+			if err == nil && len(addr) == 2 && net.JoinHostPort(addr[0], addr[1]) == master {
+				return s.addr, name
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("redistest: the Sentinel on %s does not name the master %s: %v, %v", s.addr, master, addr, err)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	t.Fatalf("redistest: redis-server --sentinel did not start after %d attempts: %v", startAttempts, errors.Join(errs...))
+	return "", ""
+}
+
 type server struct {
 	addr    string
 	port    int
@@ -272,8 +324,14 @@ func startServer(t testing.TB, bin string, port int, extra ...string) (*server, 
 // launch starts redis-server on port in dir (see startServer); options
 // in extra override the defaults.
 func launch(t testing.TB, bin, dir string, port int, extra ...string) (*server, error) {
+	return launchWith(t, bin, dir, port, nil, extra...)
+}
+
+// launchWith is launch with arguments before the options (a config file
+// and --sentinel).
+func launchWith(t testing.TB, bin, dir string, port int, pre []string, extra ...string) (*server, error) {
 	logFile := filepath.Join(dir, "redis.log")
-	args := append([]string{
+	args := append(slices.Clone(pre), []string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -281,7 +339,8 @@ func launch(t testing.TB, bin, dir string, port int, extra ...string) (*server, 
 		"--daemonize", "no",
 		"--dir", dir,
 		"--logfile", logFile,
-	}, extra...)
+	}...)
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -69,3 +69,15 @@ func TestProcessKillRestart(t *testing.T) {
 		t.Fatalf("GET after restart = %q, %v", v, err)
 	}
 }
+
+func TestStartSentinel(t *testing.T) {
+	sentinel, master := redistest.StartSentinel(t)
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: []string{sentinel}})
+	defer c.Close()
+	if err := c.Set(t.Context(), "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Get(t.Context(), "k").Result(); err != nil || v != "v" {
+		t.Fatalf("GET through the Sentinel's master = %q, %v", v, err)
+	}
+}

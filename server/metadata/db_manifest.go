@@ -1,0 +1,289 @@
+package metadata
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/regkit/regkit/server/metadata/driver"
+)
+
+// defaultRefsPage is the page size of ManifestReferences when n <= 0.
+const defaultRefsPage = 100
+
+func referrerKey(subject, d digest.Digest) string { return string(subject) + "\x00" + string(d) }
+
+// PutManifest implements Manifests. A repository the catalog lists
+// already takes one transaction; the first PutManifest (and the first
+// after DeleteRepository) enters it in the catalog first, with a fresh
+// token that the repository's meta record then carries (see doc.go).
+func (db *DB) PutManifest(ctx context.Context, repo string, m Manifest, tags ...string) error {
+	rs := shardRepo(repo)
+	err := db.update(ctx, rs, func(tx driver.Tx) error { return putManifestTx(tx, db, m, tags, "") })
+	if !errors.Is(err, errAbsent) {
+		return err
+	}
+	token := NewInc()
+	err = db.update(ctx, shardCatalog, func(tx driver.Tx) error {
+		if err := tx.Put(tAll, repo, nil); err != nil {
+			return err
+		}
+		return tx.Put(tRepos, repo, []byte(token))
+	})
+	if err != nil {
+		return err
+	}
+	return db.update(ctx, rs, func(tx driver.Tx) error { return putManifestTx(tx, db, m, tags, token) })
+}
+
+// putManifestTx stores m and its tags in the repository's shard; without
+// a token it refuses (errAbsent) a repository the catalog may not list.
+func putManifestTx(tx driver.Tx, db *DB, m Manifest, tags []string, token string) error {
+	meta, err := db.meta(tx)
+	if err != nil {
+		return err
+	}
+	if token == "" && meta.Listed == "" {
+		return errAbsent
+	}
+	if token != "" {
+		meta.Listed, meta.All = token, true
+	}
+	_, exists, err := tx.Get(tManifest, string(m.Digest))
+	if err != nil {
+		return err
+	}
+	if !exists {
+		m.Created = utc(m.Created)
+		if m.Created.IsZero() {
+			m.Created = utc(tx.Now())
+		}
+		if err := put(tx, tManifest, string(m.Digest), m); err != nil {
+			return err
+		}
+		meta.Usage += int64(len(m.Body))
+		if m.Subject != "" {
+			if err := put(tx, tReferrer, referrerKey(m.Subject, m.Digest), m.Descriptor()); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range tags {
+		if err := tx.Put(tTag, t, []byte(m.Digest)); err != nil {
+			return err
+		}
+	}
+	return put(tx, tMeta, "", meta)
+}
+
+// GetManifest implements Manifests: one Follow by tag, one Get by digest.
+func (db *DB) GetManifest(ctx context.Context, repo, ref string) (Manifest, error) {
+	var (
+		b   []byte
+		ok  bool
+		err error
+	)
+	rs := shardRepo(repo)
+	if strings.Contains(ref, ":") {
+		b, ok, err = db.d.Get(ctx, driver.Ref{Shard: rs, Table: tManifest, Key: ref})
+	} else {
+		b, ok, err = db.d.Follow(ctx, rs, tTag, ref, tManifest)
+	}
+	if err != nil {
+		return Manifest{}, mapErr(err)
+	}
+	if !ok {
+		return Manifest{}, notFound("manifest %s in %s", ref, repo)
+	}
+	var m Manifest
+	return m, decode(b, &m)
+}
+
+// DeleteManifest implements Manifests in one transaction.
+func (db *DB) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
+	return db.update(ctx, shardRepo(repo), func(tx driver.Tx) error {
+		m, ok, err := get[Manifest](tx, tManifest, string(d))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("manifest %s in %s", d, repo)
+		}
+		meta, err := db.meta(tx)
+		if err != nil {
+			return err
+		}
+		meta.Usage -= int64(len(m.Body))
+		if err := tx.Delete(tManifest, string(d)); err != nil {
+			return err
+		}
+		tags, err := rangeAll(tx, tTag, "")
+		if err != nil {
+			return err
+		}
+		for _, kv := range tags {
+			if string(kv.Value) == string(d) {
+				if err := tx.Delete(tTag, kv.Key); err != nil {
+					return err
+				}
+			}
+		}
+		if m.Subject != "" {
+			if err := tx.Delete(tReferrer, referrerKey(m.Subject, d)); err != nil {
+				return err
+			}
+		}
+		return put(tx, tMeta, "", meta)
+	})
+}
+
+// DeleteTag implements Manifests.
+func (db *DB) DeleteTag(ctx context.Context, repo, tag string) error {
+	return db.update(ctx, shardRepo(repo), func(tx driver.Tx) error {
+		_, ok, err := tx.Get(tTag, tag)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("tag %s in %s", tag, repo)
+		}
+		return tx.Delete(tTag, tag)
+	})
+}
+
+// Tags implements Manifests: one Range; an empty page reads the meta
+// record too, to tell an unknown repository from an untagged one.
+func (db *DB) Tags(ctx context.Context, repo, last string, n int) ([]string, bool, error) {
+	rs := shardRepo(repo)
+	kvs, more, err := db.d.Range(ctx, rs, tTag, "", last, n)
+	if err != nil {
+		return nil, false, mapErr(err)
+	}
+	if len(kvs) == 0 {
+		meta, _, err := getRec[repoMeta](ctx, db, rs, tMeta, "")
+		if err != nil {
+			return nil, false, err
+		}
+		if meta.Listed == "" {
+			return nil, false, notFound("repository %s", repo)
+		}
+	}
+	return keys(kvs), more, nil
+}
+
+// Referrers implements Manifests with one Range.
+func (db *DB) Referrers(ctx context.Context, repo string, d digest.Digest) ([]v1.Descriptor, error) {
+	kvs, _, err := db.d.Range(ctx, shardRepo(repo), tReferrer, string(d)+"\x00", "", -1)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]v1.Descriptor, 0, len(kvs))
+	for _, kv := range kvs {
+		var desc v1.Descriptor
+		if err := decode(kv.Value, &desc); err != nil {
+			return nil, err
+		}
+		out = append(out, desc)
+	}
+	return out, nil
+}
+
+// Repositories implements Manifests with one Range of the catalog.
+func (db *DB) Repositories(ctx context.Context, last string, n int) ([]string, bool, error) {
+	kvs, more, err := db.d.Range(ctx, shardCatalog, tRepos, "", last, n)
+	if err != nil {
+		return nil, false, mapErr(err)
+	}
+	return keys(kvs), more, nil
+}
+
+// AllRepositories implements GC with one Range of the catalog's list of
+// every repository that ever held data.
+func (db *DB) AllRepositories(ctx context.Context, last string, n int) ([]string, bool, error) {
+	kvs, more, err := db.d.Range(ctx, shardCatalog, tAll, "", last, n)
+	if err != nil {
+		return nil, false, mapErr(err)
+	}
+	return keys(kvs), more, nil
+}
+
+// DeleteRepository implements Manifests: the repository's shard is
+// emptied in one transaction, then its catalog entry goes, provided it is
+// still the entry of the incarnation just deleted (a PutManifest racing
+// the delete writes a fresh one). The list of all repositories keeps it.
+func (db *DB) DeleteRepository(ctx context.Context, repo string) error {
+	var token string
+	err := db.update(ctx, shardRepo(repo), func(tx driver.Tx) error {
+		meta, err := db.meta(tx)
+		if err != nil {
+			return err
+		}
+		token = meta.Listed
+		var empty = true
+		for _, t := range []driver.Table{tManifest, tLink} {
+			kvs, _, err := tx.Range(t, "", "", 1)
+			if err != nil {
+				return err
+			}
+			empty = empty && len(kvs) == 0
+		}
+		if empty && token == "" {
+			return notFound("repository %s", repo)
+		}
+		for _, t := range repoTables {
+			kvs := []driver.KV{{Key: ""}} // tMeta
+			if t.Ordered {
+				if kvs, err = rangeAll(tx, t, ""); err != nil {
+					return err
+				}
+			}
+			for _, kv := range kvs {
+				if err := tx.Delete(t, kv.Key); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil || token == "" {
+		return err
+	}
+	return db.update(ctx, shardCatalog, func(tx driver.Tx) error {
+		v, ok, err := tx.Get(tRepos, repo)
+		if err != nil || !ok || string(v) != token {
+			return err
+		}
+		return tx.Delete(tRepos, repo)
+	})
+}
+
+// ManifestReferences implements GC: one Range of the repository's
+// manifests per page; the cursor is the last manifest digest of a page.
+func (db *DB) ManifestReferences(ctx context.Context, repo, cursor string, n int) ([]digest.Digest, string, error) {
+	if n <= 0 {
+		n = defaultRefsPage
+	}
+	kvs, more, err := db.d.Range(ctx, shardRepo(repo), tManifest, "", cursor, n)
+	if err != nil {
+		return nil, "", mapErr(err)
+	}
+	var refs []digest.Digest
+	for _, kv := range kvs {
+		var m Manifest
+		if err := decode(kv.Value, &m); err != nil {
+			return nil, "", err
+		}
+		refs = append(refs, m.References...)
+		if m.Subject != "" {
+			refs = append(refs, m.Subject)
+		}
+	}
+	next := ""
+	if more && len(kvs) > 0 {
+		next = kvs[len(kvs)-1].Key
+	}
+	return refs, next, nil
+}

@@ -1,0 +1,112 @@
+// Package metadata holds regkit's metadata rules, written once: the
+// interfaces the server uses (Store, Identity, Packages, Counter,
+// Reservations) and DB, their one implementation over a small
+// driver.Driver (records in shards, single-shard transactions, ordered
+// ranges). The drivers (memdriver, and the bbolt and Redis drivers) hold
+// no rule; every driver passes metadatatest through metadatatest.RunDriver.
+//
+// # Shards
+//
+// A driver transaction is atomic within one shard (on Redis a shard is
+// one hash tag). DB uses these shards:
+//
+//   - repo:<name> — one repository: its meta record (usage, catalog
+//     token, "listed in all"), tags, manifests, referrers index
+//     (subject NUL digest → descriptor), blob links and link intents.
+//     Every rule of one repository (manifest PUT with its tags and
+//     referrer entry, tag moves, DeleteManifest, usage) is one
+//     transaction here, and a tag resolves to its manifest with one
+//     driver Follow (tag → digest → manifest).
+//   - blob:<digest> — the global record of a blob (pending, live or a
+//     tombstone; Gen, Inc, Used) and its linkers: every repository that
+//     linked it since the record was created.
+//   - catalog — the created repositories (Repositories), each with a
+//     token, and every repository that ever held data (AllRepositories,
+//     which garbage collection marks from).
+//   - blobindex — every blob digest with a record (ListBlobs), with the
+//     Inc of the record it was entered for.
+//   - upload:<id> — an upload session with its lease and epoch, and the
+//     package upload record of the same ID (so DeleteUpload removes both
+//     atomically). uploadidx lists the session IDs (ExpiredUploads).
+//   - owner:<owner key> — an owner's packages, versions, files and package
+//     usage. pkgindex lists the owners (PackageBlobs) and draws IDs.
+//   - identity — accounts, memberships and tokens (uniqueness of names and
+//     token hashes spans them; identity writes are rare).
+//   - lease:<name>, ns:<namespace> (reservations), counter:<key>.
+//
+// Records are CBOR of whole Go structs (keys from their json tags): bytes
+// stay bytes, unknown keys are skipped, and fields added to the structs
+// later persist without a codec change.
+//
+// # Cross-shard operations
+//
+// Work spanning shards is a sequence of single-shard transactions. Each
+// sequence is ordered so that a process dying between any two steps
+// leaves every invariant true; what it may leave behind is listed. No
+// argument rests on timing.
+//
+// Indexes before data. ClaimBlob and PutBlob of a new digest enter it in
+// blobindex (with the Inc the record will get) before creating the
+// record, so ListBlobs — and so garbage collection — sees every record.
+// PurgeBlob deletes the record first, then the index entry only if it
+// still carries the purged Inc (a claim racing the purge writes its own).
+// Left behind by a crash: index entries without a record, which
+// ListBlobs skips. PutManifest of a repository the catalog may not list
+// enters it in the catalog (both lists) first; PutPackageFile enters the
+// owner in pkgindex first; CreateUpload enters the ID in uploadidx first.
+// So AllRepositories and PackageBlobs list a superset of what holds
+// references, which is what marking needs.
+//
+// The catalog token. The repository's meta record carries the token of
+// its catalog entry. PutManifest takes one transaction while the meta
+// record has a token; otherwise it writes a fresh token into the catalog,
+// then stores the manifest with that token in the meta record.
+// DeleteRepository empties the repository's shard (one transaction, so a
+// racing PutManifest lands wholly before or after it), then deletes the
+// catalog entry only if it still has the token it read: a PutManifest
+// that raced the delete wrote a fresh one, and its repository stays
+// listed. Left behind: a catalog entry for an empty repository (after a
+// crash between the steps), which a later DeleteRepository cannot tell
+// from a created one; the list of all repositories is never shrunk.
+//
+// Tombstone before links, links before bytes. DeleteBlobIfUnused turns
+// the record into a tombstone in the blob's shard, atomically with the
+// Gen and Used check, and reads its linkers there; then it removes the
+// link (of that incarnation) and the link intent of the digest from each
+// linker repository. The caller deletes the bytes only after that, then
+// calls PurgeBlob. A crash leaves a tombstone, which ListBlobs reports as
+// Deleting so the next collection finishes the job (DeleteBlobIfUnused on
+// a tombstone removes the links again).
+//
+// LinkBlob: intent, use, link. It writes its own link intent (the digest
+// and a fresh nonce) in the repository, then refreshes the use of the
+// live record and enters the repository among its linkers (in the blob's
+// shard), then (first link only) adds the repository to the catalog's
+// list of all repositories, then writes the link — only if its intent is
+// still there. A collector that tombstones the record after the second
+// step finds the repository among the linkers and deletes the digest's
+// intents, so the late link is refused (ErrConflict); one that tombstones
+// it before the second step makes that step fail. So no link is ever
+// written for a record that is being deleted, however slow the linker.
+// Concurrent linkers of one digest have their own intents and never
+// refuse each other. Left behind by a crash: an intent record (a few
+// bytes, removed when the digest is collected or with the repository).
+// Linker entries stay until PurgeBlob: removing one in UnlinkBlob could
+// race a LinkBlob of the same digest.
+//
+// Uploads: a session's lease, offset, state and epoch live in one record,
+// so AcquireUpload and ReleaseUpload are one transaction each. DeleteUpload
+// deletes the session (and its package record), then its index entry.
+//
+// # Round trips
+//
+// Manifest GET by tag is one driver Follow, by digest one Get; GetBlob
+// and RepoBlob one Get; a tags or catalog page one Range (an empty tags
+// page reads the meta record too, to tell an unknown repository);
+// AcquireUpload and ReleaseUpload one Update; PutManifest one Update on a
+// listed repository; LinkBlob three (four on a repository's first link).
+//
+// Driver errors wrapping driver.ErrUnavailable, and transactions that
+// keep conflicting (driver.ErrConflict after the retries), are returned
+// wrapping ErrUnavailable: retryable, answered with 503.
+package metadata

@@ -1,0 +1,91 @@
+package metadata_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/metadata/driver"
+	"github.com/regkit/regkit/server/metadata/internal/record"
+	"github.com/regkit/regkit/server/metadata/memdriver"
+)
+
+// sizing records the size of the last value put under each table and key.
+type sizing struct {
+	driver.Driver
+	mu   sync.Mutex
+	last map[string]int // table NUL key → bytes
+}
+
+type sizingTx struct {
+	driver.Tx
+	s *sizing
+}
+
+func (x sizingTx) Put(t driver.Table, key string, value []byte) error {
+	x.s.mu.Lock()
+	x.s.last[t.Name+"\x00"+key] = len(key) + len(value)
+	x.s.mu.Unlock()
+	return x.Tx.Put(t, key, value)
+}
+
+func (s *sizing) Update(ctx context.Context, shard string, fn func(driver.Tx) error) error {
+	return s.Driver.Update(ctx, shard, func(tx driver.Tx) error { return fn(sizingTx{tx, s}) })
+}
+
+func (s *sizing) table(name string) (n, bytes int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.last {
+		if len(k) > len(name) && k[:len(name)+1] == name+"\x00" {
+			n++
+			bytes += v
+		}
+	}
+	return n, bytes
+}
+
+// TestRecordSizes bounds the bytes a repository's records take (keys and
+// values), against the fixed-field codec the stores used before.
+func TestRecordSizes(t *testing.T) {
+	ctx := t.Context()
+	s := &sizing{Driver: memdriver.New(), last: map[string]int{}}
+	db := metadata.New(s)
+	created := time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC)
+	var refs []digest.Digest
+	oldLinks := 0
+	for i := range 4 {
+		d := digest.FromString(fmt.Sprint("layer", i))
+		b := metadata.Blob{Digest: d, Size: 12345678, Key: "blobs/sha256/" + d.Encoded()[:2] + "/" + d.Encoded()[2:4] + "/" + d.Encoded(), Created: created}
+		rec, err := db.PutBlob(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.LinkBlob(ctx, "lib/app", rec); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, d)
+		oldLinks += len(d) + len(record.EncodeBlob(b))
+	}
+	body := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}`)
+	m := metadata.Manifest{Digest: digest.FromBytes(body), MediaType: "application/vnd.oci.image.manifest.v1+json", Body: body, References: refs, ArtifactType: "application/vnd.oci.image.config.v1+json"}
+	if err := db.PutManifest(ctx, "lib/app", m, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	m.Created = created
+	oldManifest := len(m.Digest) + len(record.EncodeManifest(m))
+	nl, links := s.table("link")
+	_, manifest := s.table("manifest")
+	_, meta := s.table("meta")
+	_, tags := s.table("tag")
+	t.Logf("%d links: %d bytes (fixed-field codec %d); manifest with %d-byte body: %d bytes (fixed-field codec %d); tag %d; meta %d",
+		nl, links, oldLinks, len(body), manifest, oldManifest, tags, meta)
+	if links > oldLinks*3/2 || manifest > oldManifest*3/2 || meta > 32 {
+		t.Fatalf("records grew by more than half over the fixed-field codec")
+	}
+}
