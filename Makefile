@@ -40,8 +40,10 @@ test: test-deps
 
 ## test-deps: install what the tests need when it is missing (redis-server;
 ## podman, which TestImage builds and pushes the image with; CNCF
-## Distribution for the tests that compare against it)
+## Distribution for the tests that compare against it; the S3/GCS/Azure
+## emulators of the object-storage tests)
 test-deps:
+	GO=$(GO) bash .ci/storage-emulators.sh
 	@for pkg in redis-server podman; do command -v $$pkg >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing $$pkg"; \
