@@ -165,7 +165,7 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
+	if w.status == 0 && code >= 200 { // 1xx (100 Continue) is not the answer
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -220,22 +220,23 @@ func newProxy(addrs []string, st *stats) *httptest.Server {
 
 // report is what the soak writes as JSON and Markdown.
 type report struct {
-	Duration        string         `json:"duration"`
-	Requests        int            `json:"requests"`
-	ByStatus        map[string]int `json:"byStatus"`
-	Proxy503        int            `json:"proxy503ReplicaDown"`
-	P50ms           float64        `json:"p50ms"`
-	P99ms           float64        `json:"p99ms"`
-	Images          map[string]int `json:"imagesAcknowledged"`
-	Files           int            `json:"packageFilesAcknowledged"`
-	Verified        int            `json:"verifiedByteExact"`
-	Lost            []string       `json:"lost"`
-	ServerErrors    []string       `json:"serverErrors"`
-	ReplicaKills    int            `json:"replicaKills"`
-	RedisFailover   string         `json:"redisFailover"`
-	FailedOps       map[string]int `json:"failedClientOps"`
-	Machine         string         `json:"machine"`
-	ProxiedFirst500 []string       `json:"-"`
+	Duration        string              `json:"duration"`
+	Requests        int                 `json:"requests"`
+	ByStatus        map[string]int      `json:"byStatus"`
+	Proxy503        int                 `json:"proxy503ReplicaDown"`
+	P50ms           float64             `json:"p50ms"`
+	P99ms           float64             `json:"p99ms"`
+	Images          map[string]int      `json:"imagesAcknowledged"`
+	Files           int                 `json:"packageFilesAcknowledged"`
+	Verified        int                 `json:"verifiedByteExact"`
+	Lost            []string            `json:"lost"`
+	ServerErrors    []string            `json:"serverErrors"`
+	ReplicaKills    int                 `json:"replicaKills"`
+	RedisFailover   string              `json:"redisFailover"`
+	FailedOps       map[string]int      `json:"failedClientOps"`
+	FailSamples     map[string][]string `json:"failedClientOpSamples"`
+	Machine         string              `json:"machine"`
+	ProxiedFirst500 []string            `json:"-"`
 }
 
 func (s *stats) summary() (n int, by map[string]int, p50, p99 float64) {
@@ -291,6 +292,12 @@ func (r report) markdown() string {
 		fmt.Fprintf(&b, "\nClient operations that gave up (not acknowledged, so not checked):\n\n| operation | count |\n|---|---|\n")
 		for k, v := range r.FailedOps {
 			fmt.Fprintf(&b, "| %s | %d |\n", k, v)
+		}
+		fmt.Fprintf(&b, "\nFirst reasons:\n\n")
+		for k, v := range r.FailSamples {
+			for _, s := range v {
+				fmt.Fprintf(&b, "- %s: `%s`\n", k, s)
+			}
 		}
 	}
 	return b.String()

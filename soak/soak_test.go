@@ -57,6 +57,8 @@ type acks struct {
 	files  []file
 	kinds  map[string]int
 	failed map[string]int
+	// samples are the first reasons per failed operation.
+	samples map[string][]string
 }
 
 func (a *acks) image(kind string, im image) {
@@ -66,10 +68,13 @@ func (a *acks) image(kind string, im image) {
 	a.kinds[kind]++
 }
 
-func (a *acks) fail(op string) {
+func (a *acks) fail(op string, why any) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.failed[op]++
+	if len(a.samples[op]) < 3 {
+		a.samples[op] = append(a.samples[op], fmt.Sprint(why))
+	}
 }
 
 func (a *acks) pick() (image, bool) {
@@ -143,16 +148,16 @@ func configOf() []byte {
 func rawPush(ctx context.Context, base, repo, tag string, a *acks) {
 	cfg, layer := configOf(), randBytes(32<<10+mrand.IntN(256<<10))
 	for _, b := range [][]byte{cfg, layer} {
-		resp, _, err := retrying(ctx, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/?digest="+digest.FromBytes(b).String(), "application/octet-stream", b)
+		resp, body, err := retrying(ctx, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/?digest="+digest.FromBytes(b).String(), "application/octet-stream", b)
 		if err != nil || resp.StatusCode != http.StatusCreated {
-			a.fail("raw blob upload")
+			a.fail("raw blob upload", why(resp, body, err))
 			return
 		}
 	}
 	m := manifestOf(cfg, layer)
-	resp, _, err := retrying(ctx, http.MethodPut, base+"/v2/"+repo+"/manifests/"+tag, mtManifest, m)
+	resp, body, err := retrying(ctx, http.MethodPut, base+"/v2/"+repo+"/manifests/"+tag, mtManifest, m)
 	if err != nil || resp.StatusCode != http.StatusCreated {
-		a.fail("raw manifest put")
+		a.fail("raw manifest put", why(resp, body, err))
 		return
 	}
 	a.image("raw HTTP", image{repo: repo, tag: tag, manifest: m, dgst: digest.FromBytes(m)})
@@ -163,13 +168,13 @@ func clientPush(ctx context.Context, c *oci.Client, repo, tag string, a *acks) {
 	cfg, layer := configOf(), randBytes(256<<10+mrand.IntN(512<<10))
 	for _, b := range [][]byte{cfg, layer} {
 		if _, err := c.BlobPutChunked(ctx, repo, bytes.NewReader(b), 64<<10); err != nil {
-			a.fail("client chunked upload")
+			a.fail("client chunked upload", err)
 			return
 		}
 	}
 	m := manifestOf(cfg, layer)
 	if _, err := c.ManifestPut(ctx, repo, tag, mtManifest, m); err != nil {
-		a.fail("client manifest put")
+		a.fail("client manifest put", err)
 		return
 	}
 	a.image("regkit Go client", image{repo: repo, tag: tag, manifest: m, dgst: digest.FromBytes(m)})
@@ -181,19 +186,22 @@ func cranePush(ctx context.Context, crane, host, dir, repo, tag string, a *acks)
 	var tarball bytes.Buffer
 	writeTar(&tarball, randBytes(64<<10+mrand.IntN(128<<10)))
 	if err := os.WriteFile(layer, tarball.Bytes(), 0o644); err != nil {
-		a.fail("crane append")
+		a.fail("crane append", err)
 		return
 	}
 	defer os.Remove(layer)
-	out, err := exec.CommandContext(ctx, crane, "append", "--insecure", "-f", layer, "-t", host+"/"+repo+":"+tag).Output()
+	cmd := exec.CommandContext(ctx, crane, "append", "--insecure", "-f", layer, "-t", host+"/"+repo+":"+tag)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		a.fail("crane append")
+		a.fail("crane append", fmt.Sprintf("%v: %s", err, lastLine(stderr.String())))
 		return
 	}
 	ref := strings.TrimSpace(string(out))
 	_, d, ok := strings.Cut(ref, "@")
 	if !ok {
-		a.fail("crane append")
+		a.fail("crane append", "no digest in "+ref)
 		return
 	}
 	a.image("crane", image{repo: repo, tag: tag, dgst: digest.Digest(d)})
@@ -274,7 +282,7 @@ func TestSoak(t *testing.T) {
 	defer proxy.Close()
 	base := proxy.URL
 	host := strings.TrimPrefix(base, "http://")
-	a := &acks{kinds: map[string]int{}, failed: map[string]int{}}
+	a := &acks{kinds: map[string]int{}, failed: map[string]int{}, samples: map[string][]string{}}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
@@ -309,7 +317,7 @@ func TestSoak(t *testing.T) {
 		}
 		f := file{ref: generic.FileRef{Owner: "soak", Name: fmt.Sprintf("pkg%d", i%4), Version: fmt.Sprintf("1.0.%d", i), Filename: "f.bin"}, data: randBytes(size)}
 		if err := gc.Upload(ctx, f.ref, bytes.NewReader(f.data), int64(size), opts); err != nil {
-			a.fail("generic upload")
+			a.fail("generic upload", err)
 			return
 		}
 		a.mu.Lock()
@@ -381,7 +389,7 @@ func TestSoak(t *testing.T) {
 	rep := report{
 		Duration: duration.String(), Requests: n, ByStatus: by, Proxy503: st.proxy503, P50ms: p50, P99ms: p99,
 		Images: a.kinds, Files: len(a.files), Verified: verified, Lost: lost, ServerErrors: st.fivehund,
-		ReplicaKills: kills, RedisFailover: failover, FailedOps: a.failed,
+		ReplicaKills: kills, RedisFailover: failover, FailedOps: a.failed, FailSamples: a.samples,
 		Machine: fmt.Sprintf("%d CPUs, shared with other jobs (loaded)", runtimeCPUs()),
 	}
 	st.mu.Unlock()
@@ -395,6 +403,12 @@ func TestSoak(t *testing.T) {
 	js, _ := json.MarshalIndent(rep, "", "  ")
 	_ = os.WriteFile(filepath.Join(out, "report.json"), js, 0o644)
 	_ = os.WriteFile(filepath.Join(out, "report.md"), []byte(rep.markdown()), 0o644)
+	for i, r := range reps {
+		r.stop()
+		if b, err := os.ReadFile(filepath.Join(r.dir, "serve.log")); err == nil {
+			_ = os.WriteFile(filepath.Join(out, fmt.Sprintf("replica%d.log", i)), b, 0o644)
+		}
+	}
 	t.Logf("report in %s:\n%s", out, rep.markdown())
 	if len(a.images) == 0 || len(a.files) == 0 {
 		t.Errorf("nothing acknowledged: %d images, %d files", len(a.images), len(a.files))
@@ -415,4 +429,23 @@ func TestSoak(t *testing.T) {
 		}
 		t.Errorf("pull during the soak: %s", e)
 	}
+}
+
+// why describes a failed raw request.
+func why(resp *http.Response, body []byte, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%d %s", resp.StatusCode, lastLine(string(body)))
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
 }
