@@ -96,9 +96,13 @@ func (s *Server) authenticate(next bunrouter.HandlerFunc) bunrouter.HandlerFunc 
 		var res authResult
 		creds, err := s.credentials(r)
 		if err == nil && creds.Kind != auth.NoCredentials {
-			if err := a.CheckFailures(ctx, ip); err != nil {
-				s.writeAuthError(w, r, err)
-				return nil
+			// Tokens are not guessed: their failures are counted (below),
+			// but the lockout is checked only before passwords.
+			if creds.Guessable() {
+				if err := a.CheckFailures(ctx, ip); err != nil {
+					s.writeAuthError(w, r, err)
+					return nil
+				}
 			}
 			res.p, err = a.Authenticate(ctx, creds)
 		}

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -54,6 +55,15 @@ type fullStore struct {
 
 // Close resolves the ambiguity between the embedded interfaces.
 func (s *fullStore) Close() error { return s.store.Store.Close() }
+
+// IdentityVersion implements metadata.IdentityVersioner when the wrapped
+// identity store does; otherwise it returns errors.ErrUnsupported.
+func (s *fullStore) IdentityVersion(ctx context.Context) (int64, error) {
+	if v, ok := s.Identity.(metadata.IdentityVersioner); ok {
+		return v.IdentityVersion(ctx)
+	}
+	return 0, fmt.Errorf("metrics: identity version: %w", errors.ErrUnsupported)
+}
 
 // obs records one operation that started at start and ended with err.
 func (s *store) obs(op string, start time.Time, err error) {
