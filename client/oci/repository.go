@@ -181,11 +181,10 @@ func (r *Repository) pushChunked(ctx context.Context, desc v1.Descriptor, src Bl
 		chunk = DefaultChunkSize
 	}
 	chunk = max(chunk, u.MinChunk)
-	buf := make([]byte, chunk)
 	p := r.Client.retry
 	failures := 0
 	for u.Offset < desc.Size {
-		err := r.sendFrom(ctx, u, desc, src, buf, progress)
+		err := r.sendFrom(ctx, u, desc, src, chunk, progress)
 		if err == nil {
 			break
 		}
@@ -232,7 +231,7 @@ func (r *Repository) pushChunked(ctx context.Context, desc v1.Descriptor, src Bl
 // sendFrom sends the rest of the blob from u.Offset in chunks. The next
 // chunk is read from src while the current one is being sent, so reading
 // the source and writing the target overlap.
-func (r *Repository) sendFrom(ctx context.Context, u *Upload, desc v1.Descriptor, src BlobSource, buf []byte, progress func(int64)) error {
+func (r *Repository) sendFrom(ctx context.Context, u *Upload, desc v1.Descriptor, src BlobSource, chunk int64, progress func(int64)) error {
 	rc, err := src(ctx, u.Offset, 0)
 	if err != nil {
 		return err
@@ -242,7 +241,9 @@ func (r *Repository) sendFrom(ctx context.Context, u *Upload, desc v1.Descriptor
 		b   []byte
 		err error
 	}
-	bufs := [2][]byte{buf, make([]byte, len(buf))}
+	// Fresh buffers on every call: after a failure the transport may
+	// still hold the previous call's last chunk.
+	bufs := [2][]byte{make([]byte, chunk), make([]byte, chunk)}
 	ready := make(chan filled, 1)
 	free := make(chan []byte, 2)
 	free <- bufs[0]
@@ -285,7 +286,11 @@ func (r *Repository) sendFrom(ctx context.Context, u *Upload, desc v1.Descriptor
 		if err := r.Client.UploadChunk(ctx, u, bytes.NewReader(f.b), int64(len(f.b))); err != nil {
 			return err
 		}
-		free <- f.b[:cap(f.b)]
+		// The transport may still hold the request body after
+		// UploadChunk returned (net/http closes it, possibly later, in
+		// its own goroutine), so the next chunk gets a fresh buffer
+		// rather than overwriting bytes that may still be on their way.
+		free <- make([]byte, cap(f.b))
 		progress(u.Offset)
 	}
 	return nil

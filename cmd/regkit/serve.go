@@ -343,7 +343,11 @@ func openMetadata(ctx context.Context, cfg serveConfig) (metadata.Store, error) 
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
 		return nil, err
 	}
-	s, err := boltmeta.Open(filepath.Join(cfg.Data, "meta.db"))
+	path := filepath.Join(cfg.Data, "meta.db")
+	s, err := boltmeta.Open(path)
+	if errors.Is(err, boltmeta.ErrFormat) {
+		return nil, fmt.Errorf("embedded metadata: %w\n(%s is left unchanged; to keep it, run with --data set to a new directory instead)", err, path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("embedded metadata: %w", err)
 	}

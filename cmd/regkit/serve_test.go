@@ -6,12 +6,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	bolt "go.etcd.io/bbolt"
 )
 
 // startServe runs serve with cfg in the background and returns its
@@ -118,3 +121,42 @@ func TestConfigPrecedence(t *testing.T) {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+// TestServeRefusesOldMetadata: a meta.db in the layout of the store
+// before the metadata driver is refused with a message saying what to do,
+// and left as it was.
+func TestServeRefusesOldMetadata(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "meta.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range []string{"blobs", "catalog", "repos", "uploads", "uploads-by-time"} {
+			if _, err := tx.CreateBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, &stdout, &stderr)
+	msg := stderr.String()
+	if code != 1 || !strings.Contains(msg, "unsupported metadata file format") || !strings.Contains(msg, "does not migrate") || !strings.Contains(msg, "--data") || !strings.Contains(msg, path) {
+		t.Fatalf("serve on an old meta.db: exit %d, stderr:\n%s", code, msg)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("the refused meta.db changed (%v)", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,16 +12,19 @@ import (
 
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/metadata/boltmeta"
+	"github.com/regkit/regkit/server/metadata/driver"
 	"github.com/regkit/regkit/server/metadata/metadatatest"
 )
 
+// TestContract runs every contract of package metadata (Store,
+// Identity, Packages, Counter) over the rules layer on this driver.
 func TestContract(t *testing.T) {
-	metadatatest.Run(t, func(t *testing.T) metadata.Store {
-		s, err := boltmeta.Open(filepath.Join(t.TempDir(), "meta.db"), boltmeta.WithNoSync())
+	metadatatest.RunDriver(t, func(t *testing.T) driver.Driver {
+		d, err := boltmeta.OpenDriver(filepath.Join(t.TempDir(), "meta.db"), boltmeta.WithNoSync())
 		if err != nil {
 			t.Fatal(err)
 		}
-		return s
+		return d
 	})
 }
 
@@ -102,5 +106,33 @@ func TestLocked(t *testing.T) {
 	}
 	if errors.Is(err, metadata.ErrNotFound) {
 		t.Fatalf("lock error is ErrNotFound: %v", err)
+	}
+}
+
+// TestConcurrentLinks: writers linking one blob into one repository at
+// once all succeed (bolt runs their transactions interleaved, which an
+// in-memory driver rarely does), and the usage counts the blob once.
+func TestConcurrentLinks(t *testing.T) {
+	ctx := t.Context()
+	s, err := boltmeta.Open(filepath.Join(t.TempDir(), "meta.db"), boltmeta.WithNoSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b, err := s.PutBlob(ctx, metadata.Blob{Digest: digest.FromString("shared"), Size: 7, Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if err := s.LinkBlob(ctx, "r", b); err != nil {
+				t.Errorf("LinkBlob: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n, err := s.RepoUsage(ctx, "r"); err != nil || n != 7 {
+		t.Fatalf("RepoUsage = %d, %v; want 7", n, err)
 	}
 }

@@ -6,19 +6,7 @@ import (
 
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/metadata/boltmeta"
-	"github.com/regkit/regkit/server/metadata/metadatatest"
 )
-
-func TestIdentityContract(t *testing.T) {
-	metadatatest.RunIdentity(t, func(t *testing.T) metadata.Identity {
-		s, err := boltmeta.Open(filepath.Join(t.TempDir(), "meta.db"), boltmeta.WithNoSync())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	})
-}
 
 // TestIdentityReopen shows that identity data survives a restart.
 func TestIdentityReopen(t *testing.T) {

@@ -23,7 +23,7 @@
 // portable layer as a sequence of transactions in an order that keeps
 // every invariant (see package metadata).
 //
-// The drivers are memdriver (tests), boltdriver (the embedded, durable
+// The drivers are memdriver (tests), boltmeta (the embedded, durable
 // store) and redisdriver (standalone, Sentinel or Cluster); all pass
 // drivertest.
 package driver
