@@ -56,6 +56,25 @@ type fullStore struct {
 // Close resolves the ambiguity between the embedded interfaces.
 func (s *fullStore) Close() error { return s.store.Store.Close() }
 
+// AddPackageDownloads implements metadata.DownloadCounter when the
+// wrapped package store does, and adds the counts one by one otherwise.
+func (s *fullStore) AddPackageDownloads(ctx context.Context, counts map[metadata.PackageRef]int64) error {
+	if dc, ok := s.Packages.(metadata.DownloadCounter); ok {
+		return dc.AddPackageDownloads(ctx, counts)
+	}
+	for ref, n := range counts {
+		for range n {
+			if err := s.Packages.CountPackageDownload(ctx, ref); err != nil {
+				if errors.Is(err, metadata.ErrNotFound) {
+					break
+				}
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // IdentityVersion implements metadata.IdentityVersioner when the wrapped
 // identity store does; otherwise it returns errors.ErrUnsupported.
 func (s *fullStore) IdentityVersion(ctx context.Context) (int64, error) {
