@@ -244,3 +244,27 @@ func (m *Metrics) WatchUploads(meta metadata.Uploads) {
 			return float64(len(us))
 		}))
 }
+
+// ManifestReferencesMany implements metadata.BatchGC: the wrapped store's
+// when it has one, else ManifestReferences repository by repository.
+func (s *store) ManifestReferencesMany(ctx context.Context, repos []string, keep func(digest.Digest)) error {
+	if b, ok := s.Store.(metadata.BatchGC); ok {
+		return b.ManifestReferencesMany(ctx, repos, keep)
+	}
+	for _, repo := range repos {
+		for cursor := ""; ; {
+			refs, next, err := s.Store.ManifestReferences(ctx, repo, cursor, 0)
+			if err != nil {
+				return fmt.Errorf("manifests of %s: %w", repo, err)
+			}
+			for _, d := range refs {
+				keep(d)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	return nil
+}
