@@ -9,7 +9,7 @@ GOBIN         := $(shell $(GO) env GOPATH)/bin
 TEST_TIMEOUT  ?= 40m
 RUN_ARGS      ?=
 
-.PHONY: all build run test test-deps lint fmt vet staticcheck bench fuzz e2e conformance-peers image clean
+.PHONY: all build run test soak test-deps lint fmt vet staticcheck bench fuzz e2e conformance-peers image clean
 
 all: build
 
@@ -40,8 +40,10 @@ test: test-deps
 
 ## test-deps: install what the tests need when it is missing (redis-server;
 ## podman, which TestImage builds and pushes the image with; CNCF
-## Distribution for the tests that compare against it)
+## Distribution for the tests that compare against it; the S3/GCS/Azure
+## emulators of the object-storage tests)
 test-deps:
+	GO=$(GO) bash .ci/storage-emulators.sh
 	@for pkg in redis-server podman; do command -v $$pkg >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing $$pkg"; \
@@ -53,6 +55,15 @@ test-deps:
 	@{ test -x $(GOBIN)/registry && $(GOBIN)/registry --version 2>/dev/null | grep -q '$(DISTRIBUTION)'; } || { \
 	  echo "installing CNCF Distribution $(DISTRIBUTION) (the peer some tests compare against)"; \
 	  GOFLAGS= $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(DISTRIBUTION); }
+
+## soak: three replicas behind a round-robin proxy on a Redis Cluster with
+## replicas, under concurrent pushes and pulls, GC, replica kill -9s and one
+## Redis master failover (a few minutes; not part of make test)
+SOAK_DURATION ?= 90s
+SOAK_REPORT   ?= bin/soak
+soak:
+	@command -v redis-server >/dev/null 2>&1 || $(MAKE) test-deps
+	$(GO) test -tags soak -count=1 -timeout 15m -v ./soak -args -duration=$(SOAK_DURATION) -report=$(abspath $(SOAK_REPORT))
 
 ## lint: gofmt, go vet and staticcheck
 lint: fmt vet staticcheck

@@ -52,6 +52,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			oe = oci.CodeUnknown.Errorf("%s", errNoSpace).WithStatus(http.StatusInsufficientStorage)
 		case ociBodyError(err, oci.CodeBlobUploadInvalid) != nil:
 			oe = ociBodyError(err, oci.CodeBlobUploadInvalid)
+		case storage.IsUnavailable(err):
+			oe = oci.CodeUnavailable.Errorf("%s", s.bucketUnavailable(r, err))
 		default:
 			s.opts.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 			oe = &oci.Error{Code: oci.CodeUnknown, Message: "internal server error", Status: http.StatusInternalServerError}
@@ -138,6 +140,13 @@ const buffersBusy = "the registry is receiving as many uploads as its memory bud
 // RetryAfterUnavailable is the Retry-After, in seconds, of the 503 that
 // answers a request while the metadata store is unreachable.
 const RetryAfterUnavailable = 2
+
+// bucketUnavailable logs that the bucket could not serve r (unreachable
+// or throttling, after the SDK's retries) and returns the client's message.
+func (s *Server) bucketUnavailable(r *http.Request, err error) string {
+	s.opts.log.WarnContext(r.Context(), "bucket unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+	return "storage temporarily unavailable; retry later"
+}
 
 // unavailable logs that the metadata store could not serve r and returns
 // the message for the client.

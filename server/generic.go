@@ -200,6 +200,8 @@ func (s *Server) genericError(r *http.Request, err error) *generic.Error {
 		return generic.Errorf(http.StatusServiceUnavailable, "%s", buffersBusy)
 	case genericBodyError(err) != nil:
 		return genericBodyError(err)
+	case storage.IsUnavailable(err):
+		return generic.Errorf(http.StatusServiceUnavailable, "%s", s.bucketUnavailable(r, err))
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return generic.Errorf(http.StatusBadRequest, "request cancelled")
 	}

@@ -467,6 +467,17 @@ func (s *Server) genericDownload(w http.ResponseWriter, r *http.Request, req gen
 		w.WriteHeader(status)
 		return nil
 	}
+	if s.opts.redirectTTL > 0 {
+		saved := h.Clone()
+		h.Del("Content-Length")
+		h.Del("Content-Range")
+		if ok, err := s.redirect(w, r, b); ok || err != nil {
+			return err
+		}
+		for k, v := range saved {
+			h[k] = v
+		}
+	}
 	rc, err := s.store.ReadBlob(ctx, b, offset, length)
 	if err != nil {
 		return fmt.Errorf("read file %s: %w", f.Digest(), err)

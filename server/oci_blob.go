@@ -1,12 +1,14 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 
 	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/storage"
 	"github.com/regkit/regkit/spec/oci"
 )
 
@@ -19,6 +21,9 @@ func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, req oci.Request
 	}
 	h := w.Header()
 	h.Set(oci.DockerContentDigest, b.Digest.String())
+	if ok, err := s.redirect(w, r, b); ok || err != nil {
+		return err
+	}
 	h.Set("ETag", `"`+b.Digest.String()+`"`)
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Content-Type", "application/octet-stream")
@@ -52,6 +57,24 @@ func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, req oci.Request
 		s.opts.log.DebugContext(r.Context(), "blob body interrupted", "digest", b.Digest, "err", err)
 	}
 	return nil
+}
+
+// redirect answers a GET of b with 307 to a signed URL when redirects are
+// on and the bucket can sign; false when the caller must stream.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, b metadata.Blob) (bool, error) {
+	if s.opts.redirectTTL <= 0 || r.Method != http.MethodGet || b.Size == 0 {
+		return false, nil
+	}
+	u, err := s.store.SignedURL(r.Context(), b, s.opts.redirectTTL)
+	if errors.Is(err, storage.ErrNoSignedURL) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	w.Header().Set("Location", u)
+	w.WriteHeader(http.StatusTemporaryRedirect)
+	return true, nil
 }
 
 // ifRangeMatches reports whether a Range header applies: with If-Range,

@@ -52,6 +52,9 @@ func (s *Server) uploadStart(w http.ResponseWriter, r *http.Request, req oci.Req
 		return ociQuotaError(w, err)
 	}
 	writeUploadHeaders(w, req.Name, u)
+	if n := s.store.ChunkMinLength(); n > 0 {
+		w.Header().Set(oci.OCIChunkMinLength, strconv.FormatInt(n, 10))
+	}
 	w.WriteHeader(http.StatusAccepted)
 	return nil
 }

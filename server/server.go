@@ -37,6 +37,7 @@ type Server struct {
 }
 
 type options struct {
+	redirectTTL       time.Duration
 	log               *slog.Logger
 	maxManifestSize   int64
 	autoMount         bool
@@ -73,6 +74,12 @@ func WithAutoMount(on bool) Option { return func(o *options) { o.autoMount = on 
 // WithDelete enables or disables manifest, tag and blob deletion (on by
 // default). Disabled deletes answer 405 UNSUPPORTED.
 func WithDelete(on bool) Option { return func(o *options) { o.deleteEnabled = on } }
+
+// WithRedirect answers blob and generic-file GETs with 307 to a URL
+// signed by the bucket, valid for ttl, on buckets that can sign (S3,
+// Azure, GCS with a signing key); others stream as usual. 0 (the
+// default) turns redirects off.
+func WithRedirect(ttl time.Duration) Option { return func(o *options) { o.redirectTTL = ttl } }
 
 // DefaultReferrersPageSize is the most referrers one response lists; the
 // rest follow through Link.

@@ -37,6 +37,8 @@ type serveConfig struct {
 	AutoMount       bool          `yaml:"auto-mount"`
 	Delete          bool          `yaml:"delete"`
 	SparseManifests bool          `yaml:"sparse-manifests"`
+	Redirect        bool          `yaml:"redirect"`
+	RedirectTTL     time.Duration `yaml:"redirect-ttl"`
 	GenericMaxFile  byteSize      `yaml:"generic-max-file-size"`
 	UploadExpiry    time.Duration `yaml:"upload-expiry"`
 	UploadLeaseTTL  time.Duration `yaml:"upload-lease-ttl"`
@@ -100,6 +102,7 @@ func defaultServeConfig() serveConfig {
 		LogFormat:       "text",
 		MaxManifestSize: server.DefaultMaxManifestSize,
 		Delete:          true,
+		RedirectTTL:     10 * time.Minute,
 		UploadExpiry:    24 * time.Hour,
 		UploadLeaseTTL:  storage.DefaultLeaseTTL,
 		MaxOpenUploads:  1000,
@@ -111,6 +114,17 @@ func defaultServeConfig() serveConfig {
 		authConfig:      defaultAuthConfig(),
 		opsConfig:       defaultOpsConfig(),
 	}
+}
+
+// redirectTTL is the lifetime of signed URLs, 0 when --redirect is off.
+func (c *serveConfig) redirectTTL() time.Duration {
+	if !c.Redirect {
+		return 0
+	}
+	if c.RedirectTTL <= 0 {
+		return 10 * time.Minute
+	}
+	return c.RedirectTTL
 }
 
 // newServeFlags returns the flag set of regkit serve bound to c.
@@ -125,6 +139,8 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.Int64Var(&c.MaxManifestSize, "max-manifest-size", c.MaxManifestSize, "largest manifest accepted, in bytes (larger: 413)")
 	fs.BoolVar(&c.AutoMount, "auto-mount", c.AutoMount, "let a mount without 'from' succeed when the blob exists anywhere (with auth: in a repository the caller may pull)")
 	fs.BoolVar(&c.Delete, "delete", c.Delete, "allow deleting manifests, tags and blobs")
+	fs.BoolVar(&c.Redirect, "redirect", c.Redirect, "answer blob and generic-file GETs with 307 to a signed bucket URL (S3, Azure, GCS with a signing key)")
+	fs.DurationVar(&c.RedirectTTL, "redirect-ttl", c.RedirectTTL, "lifetime of the signed URLs of --redirect")
 	fs.Var(&c.GenericMaxFile, "generic-max-file-size", "largest file the generic package registry accepts, e.g. 5GiB (0: no limit; larger: 403)")
 	fs.BoolVar(&c.SparseManifests, "sparse-manifests", c.SparseManifests, "accept manifests whose blobs or child manifests are missing (sparse images and indexes)")
 	fs.DurationVar(&c.UploadExpiry, "upload-expiry", c.UploadExpiry, "idle upload sessions older than this are swept")
@@ -219,6 +235,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		server.WithMaxManifestSize(cfg.MaxManifestSize),
 		server.WithAutoMount(cfg.AutoMount),
 		server.WithDelete(cfg.Delete),
+		server.WithRedirect(cfg.redirectTTL()),
 		server.WithSparseManifests(cfg.SparseManifests),
 		server.WithGenericMaxFileSize(int64(cfg.GenericMaxFile)),
 		server.WithMinBodyRate(int64(cfg.MinUploadRate), cfg.MinUploadWindow),

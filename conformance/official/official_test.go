@@ -47,6 +47,7 @@ type configuration struct {
 var configurations = []configuration{
 	{name: "file+embedded", backend: "file+bolt"},
 	{name: "file+redis", backend: "file+redis"},
+	{name: "s3+redis", backend: "s3+redis"},
 	{name: "auth-tokens", backend: "file+bolt", auth: true},
 }
 

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
 	"github.com/regkit/regkit/server/metadata"
@@ -50,14 +53,16 @@ func (s *Store) PutBlob(ctx context.Context, want digest.Digest, r io.Reader, si
 		}
 		return nil
 	}
-	claim, err := s.claim(ctx, want)
+	key := Key(want)
+	claim, _, err := s.claim(ctx, want, key)
 	if err != nil {
 		return metadata.Blob{}, err
 	}
-	key := Key(want)
 	var n int64
 	if s.dir != "" {
 		n, err = s.putFile(ctx, r, h, check, key)
+	} else if az, ok := s.native.(*azureBackend); ok {
+		n, err = az.put(ctx, s, r, h, check, key)
 	} else {
 		n, err = s.putGeneric(ctx, r, h, check, key)
 	}
@@ -76,23 +81,26 @@ func (s *Store) PutBlob(ctx context.Context, want digest.Digest, r io.Reader, si
 // collection is deleting d (metadata.ErrConflict) it waits for the
 // deletion to finish — then the upload stores its own bytes. Waiting only
 // serves liveness; the claim is what keeps the bytes safe.
-func (s *Store) claim(ctx context.Context, d digest.Digest) (metadata.Blob, error) {
+//
+// key is where the caller will write the bytes; live reports that d's
+// bytes are stored already (at the returned record's Key).
+func (s *Store) claim(ctx context.Context, d digest.Digest, key string) (metadata.Blob, bool, error) {
 	const wait, tries = 50 * time.Millisecond, 200
 	for range tries {
-		rec, _, err := s.meta.ClaimBlob(ctx, metadata.Blob{Digest: d, Key: Key(d)})
+		rec, live, err := s.meta.ClaimBlob(ctx, metadata.Blob{Digest: d, Key: key})
 		switch {
 		case err == nil:
-			return rec, nil
+			return rec, live, nil
 		case !errors.Is(err, metadata.ErrConflict):
-			return metadata.Blob{}, fmt.Errorf("storage: claim blob %s: %w", d, err)
+			return metadata.Blob{}, false, fmt.Errorf("storage: claim blob %s: %w", d, err)
 		}
 		select {
 		case <-ctx.Done():
-			return metadata.Blob{}, context.Cause(ctx)
+			return metadata.Blob{}, false, context.Cause(ctx)
 		case <-time.After(wait):
 		}
 	}
-	return metadata.Blob{}, fmt.Errorf("%w: blob %s is still being garbage-collected after %v", ErrCollected, d, wait*tries)
+	return metadata.Blob{}, false, fmt.Errorf("%w: blob %s is still being garbage-collected after %v", ErrCollected, d, wait*tries)
 }
 
 // commitRecord commits the record of a claimed blob whose bytes are at
@@ -130,6 +138,10 @@ func (s *Store) ReadBlob(ctx context.Context, b metadata.Blob, offset, length in
 	}
 	if length > b.Size-offset {
 		return nil, fmt.Errorf("%w: %d bytes at %d of %d", ErrInvalidRange, length, offset, b.Size)
+	}
+	if length == 0 {
+		// Nothing to read (S3 answers 416 to an empty range).
+		return io.NopCloser(strings.NewReader("")), nil
 	}
 	if s.dir != "" {
 		p, err := s.path(b.Key)
@@ -175,3 +187,25 @@ func (s *Store) DeleteBlobBytes(ctx context.Context, b metadata.Blob) (err error
 	}
 	return nil
 }
+
+// SignedURL returns a URL that reads b's bytes with a plain GET for ttl,
+// signed by the bucket's credentials (S3 presigned URL, Azure SAS, GCS
+// signed URL with a service-account key). ErrNoSignedURL when the bucket
+// cannot sign (file://, mem://, GCS without a signing key); then the
+// caller streams the bytes itself.
+func (s *Store) SignedURL(ctx context.Context, b metadata.Blob, ttl time.Duration) (string, error) {
+	if s.dir != "" {
+		return "", ErrNoSignedURL
+	}
+	u, err := s.bucket.SignedURL(ctx, b.Key, &blob.SignedURLOptions{Expiry: ttl, Method: http.MethodGet})
+	if err != nil {
+		if IsUnavailable(err) {
+			return "", fmt.Errorf("storage: sign %s: %w", b.Key, err)
+		}
+		return "", fmt.Errorf("%w: %w", ErrNoSignedURL, err)
+	}
+	return u, nil
+}
+
+// ErrNoSignedURL means the bucket cannot make signed URLs.
+var ErrNoSignedURL = errors.New("storage: bucket cannot sign URLs")

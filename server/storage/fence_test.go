@@ -129,6 +129,6 @@ func TestStaleWriterCannotCorrupt(t *testing.T) {
 			t.Fatalf("FinishUpload: %v", err)
 		}
 		checkStored(t, e, b, blob, want)
-		checkNoStaged(t, b)
+		checkNoStaged(t, e, b)
 	})
 }

@@ -22,6 +22,8 @@ type state struct {
 	Hashes [][]byte `json:"hashes"`
 	// Parts are the part objects of the generic path, in order.
 	Parts []part `json:"parts,omitempty"`
+	// MPU is the S3 multipart upload ID of the session, once created.
+	MPU string `json:"mpu,omitempty"`
 	// Seq numbers the next part.
 	Seq int `json:"seq,omitempty"`
 	// FileEpoch is the epoch (metadata.Upload.Epoch) whose staging file
@@ -29,10 +31,14 @@ type state struct {
 	FileEpoch uint64 `json:"fileEpoch,omitempty"`
 }
 
-// part is one staged object of the generic path.
+// part is one staged piece: an object of the generic path (Key), an
+// Azure block (Key is its ID), or an uploaded S3 part (Num and ETag;
+// S3 parts without them are staged objects not yet merged into a part).
 type part struct {
-	Key  string `json:"key"`
+	Key  string `json:"key,omitempty"`
 	Size int64  `json:"size"`
+	Num  int32  `json:"num,omitempty"`
+	ETag string `json:"etag,omitempty"`
 }
 
 func newHash(alg digest.Algorithm) (hash.Hash, error) {
@@ -105,7 +111,7 @@ func (st *state) hashers() ([]hash.Hash, error) {
 
 // with returns a copy of st whose hash states are those of hs.
 func (st *state) with(hs []hash.Hash) (*state, error) {
-	n := &state{Algs: st.Algs, Parts: slices.Clone(st.Parts), Seq: st.Seq, FileEpoch: st.FileEpoch}
+	n := &state{Algs: st.Algs, Parts: slices.Clone(st.Parts), MPU: st.MPU, Seq: st.Seq, FileEpoch: st.FileEpoch}
 	for i, h := range hs {
 		b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
 		if err != nil {

@@ -133,7 +133,8 @@ const (
 type Store struct {
 	bucket *blob.Bucket
 	meta   metadata.Store
-	dir    string // file storage root ("" on the generic path)
+	dir    string  // file storage root ("" on the generic path)
+	native backend // cloud-native commit (nil: file storage or generic path)
 	opts   options
 }
 
@@ -215,6 +216,8 @@ func Open(ctx context.Context, rawURL string, meta metadata.Store, opts ...Optio
 		s.dir = dir
 	} else if s.bucket, err = blob.OpenBucket(ctx, rawURL); err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", rawURL, err)
+	} else {
+		s.native = openBackend(s.bucket, u)
 	}
 	o.log.Debug("storage opened", "url", rawURL, "fastpath", s.dir != "")
 	return s, nil

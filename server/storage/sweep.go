@@ -100,6 +100,11 @@ func (s *Store) sweepOrphans(ctx context.Context, before time.Time) error {
 	if s.dir != "" {
 		return s.sweepOrphanFiles(ctx, before)
 	}
+	if b, ok := s.native.(*s3Backend); ok {
+		if err := b.sweepOrphans(ctx, s, before); err != nil {
+			return fmt.Errorf("storage: sweep multipart uploads: %w", err)
+		}
+	}
 	it := s.bucket.List(&blob.ListOptions{Prefix: uploadsPrefix})
 	var orphans []string
 	known := map[string]bool{} // session id → exists

@@ -265,12 +265,18 @@ func (s *Store) appendLeased(l *lease, u metadata.Upload, r io.Reader) (metadata
 	}
 	var n int64
 	var p part
+	var staged *staging
 	if s.dir != "" {
 		var path string
 		if path, err = s.fenced(l.ctx, u, st); err != nil {
 			return u, err
 		}
 		n, err = s.appendFile(l.ctx, path, u.Offset, hs, r)
+	} else if s.native != nil {
+		staged, err = s.native.appendParts(l.ctx, s, u.ID, st, l.token, hs, r)
+		if staged != nil {
+			n = staged.n
+		}
 	} else {
 		p, err = s.appendPart(l.ctx, u.ID, st.Seq, l.token, hs, r)
 		n = p.Size
@@ -282,7 +288,13 @@ func (s *Store) appendLeased(l *lease, u metadata.Upload, r io.Reader) (metadata
 	if err != nil {
 		return u, err
 	}
-	if p.Key != "" {
+	switch {
+	case staged != nil:
+		nst.Parts, nst.MPU = staged.parts, staged.mpu
+		if n > 0 {
+			nst.Seq++
+		}
+	case p.Key != "":
 		nst.Parts = append(nst.Parts, p)
 		nst.Seq++
 	}
@@ -355,27 +367,54 @@ func (s *Store) FinishUpload(ctx context.Context, repo, id string, final io.Read
 	}
 	if got != want {
 		l.stop()
+		if s.native != nil && s.native.sessionKeyed() {
+			// Hashing may have committed the session's object (Azure);
+			// no record names it before the claim below.
+			c, cancel := bg(ctx)
+			if derr := s.bucket.Delete(c, objectsPrefix+id); derr != nil && !isNotFound(derr) {
+				s.opts.log.Warn("delete the object of a mismatched upload", "upload", id, "err", derr)
+			}
+			cancel()
+		}
 		s.removeSession(ctx, id)
 		return metadata.Blob{}, fmt.Errorf("%w: expected %s, got %s", ErrDigestMismatch, want, got)
 	}
-	claim, err := s.claim(l.ctx, want)
+	key := Key(want)
+	sessionKeyed := s.native != nil && s.native.sessionKeyed()
+	if sessionKeyed {
+		key = objectsPrefix + id
+	}
+	claim, live, err := s.claim(l.ctx, want, key)
 	if err != nil {
 		return fail(err)
 	}
-	key := Key(want)
-	if s.dir != "" {
+	switch {
+	case s.native != nil && live:
+		// Stored already: the staged bytes are dropped with the session.
+	case s.dir != "":
 		// Never rename a file that a stale writer may still write into.
 		var path string
 		if path, err = s.fenced(l.ctx, u, st); err == nil {
 			err = s.commitFile(path, u.Offset, key)
 		}
-	} else {
+	case s.native != nil:
+		err = s.native.commit(l.ctx, s, id, st, u.Offset, key)
+	default:
 		err = s.commitParts(l.ctx, st, u.Offset, key)
 	}
 	if err != nil {
 		return fail(fmt.Errorf("storage: commit upload %s: %w", id, err))
 	}
 	rec, err := s.commitRecord(ctx, claim, u.Offset, key)
+	if sessionKeyed && !live && (err != nil || rec.Key != key) {
+		// Another upload of the same content was recorded first (or the
+		// record is gone): this session's object is nobody's.
+		c, cancel := bg(ctx)
+		if derr := s.bucket.Delete(c, key); derr != nil && !isNotFound(derr) {
+			s.opts.log.Warn("delete a duplicate upload object", "key", key, "err", derr)
+		}
+		cancel()
+	}
 	if err != nil {
 		// The staged bytes were moved into place and may be gone with
 		// the collected record: the session cannot be finished again.
@@ -435,6 +474,16 @@ func (s *Store) deleteStaged(ctx context.Context, id string) error {
 	if s.dir != "" {
 		return s.removeStaging(id)
 	}
+	switch b := s.native.(type) {
+	case *azureBackend:
+		if err := b.discard(ctx, id); err != nil {
+			return err
+		}
+	case *s3Backend:
+		if err := b.abort(ctx, id); err != nil {
+			return err
+		}
+	}
 	return s.deletePrefix(ctx, uploadsPrefix+id+"/")
 }
 
@@ -447,6 +496,8 @@ func (s *Store) stagedDigest(ctx context.Context, u metadata.Upload, st *state, 
 	var n int64
 	if s.dir != "" {
 		n, err = s.hashFile(s.stagingPath(u.ID, st.FileEpoch), u.Offset, h)
+	} else if s.native != nil && s.native.sessionKeyed() {
+		n, err = s.hashCommitted(ctx, u.ID, st, u.Offset, h)
 	} else {
 		n, err = s.hashParts(ctx, st, h)
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -19,6 +20,7 @@ import (
 	"github.com/regkit/regkit/server/metadata/redismeta"
 	"github.com/regkit/regkit/server/metadata/redismeta/redistest"
 	"github.com/regkit/regkit/server/storage"
+	"github.com/regkit/regkit/server/storage/emulators"
 )
 
 // BackendEnv selects the backend of the in-process server of a child run.
@@ -28,7 +30,8 @@ const BackendEnv = "REGKIT_CONFORMANCE_BACKEND"
 const AuthBackend = "mem+mem+auth"
 
 // Backends are the backends a suite runs on: "<storage>+<metadata>[+auth]".
-var Backends = []string{"file+bolt", "file+redis", "mem+mem", AuthBackend}
+var Backends = []string{"file+bolt", "file+redis", "mem+mem", AuthBackend,
+	"s3+bolt", "s3+redis", "gcs+bolt", "azure+redis"}
 
 // RunChild runs test (a top-level test name) in a child process with
 // BackendEnv set to backend, and fails t unless the suite's closing line
@@ -66,6 +69,15 @@ func Open(t *testing.T, backend string) (metadata.Store, *storage.Store) {
 		meta = redismeta.New(redis.NewClient(&redis.Options{Addr: redistest.Start(t)}))
 	case "mem+mem", AuthBackend:
 		meta = memmeta.New()
+	case "s3+bolt", "s3+redis", "gcs+bolt", "azure+redis":
+		// An object-storage emulator of this child process.
+		kind, md, _ := strings.Cut(backend, "+")
+		bucketURL = emulators.Start(t, emulators.Kind(kind)).NewBucket(t)
+		if md == "redis" {
+			meta = redismeta.New(redis.NewClient(&redis.Options{Addr: redistest.Start(t)}))
+		} else {
+			meta, err = boltmeta.Open(filepath.Join(t.TempDir(), "meta.db"))
+		}
 	default:
 		t.Fatalf("unknown %s %q", BackendEnv, backend)
 	}
