@@ -349,7 +349,7 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 	}
 	if full {
 		out = out[:n]
-		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: req.N, Last: out[len(out)-1]}
+		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: pageN(req), Last: out[len(out)-1]}
 		w.Header().Set(oci.Link, oci.NextLink(next))
 	}
 	return writeJSON(w, r, http.StatusOK, "application/json", struct {
