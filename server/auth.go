@@ -88,9 +88,13 @@ func (s *Server) authenticate(next bunrouter.HandlerFunc) bunrouter.HandlerFunc 
 		var res authResult
 		creds, err := s.credentials(r)
 		if err == nil && creds.Kind != auth.NoCredentials {
-			if err := a.CheckFailures(ctx, ip); err != nil {
-				s.writeAuthError(w, r, err)
-				return nil
+			// Tokens are not guessed: their failures are counted (below),
+			// but the lockout is checked only before passwords.
+			if creds.Guessable() {
+				if err := a.CheckFailures(ctx, ip); err != nil {
+					s.writeAuthError(w, r, err)
+					return nil
+				}
 			}
 			res.Principal, err = a.Authenticate(ctx, creds)
 		}
@@ -319,7 +323,7 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 	}
 	if full {
 		out = out[:n]
-		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: req.N, Last: out[len(out)-1]}
+		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: pageN(req), Last: out[len(out)-1]}
 		w.Header().Set(oci.Link, oci.NextLink(next))
 	}
 	return core.WriteJSON(w, r, http.StatusOK, "application/json", struct {

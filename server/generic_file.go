@@ -209,6 +209,14 @@ func (s *Server) appendErr(t *hashTee, err error) error {
 	return err
 }
 
+// retryable reports whether err leaves an upload session as it was and
+// may pass: another writer holds the session, or the metadata store or
+// the bucket cannot be reached right now. Such a failure must not cancel
+// the session, so that the client's retry can finish it.
+func retryable(err error) bool {
+	return errors.As(err, new(*storage.BusyError)) || errors.Is(err, metadata.ErrUnavailable) || storage.IsUnavailable(err)
+}
+
 // rangeMismatch is the 416 of a chunk that does not start at offset.
 func rangeMismatch(offset int64) error {
 	return generic.Errorf(http.StatusRequestedRangeNotSatisfiable,
@@ -229,6 +237,9 @@ func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex
 		}
 	}
 	sums, size, err := s.store.UploadDigests(ctx, scope, id)
+	if retryable(err) {
+		return metadata.PackageFile{}, err // the session stays: the client retries
+	}
 	if err != nil {
 		cancel()
 		return metadata.PackageFile{}, fmt.Errorf("upload digests: %w", err)
@@ -241,6 +252,9 @@ func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex
 	blob, err := s.store.FinishUpload(ctx, scope, id, nil, d256)
 	if errors.Is(err, storage.ErrCollected) {
 		return metadata.PackageFile{}, collected(d256)
+	}
+	if retryable(err) {
+		return metadata.PackageFile{}, fmt.Errorf("finish upload: %w", err)
 	}
 	if err != nil {
 		cancel()

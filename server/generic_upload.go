@@ -241,6 +241,16 @@ func (s *Server) genericUploadFinish(w http.ResponseWriter, r *http.Request, req
 	}
 	_ = offset
 	_, err = s.commitFile(ctx, req, req.UploadID, md5hex, sha1hex, rec.ContentType, rec.Creator)
+	if busy := (*storage.BusyError)(nil); errors.As(err, &busy) {
+		// A writer (perhaps one cut off) still holds the session: it
+		// stays as it is, and the same PUT succeeds after Retry-After.
+		sessionHeaders(w, req, req.UploadID, busy.Offset)
+		setRetryAfter(w, busy.RetryAfter)
+		return generic.Errorf(http.StatusConflict, "another request is writing to this upload (or one that was cut off holds it for a few more seconds); retry after the Retry-After delay")
+	}
+	if retryable(err) {
+		return err // 503 with Retry-After; the session stays
+	}
 	s.release(ctx, generic.Key(req.Owner), req.UploadID) // committed, or cancelled by commitFile
 	if derr := s.opts.generic.packages.DeletePackageUpload(context.WithoutCancel(ctx), req.UploadID); derr != nil && !errors.Is(derr, metadata.ErrNotFound) {
 		s.opts.log.WarnContext(ctx, "delete upload record", "upload", req.UploadID, "err", derr)

@@ -11,13 +11,27 @@ import (
 	"github.com/regkit/regkit/spec/oci"
 )
 
-// limit returns the ?n= of req, or -1 (the metadata store's "no limit")
-// when it is absent.
+// DefaultListPageSize is the page size of a tag list or catalog request
+// without ?n= (the distribution spec lets a registry page them): a
+// client that follows Link still gets every entry, and no request costs
+// more than a page.
+const DefaultListPageSize = 1000
+
+// limit returns the ?n= of req, or DefaultListPageSize when it is absent.
 func limit(req oci.Request) int {
 	if req.N == nil {
-		return -1
+		return DefaultListPageSize
 	}
 	return *req.N
+}
+
+// pageN is the n of the next page's Link: req's, or the default.
+func pageN(req oci.Request) *int {
+	if req.N == nil {
+		n := DefaultListPageSize
+		return &n
+	}
+	return req.N
 }
 
 // tagsList answers GET /v2/<name>/tags/list with n/last pagination and a
@@ -29,7 +43,7 @@ func (s *Server) tagsList(w http.ResponseWriter, r *http.Request, req oci.Reques
 			WithDetail(map[string]string{"name": req.Name}))
 	}
 	if more && len(tags) > 0 {
-		next := oci.Request{Route: oci.RouteTagsPaged, Method: http.MethodGet, Name: req.Name, N: req.N, Last: tags[len(tags)-1]}
+		next := oci.Request{Route: oci.RouteTagsPaged, Method: http.MethodGet, Name: req.Name, N: pageN(req), Last: tags[len(tags)-1]}
 		w.Header().Set(oci.Link, oci.NextLink(next))
 	}
 	return core.WriteJSON(w, r, http.StatusOK, "application/json", struct {
@@ -46,7 +60,7 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request, req oci.Request
 		return fmt.Errorf("catalog: %w", err)
 	}
 	if more && len(repos) > 0 {
-		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: req.N, Last: repos[len(repos)-1]}
+		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: pageN(req), Last: repos[len(repos)-1]}
 		w.Header().Set(oci.Link, oci.NextLink(next))
 	}
 	return core.WriteJSON(w, r, http.StatusOK, "application/json", struct {

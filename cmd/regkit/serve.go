@@ -17,6 +17,7 @@ import (
 	"github.com/regkit/regkit/server/gc"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/metadata/boltmeta"
+	"github.com/regkit/regkit/server/metadata/downloads"
 	"github.com/regkit/regkit/server/metadata/redismeta"
 	"github.com/regkit/regkit/server/metrics"
 	"github.com/regkit/regkit/server/quota"
@@ -214,7 +215,20 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 	if err != nil {
 		return err
 	}
+	// Download counts are batched: a counted GET writes nothing itself
+	// (see package downloads for what a crash may lose).
+	var pkgs metadata.Packages
+	if p, ok := meta.(metadata.Packages); ok {
+		b := downloads.New(p, downloads.Options{Log: log})
+		defer func() {
+			if err := b.Close(context.WithoutCancel(ctx)); err != nil {
+				log.Warn("writing the last download counts failed", "err", err)
+			}
+		}()
+		pkgs = b
+	}
 	h := server.New(meta, store,
+		server.WithPackages(pkgs),
 		server.WithAuth(authService),
 		server.WithQuota(q),
 		server.WithLogger(log),

@@ -141,7 +141,17 @@ func TestMetricsPushPull(t *testing.T) {
 		pulledBytes += n
 	}
 
+	// A request is counted when its handler has returned, which may be
+	// just after the client read the last byte: scrape until the pull
+	// is in (bounded), then check everything.
 	fams := scrape(t, "http://"+maddr+"/metrics")
+	for range 100 {
+		if labelSum(fams["regkit_http_response_bytes_total"], map[string]string{"route": "end-2"}) >= float64(pulledBytes) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+		fams = scrape(t, "http://"+maddr+"/metrics")
+	}
 	reqs := fams["regkit_http_requests_total"]
 	for _, c := range []struct {
 		route, method, status string

@@ -110,3 +110,12 @@ func tokenCredentials(kind CredentialKind, v string) (Credentials, error) {
 	}
 	return Credentials{Kind: kind, Token: v}, nil
 }
+
+// Guessable reports whether c carries a password (Basic with a user name
+// and password), the only credential that a failed-login lockout
+// protects: token secrets and signed bearer tokens are too long to
+// guess, so checking the lockout before them would only cost a round
+// trip to a shared counter on every request.
+func (c Credentials) Guessable() bool {
+	return c.Kind == BasicCredentials && c.Password != ""
+}

@@ -114,6 +114,7 @@ type Service struct {
 	now     func() time.Time
 	kdfSem  chan struct{}
 	dummy   string // a password hash to verify against for unknown users
+	cache   decisionCache
 }
 
 // New returns a Service for cfg.
@@ -213,6 +214,10 @@ type Principal struct {
 	Access []Access
 	// stamp is the password fingerprint of a password login.
 	stamp string
+	// ver is the identity version read before the principal's records,
+	// when versioned (see cache.go).
+	ver       int64
+	versioned bool
 }
 
 // Authenticated reports whether the principal presented valid
@@ -296,6 +301,20 @@ func (s *Service) tokenPrincipal(ctx context.Context, secret string) (Principal,
 		return Principal{}, fmt.Errorf("%w: not a token", ErrInvalidCredentials)
 	}
 	hash := HashSecret(secret)
+	ver, vok, err := s.version(ctx)
+	if err != nil {
+		return Principal{}, err
+	}
+	key := credentialKey("t", hash)
+	if vok {
+		if p, ok := s.cache.principal(ver, key); ok {
+			if s.expired(*p.Token) {
+				return Principal{}, fmt.Errorf("%w: token %d expired", ErrInvalidCredentials, p.Token.ID)
+			}
+			s.touch(ctx, p.Token, ver, key, p)
+			return p, nil
+		}
+	}
 	t, err := s.id.TokenByHash(ctx, hash)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return Principal{}, fmt.Errorf("%w: unknown or revoked token", ErrInvalidCredentials)
@@ -311,12 +330,29 @@ func (s *Service) tokenPrincipal(ctx context.Context, secret string) (Principal,
 		return Principal{}, err
 	}
 	p.Method = MethodToken
-	if s.now().Sub(t.LastUsed) > touchEvery {
-		if err := s.id.TouchToken(ctx, t.ID, s.now()); err != nil && !errors.Is(err, metadata.ErrNotFound) {
-			s.log.DebugContext(ctx, "recording token use failed", "token_id", t.ID, "err", err)
-		}
+	p.ver, p.versioned = ver, vok
+	if vok {
+		s.cache.putPrincipal(ver, key, p)
 	}
+	s.touch(ctx, &t, ver, key, p)
 	return p, nil
+}
+
+// touch records the use of token t (at most every touchEvery), and
+// updates the cached principal p under key with the new time.
+func (s *Service) touch(ctx context.Context, t *metadata.Token, ver int64, key string, p Principal) {
+	now := s.now()
+	if now.Sub(t.LastUsed) <= touchEvery {
+		return
+	}
+	if err := s.id.TouchToken(ctx, t.ID, now); err != nil && !errors.Is(err, metadata.ErrNotFound) {
+		s.log.DebugContext(ctx, "recording token use failed", "token_id", t.ID, "err", err)
+		return
+	}
+	if p.versioned && p.Token != nil {
+		p.Token.LastUsed = now
+		s.cache.putPrincipal(ver, key, p)
+	}
 }
 
 // principalOfToken checks a stored token and returns its principal.
@@ -401,6 +437,19 @@ func (s *Service) bearerPrincipal(ctx context.Context, tok string) (Principal, e
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidCredentials, err)
 	}
+	ver, vok, err := s.version(ctx)
+	if err != nil {
+		return Principal{}, err
+	}
+	key := credentialKey("b", tok)
+	if vok {
+		if p, ok := s.cache.principal(ver, key); ok {
+			if p.Token != nil && s.expired(*p.Token) {
+				return Principal{}, fmt.Errorf("%w: token %d expired", ErrInvalidCredentials, p.Token.ID)
+			}
+			return p, nil
+		}
+	}
 	var p Principal
 	switch {
 	case c.TokenID != 0:
@@ -435,12 +484,43 @@ func (s *Service) bearerPrincipal(ctx context.Context, tok string) (Principal, e
 	if p.Access == nil {
 		p.Access = []Access{}
 	}
+	p.ver, p.versioned = ver, vok
+	if vok {
+		s.cache.putPrincipal(ver, key, p)
+	}
 	return p, nil
 }
 
 // Actions returns what p may do with the packages and images of owner,
 // for packages of pkgType, ignoring any bearer token's access list.
+//
+// With a versioned identity store the rights of principals read after
+// the version (token and bearer logins) and of anonymous callers are
+// cached at that version (see cache.go).
 func (s *Service) Actions(ctx context.Context, p Principal, owner, pkgType string) (Actions, error) {
+	ver, vok := p.ver, p.versioned
+	if !vok && !p.Authenticated() {
+		var err error
+		if ver, vok, err = s.version(ctx); err != nil {
+			return 0, err
+		}
+	}
+	if !vok {
+		return s.actions(ctx, p, owner, pkgType)
+	}
+	key := rightsKey(p, owner, pkgType)
+	if a, ok := s.cache.rights(ver, key); ok {
+		return a, nil
+	}
+	a, err := s.actions(ctx, p, owner, pkgType)
+	if err == nil {
+		s.cache.putRights(ver, key, a)
+	}
+	return a, err
+}
+
+// actions is Actions read from the store.
+func (s *Service) actions(ctx context.Context, p Principal, owner, pkgType string) (Actions, error) {
 	var allowed Actions
 	acc, err := s.id.GetAccount(ctx, owner)
 	switch {

@@ -28,6 +28,16 @@ func (m manifestReferencer) References(ctx context.Context, keep func(digest.Dig
 		if err != nil {
 			return fmt.Errorf("list repositories: %w", err)
 		}
+		if b, ok := m.meta.(metadata.BatchGC); ok {
+			if err := b.ManifestReferencesMany(ctx, repos, keep); err != nil {
+				return fmt.Errorf("manifests of %d repositories after %q: %w", len(repos), last, err)
+			}
+			if !more || len(repos) == 0 {
+				return nil
+			}
+			last = repos[len(repos)-1]
+			continue
+		}
 		for _, repo := range repos {
 			cursor := ""
 			for {

@@ -32,8 +32,31 @@ func nextID(tx driver.Tx, n int64) (int64, error) {
 	return seq + 1, put(tx, tSeq, "", seq+n)
 }
 
+// identityVersionKey is the key in tSeq of the identity version: a
+// counter that every identity write but TouchToken increments in its own
+// transaction, so that a cache of decisions made from identity records is
+// valid exactly while the version is unchanged (IdentityVersion).
+const identityVersionKey = "version"
+
+// identity runs fn as an identity write: fn's writes and the increment of
+// the identity version commit together.
 func (db *DB) identity(ctx context.Context, fn func(tx driver.Tx) error) error {
-	return db.update(ctx, shardIdentity, fn)
+	return db.update(ctx, shardIdentity, func(tx driver.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		v, _, err := get[int64](tx, tSeq, identityVersionKey)
+		if err != nil {
+			return err
+		}
+		return put(tx, tSeq, identityVersionKey, v+1)
+	})
+}
+
+// IdentityVersion implements IdentityVersioner with one Get.
+func (db *DB) IdentityVersion(ctx context.Context) (int64, error) {
+	v, _, err := getRec[int64](ctx, db, shardIdentity, tSeq, identityVersionKey)
+	return v, err
 }
 
 // CreateAccount implements Identity.
@@ -361,8 +384,10 @@ func (db *DB) DeleteToken(ctx context.Context, id int64) error {
 }
 
 // TouchToken implements Identity.
+// It does not change the identity version: the time of last use decides
+// nothing.
 func (db *DB) TouchToken(ctx context.Context, id int64, at time.Time) error {
-	return db.identity(ctx, func(tx driver.Tx) error {
+	return db.update(ctx, shardIdentity, func(tx driver.Tx) error {
 		hash, ok, err := tx.Get(tTokenID, idKey(id))
 		if err != nil || !ok {
 			if err == nil {

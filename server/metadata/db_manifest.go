@@ -287,3 +287,59 @@ func (db *DB) ManifestReferences(ctx context.Context, repo, cursor string, n int
 	}
 	return refs, next, nil
 }
+
+// ManifestReferencesMany implements BatchGC: the first page of the
+// manifests of every repository of repos in one RangeMany (one round
+// trip on Redis; one Range each on other drivers), then the further
+// pages of the rare repositories with more, one Range each.
+func (db *DB) ManifestReferencesMany(ctx context.Context, repos []string, keep func(digest.Digest)) error {
+	qs := make([]driver.RangeQuery, len(repos))
+	for i, repo := range repos {
+		qs[i] = driver.RangeQuery{Shard: shardRepo(repo), Table: tManifest, N: defaultRefsPage}
+	}
+	var res []driver.RangeResult
+	if rm, ok := db.d.(driver.RangeManyer); ok {
+		var err error
+		if res, err = rm.RangeMany(ctx, qs); err != nil {
+			return mapErr(err)
+		}
+	} else {
+		res = make([]driver.RangeResult, len(qs))
+		for i, q := range qs {
+			kvs, more, err := db.d.Range(ctx, q.Shard, q.Table, q.Prefix, q.After, q.N)
+			if err != nil {
+				return mapErr(err)
+			}
+			res[i] = driver.RangeResult{KVs: kvs, More: more}
+		}
+	}
+	for i, r := range res {
+		for _, kv := range r.KVs {
+			var m Manifest
+			if err := decode(kv.Value, &m); err != nil {
+				return err
+			}
+			for _, d := range m.References {
+				keep(d)
+			}
+			if m.Subject != "" {
+				keep(m.Subject)
+			}
+		}
+		if !r.More || len(r.KVs) == 0 {
+			continue
+		}
+		cursor := r.KVs[len(r.KVs)-1].Key
+		for cursor != "" {
+			refs, next, err := db.ManifestReferences(ctx, repos[i], cursor, 0)
+			if err != nil {
+				return err
+			}
+			for _, d := range refs {
+				keep(d)
+			}
+			cursor = next
+		}
+	}
+	return nil
+}

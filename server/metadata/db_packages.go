@@ -3,6 +3,7 @@ package metadata
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/opencontainers/go-digest"
@@ -266,6 +267,37 @@ func (db *DB) CountPackageDownload(ctx context.Context, ref PackageRef) error {
 		}
 		v.Count++
 		return put(tx, tVersion, verKey(ref), v)
+	})
+}
+
+// AddPackageDownloads implements DownloadCounter: one transaction for
+// all of counts (which have one owner).
+func (db *DB) AddPackageDownloads(ctx context.Context, counts map[PackageRef]int64) error {
+	var first PackageRef
+	for ref := range counts {
+		first = ref
+		break
+	}
+	if len(counts) == 0 {
+		return nil
+	}
+	return db.owner(ctx, first, func(tx driver.Tx) error {
+		for ref, n := range counts {
+			if PackageKey(ref.Owner) != PackageKey(first.Owner) {
+				return fmt.Errorf("metadata: download counts of owners %s and %s in one call", first.Owner, ref.Owner)
+			}
+			v, ok, err := get[verRec](tx, tVersion, verKey(ref))
+			if err != nil {
+				return err
+			} else if !ok {
+				continue
+			}
+			v.Count += n
+			if err := put(tx, tVersion, verKey(ref), v); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

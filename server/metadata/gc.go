@@ -164,3 +164,11 @@ func NewInc() string {
 	_, _ = rand.Read(b[:]) // never fails
 	return hex.EncodeToString(b[:])
 }
+
+// BatchGC is implemented by stores that read the manifest references of
+// many repositories at once (package gc uses it when present).
+type BatchGC interface {
+	// ManifestReferencesMany calls keep with the References and Subject
+	// of every manifest of each repository of repos.
+	ManifestReferencesMany(ctx context.Context, repos []string, keep func(digest.Digest)) error
+}

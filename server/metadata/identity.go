@@ -200,3 +200,16 @@ type Counter interface {
 	// then starts from zero again. The store's clock measures the window.
 	Hit(ctx context.Context, key string, window time.Duration, n int64) (count int64, left time.Duration, err error)
 }
+
+// IdentityVersioner is implemented by identity stores that keep an
+// identity version: a number that changes, in the same transaction, with
+// every write of accounts, memberships and tokens (not with TouchToken).
+// A decision made from identity records read after seeing version v stays
+// valid while IdentityVersion still returns v, on every replica, so one
+// read of the version can stand for all of them (package auth caches
+// principals and owner rights this way). Stores without a version return
+// an error wrapping errors.ErrUnsupported.
+type IdentityVersioner interface {
+	// IdentityVersion returns the current identity version.
+	IdentityVersion(ctx context.Context) (int64, error)
+}

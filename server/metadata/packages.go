@@ -277,3 +277,12 @@ func PageOf[T any](items []T, offset, limit int) []T {
 	copy(out, items)
 	return out
 }
+
+// DownloadCounter is implemented by package stores that add many
+// download counts at once (package downloads batches counts with it).
+type DownloadCounter interface {
+	// AddPackageDownloads adds n to the download count of each version
+	// ref of counts; all refs have the same owner. Versions that are gone
+	// are skipped.
+	AddPackageDownloads(ctx context.Context, counts map[PackageRef]int64) error
+}

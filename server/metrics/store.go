@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -54,6 +55,34 @@ type fullStore struct {
 
 // Close resolves the ambiguity between the embedded interfaces.
 func (s *fullStore) Close() error { return s.store.Store.Close() }
+
+// AddPackageDownloads implements metadata.DownloadCounter when the
+// wrapped package store does, and adds the counts one by one otherwise.
+func (s *fullStore) AddPackageDownloads(ctx context.Context, counts map[metadata.PackageRef]int64) error {
+	if dc, ok := s.Packages.(metadata.DownloadCounter); ok {
+		return dc.AddPackageDownloads(ctx, counts)
+	}
+	for ref, n := range counts {
+		for range n {
+			if err := s.Packages.CountPackageDownload(ctx, ref); err != nil {
+				if errors.Is(err, metadata.ErrNotFound) {
+					break
+				}
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// IdentityVersion implements metadata.IdentityVersioner when the wrapped
+// identity store does; otherwise it returns errors.ErrUnsupported.
+func (s *fullStore) IdentityVersion(ctx context.Context) (int64, error) {
+	if v, ok := s.Identity.(metadata.IdentityVersioner); ok {
+		return v.IdentityVersion(ctx)
+	}
+	return 0, fmt.Errorf("metrics: identity version: %w", errors.ErrUnsupported)
+}
 
 // obs records one operation that started at start and ended with err.
 func (s *store) obs(op string, start time.Time, err error) {
@@ -214,4 +243,28 @@ func (m *Metrics) WatchUploads(meta metadata.Uploads) {
 			}
 			return float64(len(us))
 		}))
+}
+
+// ManifestReferencesMany implements metadata.BatchGC: the wrapped store's
+// when it has one, else ManifestReferences repository by repository.
+func (s *store) ManifestReferencesMany(ctx context.Context, repos []string, keep func(digest.Digest)) error {
+	if b, ok := s.Store.(metadata.BatchGC); ok {
+		return b.ManifestReferencesMany(ctx, repos, keep)
+	}
+	for _, repo := range repos {
+		for cursor := ""; ; {
+			refs, next, err := s.Store.ManifestReferences(ctx, repo, cursor, 0)
+			if err != nil {
+				return fmt.Errorf("manifests of %s: %w", repo, err)
+			}
+			for _, d := range refs {
+				keep(d)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	return nil
 }

@@ -120,3 +120,29 @@ type Driver interface {
 // cannot be reached right now (network, timeouts, a cluster without a
 // master); package metadata re-exports it as metadata.ErrUnavailable.
 var ErrUnavailable = errors.New("metadata store unavailable")
+
+// RangeQuery is one Range of a RangeMany.
+type RangeQuery struct {
+	// Shard, Table, Prefix, After and N are Range's arguments.
+	Shard  string
+	Table  Table
+	Prefix string
+	After  string
+	N      int
+}
+
+// RangeResult is the answer to one RangeQuery.
+type RangeResult struct {
+	// KVs and More are Range's results.
+	KVs  []KV
+	More bool
+}
+
+// RangeManyer is implemented by drivers that run many Ranges, of any
+// shards, in one round trip (a pipeline on Redis). Package metadata uses
+// it where it walks many shards (garbage collection) and runs the Ranges
+// one by one on drivers without it.
+type RangeManyer interface {
+	// RangeMany runs qs and returns their results in order.
+	RangeMany(ctx context.Context, qs []RangeQuery) ([]RangeResult, error)
+}

@@ -1,0 +1,117 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/regkit/regkit/server/auth"
+	"github.com/regkit/regkit/server/metadata"
+	"github.com/regkit/regkit/server/metadata/redismeta"
+	"github.com/regkit/regkit/server/metadata/redismeta/redistest"
+)
+
+// roundTrips counts the round trips of a go-redis client: each command
+// and each pipeline is one.
+type roundTrips struct{ n *atomic.Int64 }
+
+func (h roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// TestAuthManifestRoundTrips counts the Redis round trips of a manifest
+// GET and HEAD by tag with auth mode tokens, for a bearer token, a
+// personal token and an anonymous caller of a public owner: at most two
+// (the identity version and the manifest). A revocation, a visibility
+// change and a membership change on another replica still take effect at
+// the next request.
+func TestAuthManifestRoundTrips(t *testing.T) {
+	addr := redistest.Start(t)
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { admin.Close() })
+	counted := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { counted.Close() })
+	var n atomic.Int64
+	counted.AddHook(roundTrips{&n})
+	a := newAuthServer(t, redismeta.New(admin), "", nil, nil)
+	b := newAuthServer(t, redismeta.New(counted), "", nil, nil)
+	a.user("alice", pw, metadata.VisibilityPrivate, false)
+	a.user("bob", pw, metadata.VisibilityPrivate, false)
+	a.org("acme", metadata.VisibilityPrivate, map[string]metadata.Role{"bob": metadata.RoleRead})
+	a.pushImage("alice/app", "v1", basic("alice", pw))
+	a.user("root", pw, metadata.VisibilityPrivate, true)
+	a.pushImage("acme/app", "v1", basic("root", pw))
+	secret, tok := a.token(metadata.TokenPersonal, "alice", "ci", auth.ScopeReadPackages)
+	jwt, resp := a.tokenFor(client{user: "alice", pass: secret}, "repository:alice/app:pull")
+	if jwt == "" {
+		t.Fatalf("bearer token: %s", resp)
+	}
+	bobSecret, _ := a.token(metadata.TokenPersonal, "bob", "ci", auth.ScopeReadPackages)
+	accept := "Accept"
+	mt := "application/vnd.oci.image.manifest.v1+json"
+	count := func(what, method, path, authz string, want int) {
+		t.Helper()
+		for i := range 3 { // the first request fills the caches
+			n.Store(0)
+			resp := b.send(method, path, authz, nil, accept, mt)
+			if resp.status != want {
+				t.Fatalf("%s %s (%d): %s", what, method, i, resp)
+			}
+			if got := n.Load(); i > 0 && got > 2 {
+				t.Errorf("%s %s: %d Redis round trips, want at most 2", what, method, got)
+			}
+		}
+	}
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		count("bearer token", m, "/v2/alice/app/manifests/v1", "Bearer "+jwt, http.StatusOK)
+		count("personal token", m, "/v2/alice/app/manifests/v1", "token "+secret, http.StatusOK)
+		count("member's token", m, "/v2/acme/app/manifests/v1", "token "+bobSecret, http.StatusOK)
+	}
+	// Anonymous callers of a private owner are challenged; once it is
+	// public (changed on replica A), B serves them at once.
+	count("anonymous, private", http.MethodGet, "/v2/alice/app/manifests/v1", "", http.StatusUnauthorized)
+	acc, err := a.ident.GetAccount(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc.Visibility = metadata.VisibilityPublic
+	if err := a.ident.UpdateAccount(t.Context(), acc); err != nil {
+		t.Fatal(err)
+	}
+	anon, resp := b.tokenFor(client{}, "repository:alice/app:pull")
+	if anon == "" {
+		t.Fatalf("anonymous token: %s", resp)
+	}
+	count("anonymous bearer, public", http.MethodGet, "/v2/alice/app/manifests/v1", "Bearer "+anon, http.StatusOK)
+	// A membership removed on A is gone on B at the next request.
+	if err := a.ident.DeleteMember(t.Context(), "acme", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if resp := b.send(http.MethodGet, "/v2/acme/app/manifests/v1", "token "+bobSecret, nil, accept, mt); resp.status != http.StatusForbidden {
+		t.Errorf("removed member on B: %s", resp)
+	}
+	// A token revoked on A is refused by B at the next request, directly
+	// and behind its bearer token.
+	if resp := a.send(http.MethodDelete, "/api/v1/users/alice/tokens/"+strconv.FormatInt(tok.ID, 10), basic("alice", pw), nil); resp.status != http.StatusNoContent {
+		t.Fatalf("delete token on A: %s", resp)
+	}
+	for what, authz := range map[string]string{"bearer token": "Bearer " + jwt, "personal token": "token " + secret} {
+		if resp := b.send(http.MethodGet, "/v2/alice/app/manifests/v1", authz, nil, accept, mt); resp.status != http.StatusUnauthorized {
+			t.Errorf("revoked %s on B: %s", what, resp)
+		}
+	}
+}
