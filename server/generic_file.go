@@ -202,11 +202,23 @@ func (s *Server) appendErr(t *hashTee, err error) error {
 	case errors.As(err, &re):
 		return rangeMismatch(re.Offset)
 	case errors.As(err, new(*storage.BusyError)):
-		return generic.Errorf(http.StatusConflict, "another request is writing to this upload (or one that was cut off holds it for a few more seconds); retry after the Retry-After delay")
+		return errUploadBusy()
 	case errors.Is(err, storage.ErrUploadUnknown):
 		return generic.Errorf(http.StatusNotFound, "upload unknown or expired")
 	}
 	return err
+}
+
+// errUploadBusy is the 409 of a session another request holds.
+func errUploadBusy() error {
+	return generic.Errorf(http.StatusConflict, "another request is writing to this upload (or one that was cut off holds it for a few more seconds); retry after the Retry-After delay")
+}
+
+// busyHeaders tells the client of a busy session where the session is
+// and when to retry.
+func busyHeaders(w http.ResponseWriter, req generic.Request, busy *storage.BusyError) {
+	sessionHeaders(w, req, req.UploadID, busy.Offset)
+	setRetryAfter(w, busy.RetryAfter)
 }
 
 // retryable reports whether err leaves an upload session as it was and

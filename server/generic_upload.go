@@ -177,8 +177,7 @@ func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, req generic
 			sessionHeaders(w, req, req.UploadID, re.Offset)
 		}
 		if errors.As(err, &busy) {
-			sessionHeaders(w, req, req.UploadID, busy.Offset)
-			setRetryAfter(w, busy.RetryAfter)
+			busyHeaders(w, req, busy)
 		}
 		return 0, nil, s.appendErr(t, err)
 	}
@@ -244,9 +243,8 @@ func (s *Server) genericUploadFinish(w http.ResponseWriter, r *http.Request, req
 	if busy := (*storage.BusyError)(nil); errors.As(err, &busy) {
 		// A writer (perhaps one cut off) still holds the session: it
 		// stays as it is, and the same PUT succeeds after Retry-After.
-		sessionHeaders(w, req, req.UploadID, busy.Offset)
-		setRetryAfter(w, busy.RetryAfter)
-		return generic.Errorf(http.StatusConflict, "another request is writing to this upload (or one that was cut off holds it for a few more seconds); retry after the Retry-After delay")
+		busyHeaders(w, req, busy)
+		return errUploadBusy()
 	}
 	if retryable(err) {
 		return err // 503 with Retry-After; the session stays
