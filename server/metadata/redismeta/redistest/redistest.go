@@ -69,57 +69,11 @@ func StartCluster(t testing.TB, n int) []string {
 	if n < 1 {
 		t.Fatalf("redistest: StartCluster(%d): need at least one node", n)
 	}
-	bin := serverBinary(t)
-	nodes := make([]*server, n)
-	for i := range nodes {
-		var errs []error
-		for range startAttempts {
-			port, err := freePort()
-			if err != nil {
-				t.Fatalf("redistest: %v", err)
-			}
-			bus, err := freePort()
-			if err != nil {
-				t.Fatalf("redistest: %v", err)
-			}
-			s, err := startServer(t, bin, port,
-				"--cluster-enabled", "yes",
-				"--cluster-config-file", "nodes.conf",
-				"--cluster-port", strconv.Itoa(bus),
-				"--cluster-node-timeout", "5000",
-			)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			s.busPort = bus
-			nodes[i] = s
-			break
-		}
-		if nodes[i] == nil {
-			t.Fatalf("redistest: cluster node %d did not start after %d attempts: %v", i, startAttempts, errors.Join(errs...))
-		}
-	}
-
+	nodes := startClusterNodes(t, n, 5*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	clients := make([]*redis.Client, n)
-	for i, s := range nodes {
-		clients[i] = redis.NewClient(&redis.Options{Addr: s.addr})
-		defer clients[i].Close()
-	}
-	for i, c := range clients {
-		lo := i * clusterSlots / n
-		hi := (i+1)*clusterSlots/n - 1
-		if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
-			t.Fatalf("redistest: CLUSTER ADDSLOTSRANGE %d %d on %s: %v", lo, hi, nodes[i].addr, err)
-		}
-	}
-	for _, s := range nodes[1:] {
-		if err := clients[0].Do(ctx, "CLUSTER", "MEET", "127.0.0.1", s.port, s.busPort).Err(); err != nil {
-			t.Fatalf("redistest: CLUSTER MEET %s: %v", s.addr, err)
-		}
-	}
+	clients := nodeClients(t, nodes)
+	joinCluster(ctx, t, nodes, clients, n)
 	addrs := make([]string, n)
 	for i, s := range nodes {
 		addrs[i] = s.addr
@@ -399,4 +353,71 @@ func launchWith(t testing.TB, bin, dir string, port int, pre []string, extra ...
 		<-exited
 	}
 	return &server{addr: addr, port: port, kill: kill}, nil
+}
+
+// startClusterNodes starts count cluster-enabled redis-servers on free
+// ports (retrying a port taken meanwhile) with cluster-node-timeout
+// nodeTimeout, and extra arguments.
+func startClusterNodes(t testing.TB, count int, nodeTimeout time.Duration, extra ...string) []*server {
+	t.Helper()
+	bin := serverBinary(t)
+	nodes := make([]*server, count)
+	for i := range nodes {
+		var errs []error
+		for range startAttempts {
+			port, err := freePort()
+			if err != nil {
+				t.Fatalf("redistest: %v", err)
+			}
+			bus, err := freePort()
+			if err != nil {
+				t.Fatalf("redistest: %v", err)
+			}
+			args := append([]string{
+				"--cluster-enabled", "yes",
+				"--cluster-config-file", "nodes.conf",
+				"--cluster-port", strconv.Itoa(bus),
+				"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10),
+			}, extra...)
+			s, err := startServer(t, bin, port, args...)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			s.busPort = bus
+			nodes[i] = s
+			break
+		}
+		if nodes[i] == nil {
+			t.Fatalf("redistest: cluster node %d did not start after %d attempts: %v", i, startAttempts, errors.Join(errs...))
+		}
+	}
+	return nodes
+}
+
+// nodeClients opens a client on each node, closed in t.Cleanup.
+func nodeClients(t testing.TB, nodes []*server) []*redis.Client {
+	clients := make([]*redis.Client, len(nodes))
+	for i, s := range nodes {
+		clients[i] = redis.NewClient(&redis.Options{Addr: s.addr})
+		t.Cleanup(func() { _ = clients[i].Close() })
+	}
+	return clients
+}
+
+// joinCluster spreads the slots evenly over the first masters nodes and
+// has the first node meet every other.
+func joinCluster(ctx context.Context, t testing.TB, nodes []*server, clients []*redis.Client, masters int) {
+	t.Helper()
+	for i := range masters {
+		lo, hi := i*clusterSlots/masters, (i+1)*clusterSlots/masters-1
+		if err := clients[i].Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
+			t.Fatalf("redistest: CLUSTER ADDSLOTSRANGE %d %d on %s: %v", lo, hi, nodes[i].addr, err)
+		}
+	}
+	for _, s := range nodes[1:] {
+		if err := clients[0].Do(ctx, "CLUSTER", "MEET", "127.0.0.1", s.port, s.busPort).Err(); err != nil {
+			t.Fatalf("redistest: CLUSTER MEET %s: %v", s.addr, err)
+		}
+	}
 }

@@ -2,7 +2,6 @@ package redistest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -42,56 +41,11 @@ func StartClusterWithReplicas(t testing.TB, n int, nodeTimeout time.Duration) *C
 	if n < 1 {
 		t.Fatalf("redistest: StartClusterWithReplicas(%d): need at least one master", n)
 	}
-	bin := serverBinary(t)
-	nodes := make([]*server, 2*n)
-	for i := range nodes {
-		var errs []error
-		for range startAttempts {
-			port, err := freePort()
-			if err != nil {
-				t.Fatalf("redistest: %v", err)
-			}
-			bus, err := freePort()
-			if err != nil {
-				t.Fatalf("redistest: %v", err)
-			}
-			s, err := startServer(t, bin, port,
-				"--cluster-enabled", "yes",
-				"--cluster-config-file", "nodes.conf",
-				"--cluster-port", strconv.Itoa(bus),
-				"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10),
-				"--cluster-replica-validity-factor", "0",
-			)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			s.busPort = bus
-			nodes[i] = s
-			break
-		}
-		if nodes[i] == nil {
-			t.Fatalf("redistest: cluster node %d did not start after %d attempts: %v", i, startAttempts, errors.Join(errs...))
-		}
-	}
+	nodes := startClusterNodes(t, 2*n, nodeTimeout, "--cluster-replica-validity-factor", "0")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	clients := make([]*redis.Client, len(nodes))
-	for i, s := range nodes {
-		clients[i] = redis.NewClient(&redis.Options{Addr: s.addr})
-		defer clients[i].Close()
-	}
-	for i := range n {
-		lo, hi := i*clusterSlots/n, (i+1)*clusterSlots/n-1
-		if err := clients[i].Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
-			t.Fatalf("redistest: CLUSTER ADDSLOTSRANGE %d %d on %s: %v", lo, hi, nodes[i].addr, err)
-		}
-	}
-	for _, s := range nodes[1:] {
-		if err := clients[0].Do(ctx, "CLUSTER", "MEET", "127.0.0.1", s.port, s.busPort).Err(); err != nil {
-			t.Fatalf("redistest: CLUSTER MEET %s: %v", s.addr, err)
-		}
-	}
+	clients := nodeClients(t, nodes)
+	joinCluster(ctx, t, nodes, clients, n)
 	c := &Cluster{masters: nodes[:n]}
 	for i, s := range nodes {
 		if i < n {
