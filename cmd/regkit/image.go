@@ -79,6 +79,25 @@ func (f *imageFlags) open(ctx context.Context, l oci.Location) (oci.Store, error
 	return oci.Open(ctx, l, &oci.OpenOptions{Client: f.ociClient})
 }
 
+// resolve parses reference arg, opens its store and resolves the
+// reference to a descriptor. The caller closes the store.
+func (f *imageFlags) resolve(ctx context.Context, arg string) (oci.Location, oci.Store, v1.Descriptor, error) {
+	l, err := f.location(arg)
+	if err != nil {
+		return l, nil, v1.Descriptor{}, err
+	}
+	s, err := f.open(ctx, l)
+	if err != nil {
+		return l, nil, v1.Descriptor{}, err
+	}
+	desc, err := s.Resolve(ctx, l.Ref())
+	if err != nil {
+		s.Close()
+		return l, nil, v1.Descriptor{}, err
+	}
+	return l, s, desc, nil
+}
+
 // repository returns the registry repository of l, or a usage error.
 func (f *imageFlags) repository(l oci.Location) (*oci.Repository, error) {
 	if l.Kind != oci.KindRegistry {
@@ -284,19 +303,11 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	l, err := f.location(pos[0])
-	if err != nil {
-		return err
-	}
-	s, err := f.open(ctx, l)
+	l, s, desc, err := f.resolve(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	desc, err := s.Resolve(ctx, l.Ref())
-	if err != nil {
-		return err
-	}
 	body, err := s.Manifest(ctx, desc)
 	if err != nil {
 		return err
@@ -406,19 +417,11 @@ func runReferrersVerb(ctx context.Context, args []string, stdout, stderr io.Writ
 		fs.Usage()
 		return usagef(fs, "want 1 argument, got %d", len(pos))
 	}
-	l, err := f.location(pos[0])
-	if err != nil {
-		return err
-	}
-	s, err := f.open(ctx, l)
+	_, s, desc, err := f.resolve(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	desc, err := s.Resolve(ctx, l.Ref())
-	if err != nil {
-		return err
-	}
 	var descs []v1.Descriptor
 	if r, ok := s.(*oci.Repository); ok {
 		descs, err = r.Client.Referrers(ctx, r.Name, desc.Digest, *at)
