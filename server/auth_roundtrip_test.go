@@ -1,10 +1,8 @@
 package server_test
 
 import (
-	"context"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -14,24 +12,6 @@ import (
 	"github.com/regkit/regkit/server/metadata/redismeta"
 	"github.com/regkit/regkit/server/metadata/redismeta/redistest"
 )
-
-// roundTrips counts the round trips of a go-redis client: each command
-// and each pipeline is one.
-type roundTrips struct{ n *atomic.Int64 }
-
-func (h roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (h roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
 
 // TestAuthManifestRoundTrips counts the Redis round trips of a manifest
 // GET and HEAD by tag with auth mode tokens, for a bearer token, a
@@ -45,8 +25,7 @@ func TestAuthManifestRoundTrips(t *testing.T) {
 	t.Cleanup(func() { admin.Close() })
 	counted := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { counted.Close() })
-	var n atomic.Int64
-	counted.AddHook(roundTrips{&n})
+	n := redistest.CountRoundTrips(counted)
 	a := newAuthServer(t, redismeta.New(admin), "", nil, nil)
 	b := newAuthServer(t, redismeta.New(counted), "", nil, nil)
 	a.user("alice", pw, metadata.VisibilityPrivate, false)

@@ -1,9 +1,7 @@
 package redismeta_test
 
 import (
-	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,22 +19,6 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 2000x ./server/metadata/redismeta/
 
-type rtHook struct{ n *atomic.Int64 }
-
-func (h rtHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h rtHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (h rtHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
 // benchStore returns a store on a fresh standalone Redis
 // and a function that starts counting round trips and reports them.
 func benchStore(b *testing.B) (metadata.Store, func()) {
@@ -45,8 +27,7 @@ func benchStore(b *testing.B) (metadata.Store, func()) {
 	b.Cleanup(func() { c.Close() })
 	s := redismeta.New(c, redismeta.WithPrefix("bench:"))
 	b.Cleanup(func() { s.Close() })
-	var n atomic.Int64
-	c.AddHook(rtHook{&n})
+	n := redistest.CountRoundTrips(c)
 	start := func() {
 		b.ResetTimer()
 		n.Store(0)

@@ -1,7 +1,6 @@
 package redismeta_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -245,9 +244,7 @@ func TestDriverRoundTrips(t *testing.T) {
 			t.Fatalf("%s: %v", o.name, err)
 		}
 	}
-	var n atomic.Int64
-	c.AddHook(countHook{&n})
-	c.AddHook(pipelineHook{&n})
+	n := redistest.CountRoundTrips(c)
 	for _, o := range ops {
 		n.Store(0)
 		if err := o.op(); err != nil {
@@ -256,17 +253,6 @@ func TestDriverRoundTrips(t *testing.T) {
 		if got := n.Load(); got != o.want {
 			t.Errorf("%s: %d round trips, want %d", o.name, got, o.want)
 		}
-	}
-}
-
-type pipelineHook struct{ n *atomic.Int64 }
-
-func (h pipelineHook) DialHook(next redis.DialHook) redis.DialHook          { return next }
-func (h pipelineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-func (h pipelineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
 	}
 }
 

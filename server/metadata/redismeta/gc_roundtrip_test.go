@@ -2,7 +2,6 @@ package redismeta_test
 
 import (
 	"fmt"
-	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -40,9 +39,7 @@ func TestGCMarkRoundTrips(t *testing.T) {
 	for i := 1; i < 250; i++ { // more than one page of manifests
 		put("lib/r00007", i)
 	}
-	var n atomic.Int64
-	c.AddHook(countHook{&n})
-	c.AddHook(pipelineHook{&n})
+	n := redistest.CountRoundTrips(c)
 	got := map[digest.Digest]bool{}
 	if err := gc.ManifestReferencer(db).References(ctx, func(d digest.Digest) { got[d] = true }); err != nil {
 		t.Fatal(err)

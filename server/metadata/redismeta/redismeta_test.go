@@ -1,7 +1,6 @@
 package redismeta_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -127,9 +126,7 @@ func TestManifestGetIsOneRoundTrip(t *testing.T) {
 	if _, err := s.GetManifest(ctx, "r", "t"); err != nil {
 		t.Fatal(err)
 	}
-	var calls atomic.Int64
-	c.AddHook(countHook{&calls})
-	c.AddHook(pipelineHook{&calls})
+	calls := redistest.CountRoundTrips(c)
 	for _, ref := range []string{"t", d.String()} {
 		calls.Store(0)
 		m, err := s.GetManifest(ctx, "r", ref)
@@ -140,17 +137,4 @@ func TestManifestGetIsOneRoundTrip(t *testing.T) {
 			t.Errorf("GetManifest(%q) took %d commands, want 1", ref, n)
 		}
 	}
-}
-
-type countHook struct{ n *atomic.Int64 }
-
-func (h countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }
