@@ -15,11 +15,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// TestAdminCommand bootstraps the site admin with REGKIT_ADMIN_PASSWORD,
-// manages users, organizations, members and tokens with regkit admin, and
-// pushes with a created token through the bearer flow.
-func TestAdminCommand(t *testing.T) {
-	const adminPW = "bootstrap-password-1"
+// tokensServeConfig is a serve configuration on a free port with its
+// data in a temporary directory, --auth tokens with a signing key file,
+// and the site admin bootstrapped with adminPW.
+func tokensServeConfig(t *testing.T, adminPW string) serveConfig {
+	t.Helper()
 	t.Setenv(adminPasswordEnv, adminPW)
 	keyFile := filepath.Join(t.TempDir(), "keys")
 	if err := os.WriteFile(keyFile, []byte("# current\n0123456789abcdef0123456789abcdef-key\n"), 0o600); err != nil {
@@ -30,6 +30,15 @@ func TestAdminCommand(t *testing.T) {
 	cfg.Data = t.TempDir()
 	cfg.Auth = "tokens"
 	cfg.AuthSigningKeyFile = keyFile
+	return cfg
+}
+
+// TestAdminCommand bootstraps the site admin with REGKIT_ADMIN_PASSWORD,
+// manages users, organizations, members and tokens with regkit admin, and
+// pushes with a created token through the bearer flow.
+func TestAdminCommand(t *testing.T) {
+	const adminPW = "bootstrap-password-1"
+	cfg := tokensServeConfig(t, adminPW)
 	addr, stop := startServe(t, cfg)
 	defer stop()
 	t.Setenv("REGKIT_URL", "http://"+addr)

@@ -514,16 +514,7 @@ func TestDrain(t *testing.T) {
 // credentials, 403 for another user, the metrics for the admin.
 func TestMetricsEndpointAuth(t *testing.T) {
 	const adminPW = "bootstrap-password-1"
-	t.Setenv(adminPasswordEnv, adminPW)
-	keyFile := filepath.Join(t.TempDir(), "keys")
-	if err := os.WriteFile(keyFile, []byte("0123456789abcdef0123456789abcdef-key\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := defaultServeConfig()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.Data = t.TempDir()
-	cfg.Auth = "tokens"
-	cfg.AuthSigningKeyFile = keyFile
+	cfg := tokensServeConfig(t, adminPW)
 	cfg.MetricsEndpoint = true
 	addr, stop := startServe(t, cfg)
 	defer stop()
