@@ -2,15 +2,13 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"os"
 	"time"
 
-	"github.com/regkit/regkit/spec/generic"
-	"github.com/regkit/regkit/spec/oci"
+	"github.com/regkit/regkit/server/core"
 )
 
 // Request bodies. guard wraps every request body so that
@@ -57,7 +55,7 @@ func (s *Server) wrapBody(w http.ResponseWriter, r *http.Request) *http.Request 
 	if r.Body == nil || r.Body == http.NoBody {
 		return r
 	}
-	b := &body{rc: r.Body, info: info(r.Context())}
+	b := &body{rc: r.Body, info: core.Info(r.Context())}
 	if rate, window := s.opts.minBodyRate, s.opts.minBodyWindow; rate > 0 && window > 0 {
 		ctl := http.NewResponseController(w)
 		// Until the handler reads, the deadline bounds what net/http reads
@@ -75,7 +73,7 @@ func (s *Server) wrapBody(w http.ResponseWriter, r *http.Request) *http.Request 
 // body is a wrapped request body.
 type body struct {
 	rc   io.ReadCloser
-	info *reqInfo // counts the bytes read (nil: none)
+	info *core.RequestInfo // counts the bytes read (nil: none)
 
 	// The rate check (ctl nil: none).
 	ctl     *http.ResponseController
@@ -95,7 +93,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	if b.info != nil {
-		b.info.bytesIn.Add(int64(n))
+		b.info.BytesIn.Add(int64(n))
 	}
 	if b.ctl != nil && !b.done {
 		b.got += int64(n)
@@ -111,9 +109,9 @@ func (b *body) Read(p []byte) (int, error) {
 		}
 	}
 	if err != nil && err != io.EOF {
-		be := &bodyError{err: err}
+		be := &core.BodyError{Err: err}
 		if b.ctl != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-			be.rate, be.window = b.rate, b.window
+			be.Rate, be.Window = b.rate, b.window
 		}
 		return n, be
 	}
@@ -128,66 +126,3 @@ func (b *body) restart() {
 
 // Close implements io.Closer.
 func (b *body) Close() error { return b.rc.Close() }
-
-// bodyError is an error reading a request body: the client's, not the
-// server's.
-type bodyError struct {
-	err error
-	// rate and window are set when the body was slower than the minimum
-	// rate.
-	rate   int64
-	window time.Duration
-}
-
-func (e *bodyError) Error() string { return "request body: " + e.err.Error() }
-
-func (e *bodyError) Unwrap() error { return e.err }
-
-// slow reports whether the body was too slow (else it ended early or
-// broke).
-func (e *bodyError) slow() bool { return e.window > 0 }
-
-// status is the HTTP status of the error: 408 for a slow body, else 400.
-func (e *bodyError) status() int {
-	if e.slow() {
-		return http.StatusRequestTimeout
-	}
-	return http.StatusBadRequest
-}
-
-// message explains the error to the client.
-func (e *bodyError) message() string {
-	if e.slow() {
-		return fmt.Sprintf("the request body arrived slower than this registry's minimum of %d bytes/s over %v; nothing of this request was stored: send it again (an upload session keeps its last acknowledged Range)", e.rate, e.window)
-	}
-	return fmt.Sprintf("the request body could not be read to its end (%v): the client sent less than it announced, broke its encoding or went away; nothing of this request was stored: send it again (an upload session keeps its last acknowledged Range)", e.err)
-}
-
-// ociBodyError returns the OCI error (with code) for err when err comes
-// from reading the request body, else nil.
-func ociBodyError(err error, code oci.Code) *oci.Error {
-	var be *bodyError
-	if !errors.As(err, &be) {
-		return nil
-	}
-	return code.Errorf("%s", be.message()).WithStatus(be.status())
-}
-
-// genericBodyError returns the error of the generic and management APIs
-// for err when err comes from reading the request body, else nil.
-func genericBodyError(err error) *generic.Error {
-	var be *bodyError
-	if !errors.As(err, &be) {
-		return nil
-	}
-	return generic.Errorf(be.status(), "%s", be.message())
-}
-
-// addSize adds two sizes of at least 0, saturating at math.MaxInt64
-// instead of overflowing (a client chooses Content-Length).
-func addSize(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/uptrace/bunrouter"
 
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/storage"
 	"github.com/regkit/regkit/spec/oci"
@@ -50,8 +51,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		case errors.Is(err, syscall.ENOSPC):
 			s.opts.log.ErrorContext(r.Context(), "storage full", "method", r.Method, "path", r.URL.Path, "err", err)
 			oe = oci.CodeUnknown.Errorf("%s", errNoSpace).WithStatus(http.StatusInsufficientStorage)
-		case ociBodyError(err, oci.CodeBlobUploadInvalid) != nil:
-			oe = ociBodyError(err, oci.CodeBlobUploadInvalid)
+		case core.OCIBodyError(err, oci.CodeBlobUploadInvalid) != nil:
+			oe = core.OCIBodyError(err, oci.CodeBlobUploadInvalid)
 		case storage.IsUnavailable(err):
 			oe = oci.CodeUnavailable.Errorf("%s", s.bucketUnavailable(r, err))
 		default:

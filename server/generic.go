@@ -96,7 +96,7 @@ func (s *Server) genericRoutes(r *bunrouter.Router) {
 	h := func(w http.ResponseWriter, br bunrouter.Request) error {
 		req, err := generic.Parse(br.Method, br.URL)
 		if err == nil {
-			setRoute(br.Context(), string(req.Route))
+			core.SetRoute(br.Context(), string(req.Route))
 			err = s.authorizeGeneric(br.Request, req)
 		}
 		if err == nil {
@@ -199,8 +199,8 @@ func (s *Server) genericError(r *http.Request, err error) *generic.Error {
 		return generic.Errorf(http.StatusServiceUnavailable, "%s", s.unavailable(r, err))
 	case errors.Is(err, storage.ErrBuffersBusy):
 		return generic.Errorf(http.StatusServiceUnavailable, "%s", buffersBusy)
-	case genericBodyError(err) != nil:
-		return genericBodyError(err)
+	case core.GenericBodyError(err) != nil:
+		return core.GenericBodyError(err)
 	case storage.IsUnavailable(err):
 		return generic.Errorf(http.StatusServiceUnavailable, "%s", s.bucketUnavailable(r, err))
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:

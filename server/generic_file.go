@@ -19,6 +19,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/pkgversion"
 	"github.com/regkit/regkit/server/quota"
@@ -193,10 +194,10 @@ func (s *Server) appendErr(t *hashTee, err error) error {
 		return s.tooLarge(0)
 	case errors.As(t.rerr, new(*quota.ExceededError)), errors.As(t.rerr, new(*quota.TooManyUploadsError)):
 		return t.rerr
-	case errors.As(t.rerr, new(*badBody)):
+	case errors.As(t.rerr, new(*core.BadBodyError)):
 		return generic.Errorf(http.StatusBadRequest, "%v; the chunk was not stored", t.rerr)
-	case genericBodyError(t.rerr) != nil:
-		return genericBodyError(t.rerr)
+	case core.GenericBodyError(t.rerr) != nil:
+		return core.GenericBodyError(t.rerr)
 	case t.rerr != nil:
 		return generic.Errorf(http.StatusBadRequest, "the request body ended early (%v); nothing was stored", t.rerr)
 	case errors.As(err, &re):
@@ -218,7 +219,7 @@ func errUploadBusy() error {
 // and when to retry.
 func busyHeaders(w http.ResponseWriter, req generic.Request, busy *storage.BusyError) {
 	sessionHeaders(w, req, req.UploadID, busy.Offset)
-	setRetryAfter(w, busy.RetryAfter)
+	core.SetRetryAfter(w, busy.RetryAfter)
 }
 
 // retryable reports whether err leaves an upload session as it was and

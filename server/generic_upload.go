@@ -15,6 +15,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/storage"
 	"github.com/regkit/regkit/spec/generic"
@@ -160,7 +161,7 @@ func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, req generic
 	hs := sessionHashes(rec, offset)
 	length := r.ContentLength
 	if start >= 0 {
-		length = -1 // body is exactly() of its Content-Range: reserved as it streams
+		length = -1 // body is core.Exactly() of its Content-Range: reserved as it streams
 	}
 	body, err := s.quotaBody(ctx, generic.Key(req.Owner), req.UploadID, body, offset, length)
 	if err != nil {
@@ -203,7 +204,7 @@ func (s *Server) genericUploadChunk(w http.ResponseWriter, r *http.Request, req 
 	if cr := r.Header.Get("Content-Range"); cr != "" {
 		a, b, err := oci.ParseContentRange(cr)
 		if err == nil {
-			body, err = exactly(r.Body, a, b)
+			body, err = core.Exactly(r.Body, a, b)
 		}
 		if err != nil {
 			sessionHeaders(w, req, req.UploadID, offset)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/uptrace/bunrouter"
 
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metrics"
 	"github.com/regkit/regkit/spec/generic"
 )
@@ -68,19 +69,19 @@ func (s *Server) track(rw *responseWriter, r *http.Request) func() {
 	return func() {
 		uploadDone()
 		done()
-		ri := info(r.Context())
+		ri := core.Info(r.Context())
 		if ri == nil {
 			return
 		}
-		m.ObserveRequest(ri.routeOr(fallbackRoute(r.URL.Path)), r.Method, rw.status, time.Since(ri.start), ri.bytesIn.Load(), rw.written)
+		m.ObserveRequest(ri.RouteOr(fallbackRoute(r.URL.Path)), r.Method, rw.status, time.Since(ri.Start), ri.BytesIn.Load(), rw.written)
 	}
 }
 
 // routeLabel is the route ID of the request of ctx, or the fallback label
 // of its path.
 func routeLabel(ctx context.Context, p string) string {
-	if ri := info(ctx); ri != nil {
-		return ri.routeOr(fallbackRoute(p))
+	if ri := core.Info(ctx); ri != nil {
+		return ri.RouteOr(fallbackRoute(p))
 	}
 	return fallbackRoute(p)
 }

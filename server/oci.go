@@ -8,6 +8,7 @@ import (
 
 	"github.com/uptrace/bunrouter"
 
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/spec/oci"
 )
@@ -55,7 +56,7 @@ func (s *Server) dispatchOCI(w http.ResponseWriter, r bunrouter.Request) error {
 		}
 		return err
 	}
-	setRoute(r.Context(), string(req.Route))
+	core.SetRoute(r.Context(), string(req.Route))
 	if err := s.authorize(w, r.Request, &req); err != nil {
 		return err
 	}

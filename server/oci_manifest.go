@@ -77,7 +77,7 @@ func (s *Server) manifestPut(w http.ResponseWriter, r *http.Request, req oci.Req
 		return tooLarge(r.ContentLength, limit)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if be := ociBodyError(err, oci.CodeManifestInvalid); be != nil {
+	if be := core.OCIBodyError(err, oci.CodeManifestInvalid); be != nil {
 		return be
 	} else if err != nil {
 		return oci.CodeManifestInvalid.Errorf("reading the manifest body: %v", err)

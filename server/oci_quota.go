@@ -9,6 +9,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/spec/oci"
 )
@@ -34,7 +35,7 @@ func (s *Server) quotaBody(ctx context.Context, repo, holder string, body io.Rea
 		return body, nil
 	}
 	if length >= 0 {
-		if err := s.opts.quota.Reserve(ctx, repo, holder, addSize(stored, length)); err != nil {
+		if err := s.opts.quota.Reserve(ctx, repo, holder, core.AddSize(stored, length)); err != nil {
 			return nil, err
 		}
 		return body, nil
@@ -82,7 +83,7 @@ func ociQuotaError(w http.ResponseWriter, err error) error {
 	case errors.As(err, &qe):
 		return oci.CodeDenied.Errorf("%v; nothing was stored", qe)
 	case errors.As(err, &te):
-		setRetryAfter(w, retryOpenUploads)
+		core.SetRetryAfter(w, retryOpenUploads)
 		return oci.CodeTooManyRequests.Errorf("%v", te).WithStatus(http.StatusTooManyRequests)
 	}
 	return err

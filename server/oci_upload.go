@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
@@ -123,7 +123,7 @@ func (s *Server) blobCreated(w http.ResponseWriter, r *http.Request, repo string
 	if err := s.meta.LinkBlob(r.Context(), repo, b); errors.Is(err, metadata.ErrConflict) || errors.Is(err, metadata.ErrNotFound) {
 		// Garbage collection deleted this digest, or is deleting it, right
 		// after it was stored: the client should push it again.
-		setRetryAfter(w, time.Second)
+		core.SetRetryAfter(w, time.Second)
 		return oci.CodeBlobUploadInvalid.Errorf("blob %s was being garbage-collected while it was uploaded; push it again", b.Digest).
 			WithStatus(http.StatusServiceUnavailable)
 	} else if err != nil {
@@ -148,7 +148,7 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, req oci.Req
 			return s.rangeNotSatisfiable(w, r, req, fmt.Sprintf("malformed Content-Range %q: %v", cr, err))
 		}
 		start = a
-		if body, err = exactly(r.Body, a, b); err != nil {
+		if body, err = core.Exactly(r.Body, a, b); err != nil {
 			return s.rangeNotSatisfiable(w, r, req, fmt.Sprintf("Content-Range %q: %v", cr, err))
 		}
 		if body, err = s.quotaBody(r.Context(), req.Name, req.UploadID, body, a, b-a+1); err != nil {
@@ -203,7 +203,7 @@ func (s *Server) uploadFinish(w http.ResponseWriter, r *http.Request, req oci.Re
 		if a != u.Offset {
 			return s.uploadFailure(w, r, req, &storage.RangeError{Offset: u.Offset})
 		}
-		if final, err = exactly(final, a, b); err != nil {
+		if final, err = core.Exactly(final, a, b); err != nil {
 			return s.rangeNotSatisfiable(w, r, req, fmt.Sprintf("Content-Range %q: %v", cr, err))
 		}
 	}
@@ -249,7 +249,7 @@ func (s *Server) uploadFailure(w http.ResponseWriter, r *http.Request, req oci.R
 	switch {
 	case errors.As(err, &busy):
 		writeUploadHeaders(w, req.Name, metadata.Upload{ID: req.UploadID, Offset: busy.Offset})
-		setRetryAfter(w, busy.RetryAfter)
+		core.SetRetryAfter(w, busy.RetryAfter)
 		return oci.CodeBlobUploadInvalid.Errorf("another request is writing to upload %q (or one that was cut off holds it for a few more seconds); retry after %v", req.UploadID, busy.RetryAfter).
 			WithStatus(http.StatusConflict)
 	case errors.As(err, &re):
@@ -267,7 +267,7 @@ func (s *Server) uploadFailure(w http.ResponseWriter, r *http.Request, req oci.R
 
 // uploadError maps errors common to every upload path.
 func uploadError(w http.ResponseWriter, err error, req oci.Request) error {
-	var bad *badBody
+	var bad *core.BadBodyError
 	if qerr := ociQuotaError(w, err); qerr != err {
 		return qerr
 	}
@@ -295,11 +295,6 @@ func (s *Server) rangeNotSatisfiable(w http.ResponseWriter, r *http.Request, req
 	return oci.CodeBlobUploadInvalid.Errorf("%s", msg).WithStatus(http.StatusRequestedRangeNotSatisfiable)
 }
 
-// setRetryAfter sets Retry-After to d in whole seconds (at least 1).
-func setRetryAfter(w http.ResponseWriter, d time.Duration) {
-	w.Header().Set("Retry-After", strconv.Itoa(max(int((d+time.Second-1)/time.Second), 1)))
-}
-
 // writeUploadHeaders sets Location, Range and Docker-Upload-UUID.
 func writeUploadHeaders(w http.ResponseWriter, repo string, u metadata.Upload) {
 	h := w.Header()
@@ -307,57 +302,4 @@ func writeUploadHeaders(w http.ResponseWriter, repo string, u metadata.Upload) {
 	h.Set(oci.Range, oci.UploadRange(u.Offset))
 	h.Set(oci.DockerUploadUUID, u.ID)
 	h.Set("Content-Length", "0")
-}
-
-// badBody reports a request body that did not match its declared length.
-type badBody struct{ want, got int64 }
-
-func (e *badBody) Error() string {
-	if e.got > e.want {
-		return "the body is longer than its Content-Range (" + strconv.FormatInt(e.want, 10) + " bytes)"
-	}
-	return fmt.Sprintf("the body ended after %d of the %d bytes its Content-Range announced", e.got, e.want)
-}
-
-// exactly returns a reader of r that fails unless r holds exactly the
-// bytes start-end (inclusive) of a Content-Range, so a short or long chunk
-// never becomes part of an upload. A range whose length does not fit in
-// an int64 is an error.
-func exactly(r io.Reader, start, end int64) (io.Reader, error) {
-	if start < 0 || end < start || end-start == math.MaxInt64 {
-		return nil, fmt.Errorf("the range %d-%d is not a valid length", start, end)
-	}
-	return &exactReader{r: r, want: end - start + 1}, nil
-}
-
-type exactReader struct {
-	r         io.Reader
-	want, got int64
-}
-
-func (e *exactReader) Read(p []byte) (int, error) {
-	if e.got == e.want {
-		// Expect EOF: probe one byte.
-		var one [1]byte
-		n, err := e.r.Read(one[:])
-		if n > 0 {
-			return 0, &badBody{want: e.want, got: e.want + 1}
-		}
-		if err == nil {
-			return 0, nil
-		}
-		return 0, err
-	}
-	if rem := e.want - e.got; int64(len(p)) > rem {
-		p = p[:rem]
-	}
-	n, err := e.r.Read(p)
-	e.got += int64(n)
-	if err == io.EOF && e.got < e.want {
-		return n, &badBody{want: e.want, got: e.got}
-	}
-	if err == io.EOF {
-		err = nil
-	}
-	return n, err
 }

@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
+
+	"github.com/regkit/regkit/server/core"
 )
 
 // Request IDs and per-request bookkeeping.
@@ -17,7 +18,7 @@ import (
 // as proxies and clients generate them) or makes a new one (16 random
 // bytes in hex), sends it back in the X-Request-Id response header, and
 // keeps it with the request's route and byte counts in the request
-// context (a *reqInfo). Every log line written with that context carries
+// context (a *core.RequestInfo). Every log line written with that context carries
 // it as request_id once the logger's handler is wrapped with
 // LogHandler.
 
@@ -27,44 +28,12 @@ const RequestIDHeader = "X-Request-Id"
 // maxRequestIDLen is the longest incoming request ID honoured.
 const maxRequestIDLen = 64
 
-// reqInfo is what the request's context holds about it.
-type reqInfo struct {
-	id      string
-	start   time.Time
-	route   atomic.Value // string: the route ID, once parsed
-	bytesIn atomic.Int64
-}
-
-type reqInfoKey struct{}
-
-// info returns the request's *reqInfo, or nil outside a request.
-func info(ctx context.Context) *reqInfo {
-	ri, _ := ctx.Value(reqInfoKey{}).(*reqInfo)
-	return ri
-}
-
 // RequestID returns the ID of the request whose context ctx is, or "".
 func RequestID(ctx context.Context) string {
-	if ri := info(ctx); ri != nil {
-		return ri.id
+	if ri := core.Info(ctx); ri != nil {
+		return ri.ID
 	}
 	return ""
-}
-
-// setRoute records the route ID of the request of ctx (for the metrics
-// and the access log).
-func setRoute(ctx context.Context, route string) {
-	if ri := info(ctx); ri != nil {
-		ri.route.Store(route)
-	}
-}
-
-// routeOf returns the route ID recorded for ri, or fallback.
-func (ri *reqInfo) routeOr(fallback string) string {
-	if v, ok := ri.route.Load().(string); ok && v != "" {
-		return v
-	}
-	return fallback
 }
 
 // saneRequestID reports whether an incoming request ID is kept.
@@ -92,15 +61,14 @@ func newRequestID() string {
 }
 
 // begin starts the bookkeeping of r: its request ID (header and
-// context) and its *reqInfo. It returns r with the new context.
+// context) and its *core.RequestInfo. It returns r with the new context.
 func (s *Server) begin(w http.ResponseWriter, r *http.Request) *http.Request {
 	id := r.Header.Get(RequestIDHeader)
 	if !saneRequestID(id) {
 		id = newRequestID()
 	}
 	w.Header().Set(RequestIDHeader, id)
-	ri := &reqInfo{id: id, start: time.Now()}
-	return r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
+	return r.WithContext(core.WithRequestInfo(r.Context(), &core.RequestInfo{ID: id, Start: time.Now()}))
 }
 
 // LogHandler wraps h so that every record logged with a request's

@@ -28,10 +28,11 @@ var layers = []layer{
 	{"tools", []string{"bench", "conformance"}},
 	{"protocols", []string{"server", "client"}},
 	{"core", []string{"server/core"}},
+	{"registries", []string{"registry/local"}},
 	{"services", []string{"server/auth", "server/quota", "server/metrics", "server/gc"}},
 	{"metadata and storage", []string{"server/metadata", "server/storage"}},
 	{"drivers", []string{"server/metadata/driver", "server/metadata/memdriver"}},
-	{"spec", []string{"spec", "fixtures", "internal/bytesize", "internal/archtest", "server/pkgversion"}},
+	{"spec", []string{"spec", "registry", "fixtures", "internal/bytesize", "internal/archtest", "server/pkgversion"}},
 }
 
 // forbidden lists imports that stay within one layer but cross a seam: the

@@ -1,6 +1,8 @@
 // Package core is the small shared core under regkit's protocol packages
-// (server/accounts today; the OCI and generic handlers still live in
-// package server): the request's authentication outcome in its context,
-// the request's external base URL, and JSON response writing. It holds no
-// protocol's rules and imports no protocol package.
+// (server/accounts, and the OCI and generic handlers): the request's
+// authentication outcome and bookkeeping (RequestInfo, SetRoute) in its
+// context, the request's external base URL, JSON response writing, and the
+// request-body errors every protocol answers in its own format (BodyError,
+// Exactly, BadBodyError). It holds no protocol's rules and imports no
+// protocol package, only spec/.
 package core
