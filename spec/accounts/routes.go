@@ -3,7 +3,8 @@ package accounts
 import (
 	"net/http"
 	"slices"
-	"strings"
+
+	"github.com/regkit/regkit/spec/internal/routetab"
 )
 
 // RouteID identifies one endpoint of the account and token API.
@@ -79,26 +80,7 @@ type Route struct {
 
 // Pattern returns r's path as a bunrouter pattern: each <placeholder>
 // becomes a :placeholder parameter.
-func (r Route) Pattern() string {
-	var b strings.Builder
-	rest := r.Path
-	for {
-		i := strings.IndexByte(rest, '<')
-		if i < 0 {
-			b.WriteString(rest)
-			return b.String()
-		}
-		j := strings.IndexByte(rest[i:], '>')
-		if j < 0 {
-			b.WriteString(rest)
-			return b.String()
-		}
-		b.WriteString(rest[:i])
-		b.WriteByte(':')
-		b.WriteString(rest[i+1 : i+j])
-		rest = rest[i+j+1:]
-	}
-}
+func (r Route) Pattern() string { return routetab.Pattern(r.Path) }
 
 const (
 	users  = "/api/v1/users/<name>"
@@ -139,20 +121,9 @@ func cloneRoute(r Route) Route {
 }
 
 // Routes returns the full route table (a copy).
-func Routes() []Route {
-	out := make([]Route, len(routes))
-	for i, r := range routes {
-		out[i] = cloneRoute(r)
-	}
-	return out
-}
+func Routes() []Route { return routetab.Copy(routes, cloneRoute) }
 
 // Lookup returns the route with id.
 func Lookup(id RouteID) (Route, bool) {
-	for _, r := range routes {
-		if r.ID == id {
-			return cloneRoute(r), true
-		}
-	}
-	return Route{}, false
+	return routetab.Find(routes, id, func(r Route) RouteID { return r.ID }, cloneRoute)
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/regkit/regkit/spec/internal/routetab"
 )
 
 // Request is a parsed request of either API: which route, and its
@@ -489,8 +491,4 @@ func query(kv ...string) string {
 // Pattern returns the bunrouter pattern of a route's path: placeholders
 // become named parameters (":owner", ...). Servers register their routes
 // with it; the handler still parses the raw URL with Parse.
-func (r Route) Pattern() string {
-	return placeholderRE.ReplaceAllString(r.Path, ":$1")
-}
-
-var placeholderRE = regexp.MustCompile(`<([a-z]+)>`)
+func (r Route) Pattern() string { return routetab.Pattern(r.Path) }

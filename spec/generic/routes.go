@@ -3,6 +3,8 @@ package generic
 import (
 	"net/http"
 	"slices"
+
+	"github.com/regkit/regkit/spec/internal/routetab"
 )
 
 // RouteID identifies one endpoint: "gen-*" for the generic package API,
@@ -202,20 +204,9 @@ func cloneRoute(r Route) Route {
 }
 
 // Routes returns the full route table (a copy).
-func Routes() []Route {
-	out := make([]Route, len(routes))
-	for i, r := range routes {
-		out[i] = cloneRoute(r)
-	}
-	return out
-}
+func Routes() []Route { return routetab.Copy(routes, cloneRoute) }
 
 // Lookup returns the route with id.
 func Lookup(id RouteID) (Route, bool) {
-	for _, r := range routes {
-		if r.ID == id {
-			return cloneRoute(r), true
-		}
-	}
-	return Route{}, false
+	return routetab.Find(routes, id, func(r Route) RouteID { return r.ID }, cloneRoute)
 }
