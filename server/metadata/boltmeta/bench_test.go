@@ -12,6 +12,7 @@ package boltmeta_test
 import (
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,6 +154,30 @@ func BenchmarkUploadAcquireRelease(b *testing.B) {
 			u.Offset++
 			if err := s.ReleaseUpload(ctx, u, "tok"); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkBlobLinkParallel links a live blob into new repositories from
+// many goroutines at once (concurrent pushes of images sharing a layer):
+// the fsync'd commits of concurrent writers are what group commit
+// (group.go) shares.
+func BenchmarkBlobLinkParallel(b *testing.B) {
+	s := openBench(b)
+	ctx := b.Context()
+	blob, err := s.PutBlob(ctx, metadata.Blob{Digest: digest.FromString("layer"), Size: 1 << 20, Key: "blobs/layer"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.LinkBlob(ctx, fmt.Sprint("repo/", n.Add(1)), blob); err != nil {
+				b.Error(err)
+				return
 			}
 		}
 	})

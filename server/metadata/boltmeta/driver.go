@@ -14,14 +14,16 @@ import (
 )
 
 // Driver is a driver.Driver in one bbolt database file (layout in tx.go,
-// format marker in format.go). Every Update is one bolt write
-// transaction: updates are serialized across all shards and, unless
-// WithNoSync, on disk when Update returns. View, Get, GetMany, Follow and
+// format marker in format.go). Updates are serialized across all shards,
+// concurrent ones share a bolt write transaction and its fsync (group
+// commit, group.go) and, unless WithNoSync, each is on disk when Update
+// returns. View, Get, GetMany, Follow and
 // Range each read one consistent snapshot.
 type Driver struct {
 	db    *bolt.DB
 	clock func() time.Time
 	last  atomic.Int64 // the latest time handed out, in Unix nanoseconds
+	group group        // writers waiting for a commit (group.go)
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -71,15 +73,14 @@ func (d *Driver) now() time.Time {
 	}
 }
 
-// Update implements driver.Driver: fn runs once, in a bolt write
-// transaction that commits when fn returns nil and rolls back otherwise.
+// Update implements driver.Driver: fn runs in a bolt write transaction,
+// possibly shared with concurrent updates (group.go), whose writes of fn
+// commit when fn returns nil and are rolled back otherwise.
 func (d *Driver) Update(ctx context.Context, shard string, fn func(driver.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return d.db.Update(func(tx *bolt.Tx) error {
-		return fn(&txn{tx: tx, prefix: shardPrefix(shard), now: d.now()})
-	})
+	return d.update(ctx, shard, fn)
 }
 
 // View implements driver.Driver.
