@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/regkit/regkit/client/accounts"
 )
 
 // regkit admin talks to a running server's /api/v1 (the embedded store is
@@ -47,55 +48,6 @@ $REGKIT_ADMIN_PASSWORD; -new-password to $REGKIT_NEW_PASSWORD ("-" reads stdin).
 A user or organization that still owns repositories or packages is deleted only with -purge,
 which deletes them too.`
 
-// adminClient sends authenticated API requests.
-type adminClient struct {
-	base       string
-	user, pass string
-	hc         *http.Client
-}
-
-// do sends method path with body (JSON-encoded unless nil) and returns the
-// response body; a non-2xx answer is an error quoting the API's message.
-func (c *adminClient) do(ctx context.Context, method, path string, body any) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.user != "" || c.pass != "" {
-		req.SetBasicAuth(c.user, c.pass)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Message != "" {
-			return nil, fmt.Errorf("%s %s: %d %s: %s", method, path, resp.StatusCode, http.StatusText(resp.StatusCode), e.Message)
-		}
-		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, http.StatusText(resp.StatusCode))
-	}
-	return b, nil
-}
-
 // parseInterspersed parses fs from args allowing flags after positional
 // arguments, and returns the positional ones.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -114,8 +66,8 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := &adminClient{hc: &http.Client{Timeout: time.Minute}}
 	var (
+		base, user, pass                                string
 		newPassword, email, role, scopes, types, deploy string
 		private, admin, purge                           bool
 		expires                                         time.Duration
@@ -123,9 +75,9 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("regkit admin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, adminUsage) }
-	fs.StringVar(&c.base, "url", os.Getenv("REGKIT_URL"), "registry base URL (env REGKIT_URL)")
-	fs.StringVar(&c.user, "user", envOr("REGKIT_ADMIN_USER", "admin"), "user name (env REGKIT_ADMIN_USER)")
-	fs.StringVar(&c.pass, "password", os.Getenv(adminPasswordEnv), "password (env "+adminPasswordEnv+")")
+	fs.StringVar(&base, "url", os.Getenv("REGKIT_URL"), "registry base URL (env REGKIT_URL)")
+	fs.StringVar(&user, "user", envOr("REGKIT_ADMIN_USER", "admin"), "user name (env REGKIT_ADMIN_USER)")
+	fs.StringVar(&pass, "password", os.Getenv(adminPasswordEnv), "password (env "+adminPasswordEnv+")")
 	fs.StringVar(&newPassword, "new-password", os.Getenv("REGKIT_NEW_PASSWORD"), "password of the user created or changed; - reads stdin (env REGKIT_NEW_PASSWORD)")
 	fs.StringVar(&email, "email", "", "email of a new user")
 	fs.BoolVar(&private, "private", false, "make the new user or organization private")
@@ -143,11 +95,10 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	if c.base == "" {
+	if base == "" {
 		return fmt.Errorf("%w: -url (or REGKIT_URL) is required", usageError(stderr))
 	}
-	c.base = strings.TrimRight(c.base, "/")
-	if _, err := url.Parse(c.base); err != nil {
+	if _, err := url.Parse(base); err != nil {
 		return fmt.Errorf("%w: -url: %w", errUsage, err)
 	}
 	if len(pos) < 2 {
@@ -164,7 +115,6 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if private {
 		visibility = "private"
 	}
-	esc := url.PathEscape
 	var expiresAt *time.Time
 	if expires > 0 {
 		t := time.Now().Add(expires).UTC()
@@ -176,64 +126,101 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return nil
 	}
-	var (
-		method, path string
-		body         any
-	)
+	needPassword := func() error {
+		if err := want(3); err != nil {
+			return err
+		}
+		if newPassword == "" {
+			return fmt.Errorf("%w: -new-password is required", errUsage)
+		}
+		return nil
+	}
+	var opts []accounts.Option
+	if user != "" || pass != "" {
+		opts = append(opts, accounts.WithBasicAuth(user, pass))
+	}
+	c := accounts.NewClient(base, append(opts, accounts.WithHTTPClient(&http.Client{Timeout: time.Minute}))...)
+	arg := func(i int) string { return safe(pos, i) }
+	var out any // the answer to print; nil prints "ok"
 	switch pos[0] + " " + pos[1] {
 	case "users list":
-		method, path, err = http.MethodGet, "/api/v1/admin/users", want(2)
+		if err = want(2); err == nil {
+			out, err = c.Users(ctx)
+		}
 	case "users create":
-		if err = want(3); err == nil && newPassword == "" {
-			err = fmt.Errorf("%w: -new-password is required", errUsage)
+		if err = needPassword(); err == nil {
+			out, err = c.CreateUser(ctx, accounts.AccountOptions{Username: arg(2), Password: &newPassword, Email: &email, Visibility: &visibility, Admin: &admin})
 		}
-		method, path = http.MethodPost, "/api/v1/admin/users"
-		body = map[string]any{"username": safe(pos, 2), "password": newPassword, "email": email, "visibility": visibility, "admin": admin}
 	case "users passwd":
-		if err = want(3); err == nil && newPassword == "" {
-			err = fmt.Errorf("%w: -new-password is required", errUsage)
+		if err = needPassword(); err == nil {
+			out, err = c.EditUser(ctx, arg(2), accounts.AccountOptions{Password: &newPassword})
 		}
-		method, path, body = http.MethodPatch, "/api/v1/admin/users/"+esc(safe(pos, 2)), map[string]any{"password": newPassword}
 	case "users delete":
-		method, path, err = http.MethodDelete, "/api/v1/admin/users/"+esc(safe(pos, 2))+purgeQuery(purge), want(3)
+		if err = want(3); err == nil {
+			err = c.DeleteUser(ctx, arg(2), purge)
+		}
 	case "orgs list":
-		method, path, err = http.MethodGet, "/api/v1/admin/orgs", want(2)
+		if err = want(2); err == nil {
+			out, err = c.Orgs(ctx)
+		}
 	case "orgs create":
-		method, path, err = http.MethodPost, "/api/v1/orgs", want(3)
-		body = map[string]any{"username": safe(pos, 2), "visibility": visibility}
+		if err = want(3); err == nil {
+			out, err = c.CreateOrg(ctx, accounts.AccountOptions{Username: arg(2), Visibility: &visibility})
+		}
 	case "orgs delete":
-		method, path, err = http.MethodDelete, "/api/v1/orgs/"+esc(safe(pos, 2))+purgeQuery(purge), want(3)
+		if err = want(3); err == nil {
+			err = c.DeleteOrg(ctx, arg(2), purge)
+		}
 	case "members list":
-		method, path, err = http.MethodGet, "/api/v1/orgs/"+esc(safe(pos, 2))+"/members", want(3)
+		if err = want(3); err == nil {
+			out, err = c.Members(ctx, arg(2))
+		}
 	case "members set":
-		method, path, err = http.MethodPut, "/api/v1/orgs/"+esc(safe(pos, 2))+"/members/"+esc(safe(pos, 3)), want(4)
-		body = map[string]any{"role": role}
+		if err = want(4); err == nil {
+			err = c.SetMember(ctx, arg(2), arg(3), role)
+		}
 	case "members remove":
-		method, path, err = http.MethodDelete, "/api/v1/orgs/"+esc(safe(pos, 2))+"/members/"+esc(safe(pos, 3)), want(4)
+		if err = want(4); err == nil {
+			err = c.RemoveMember(ctx, arg(2), arg(3))
+		}
 	case "tokens list", "tokens create", "tokens delete":
-		base := "/api/v1/users/" + esc(safe(pos, 2)) + "/tokens"
 		first := 3 // index of the first argument after the owner
 		if deploy != "" {
-			base, first = "/api/v1/owners/"+esc(deploy)+"/deploy_tokens", 2
+			first = 2
 		}
 		switch pos[1] {
 		case "list":
-			method, path, err = http.MethodGet, base, want(first)
+			if err = want(first); err != nil {
+				break
+			}
+			if deploy != "" {
+				out, err = c.DeployTokens(ctx, deploy)
+			} else {
+				out, err = c.Tokens(ctx, arg(2))
+			}
 		case "create":
-			method, path, err = http.MethodPost, base, want(first+1)
-			if err == nil && scopes == "" {
+			if err = want(first + 1); err == nil && scopes == "" {
 				err = fmt.Errorf("%w: -scopes is required", errUsage)
 			}
-			tb := map[string]any{"name": safe(pos, first), "scopes": splitList(scopes)}
+			if err != nil {
+				break
+			}
+			o := accounts.TokenOptions{Name: arg(first), Scopes: splitList(scopes), ExpiresAt: expiresAt}
 			if deploy != "" {
-				tb["package_types"] = splitList(types)
+				o.PackageTypes = splitList(types)
+				out, err = c.CreateDeployToken(ctx, deploy, o)
+			} else {
+				out, err = c.CreateToken(ctx, arg(2), o)
 			}
-			if expiresAt != nil {
-				tb["expires_at"] = expiresAt
-			}
-			body = tb
 		case "delete":
-			method, path, err = http.MethodDelete, base+"/"+esc(safe(pos, first)), want(first+1)
+			if err = want(first + 1); err != nil {
+				break
+			}
+			if deploy != "" {
+				err = c.DeleteDeployToken(ctx, deploy, arg(first))
+			} else {
+				err = c.DeleteToken(ctx, arg(2), arg(first))
+			}
 		}
 	default:
 		return usageError(stderr)
@@ -241,21 +228,15 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	out, err := c.do(ctx, method, path, body)
-	if err != nil {
-		return err
-	}
-	if len(out) == 0 {
+	if out == nil {
 		fmt.Fprintln(stdout, "ok")
 		return nil
 	}
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, out, "", "  ") != nil {
-		_, err = stdout.Write(out)
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
 		return err
 	}
-	pretty.WriteByte('\n')
-	_, err = stdout.Write(pretty.Bytes())
+	_, err = stdout.Write(append(b, '\n'))
 	return err
 }
 
@@ -287,12 +268,4 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
-}
-
-// purgeQuery is the query of a delete with -purge.
-func purgeQuery(purge bool) string {
-	if purge {
-		return "?purge=true"
-	}
-	return ""
 }

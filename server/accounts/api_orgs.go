@@ -10,6 +10,7 @@ import (
 	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
+	spec "github.com/regkit/regkit/spec/accounts"
 )
 
 // Organizations and their members, of the account API (see api_users.go).
@@ -18,7 +19,7 @@ func (s *API) apiCreateOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Pr
 	if err := s.auth.RequirePassword(p); err != nil {
 		return err
 	}
-	var o accountOptions
+	var o spec.AccountOptions
 	if err := readJSON(r.Request, &o); err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func (s *API) apiEditOrg(w http.ResponseWriter, r bunrouter.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	var o accountOptions
+	var o spec.AccountOptions
 	if err := readJSON(r.Request, &o); err != nil {
 		return err
 	}
@@ -140,7 +141,7 @@ func (s *API) apiListMembers(w http.ResponseWriter, r bunrouter.Request, p auth.
 	if err != nil {
 		return fmt.Errorf("list members: %w", err)
 	}
-	out := make([]userJSON, 0, len(ms))
+	out := make([]spec.User, 0, len(ms))
 	for _, m := range ms {
 		u, err := s.auth.Identity().GetAccount(r.Context(), m.User)
 		if err != nil {
@@ -173,9 +174,7 @@ func (s *API) apiSetMember(w http.ResponseWriter, r bunrouter.Request, p auth.Pr
 	if err != nil {
 		return err
 	}
-	var o struct {
-		Role *string `json:"role"`
-	}
+	var o spec.MemberOptions
 	if err := readJSON(r.Request, &o); err != nil {
 		return err
 	}

@@ -114,28 +114,6 @@ func (s *API) Routes(r *bunrouter.Router) {
 	}
 }
 
-// userJSON is Gitea's user object (the fields regkit has).
-type userJSON struct {
-	ID         int64  `json:"id"`
-	Login      string `json:"login"`
-	Username   string `json:"username"`
-	FullName   string `json:"full_name"`
-	Email      string `json:"email"`
-	IsAdmin    bool   `json:"is_admin"`
-	Visibility string `json:"visibility"`
-	Created    string `json:"created"`
-	Role       string `json:"role,omitempty"`
-}
-
-// orgJSON is Gitea's organization object (the fields regkit has).
-type orgJSON struct {
-	ID         int64  `json:"id"`
-	Name       string `json:"name"`
-	Username   string `json:"username"`
-	FullName   string `json:"full_name"`
-	Visibility string `json:"visibility"`
-}
-
 func rfc3339(t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -144,8 +122,8 @@ func rfc3339(t time.Time) string {
 }
 
 // userObject renders a; the email only for the user and site admins.
-func userObject(a metadata.Account, viewer auth.Principal) userJSON {
-	u := userJSON{ID: a.ID, Login: a.Name, Username: a.Name, FullName: a.FullName, IsAdmin: a.SiteAdmin,
+func userObject(a metadata.Account, viewer auth.Principal) spec.User {
+	u := spec.User{ID: a.ID, Login: a.Name, Username: a.Name, FullName: a.FullName, IsAdmin: a.SiteAdmin,
 		Visibility: string(a.Visibility), Created: rfc3339(a.Created)}
 	if viewer.SiteAdmin() || viewer.User != nil && metadata.NameKey(viewer.User.Name) == metadata.NameKey(a.Name) {
 		u.Email = a.Email
@@ -153,27 +131,12 @@ func userObject(a metadata.Account, viewer auth.Principal) userJSON {
 	return u
 }
 
-func orgObject(a metadata.Account) orgJSON {
-	return orgJSON{ID: a.ID, Name: a.Name, Username: a.Name, FullName: a.FullName, Visibility: string(a.Visibility)}
+func orgObject(a metadata.Account) spec.Org {
+	return spec.Org{ID: a.ID, Name: a.Name, Username: a.Name, FullName: a.FullName, Visibility: string(a.Visibility)}
 }
 
-// tokenJSON is Gitea's access token object; sha1 holds the secret once,
-// at creation, and is empty in lists.
-type tokenJSON struct {
-	ID             int64    `json:"id"`
-	Name           string   `json:"name"`
-	SHA1           string   `json:"sha1"`
-	TokenLastEight string   `json:"token_last_eight"`
-	Scopes         []string `json:"scopes"`
-	Owner          string   `json:"owner,omitempty"`
-	PackageTypes   []string `json:"package_types,omitempty"`
-	CreatedAt      string   `json:"created_at,omitempty"`
-	LastUsedAt     string   `json:"last_used_at,omitempty"`
-	ExpiresAt      string   `json:"expires_at,omitempty"`
-}
-
-func tokenObject(t metadata.Token, secret string) tokenJSON {
-	o := tokenJSON{ID: t.ID, Name: t.Name, SHA1: secret, TokenLastEight: t.LastEight, Scopes: t.Scopes,
+func tokenObject(t metadata.Token, secret string) spec.Token {
+	o := spec.Token{ID: t.ID, Name: t.Name, SHA1: secret, TokenLastEight: t.LastEight, Scopes: t.Scopes,
 		PackageTypes: t.PackageTypes, CreatedAt: rfc3339(t.Created), LastUsedAt: rfc3339(t.LastUsed), ExpiresAt: rfc3339(t.Expires)}
 	if o.Scopes == nil {
 		o.Scopes = []string{}
@@ -241,15 +204,8 @@ func (s *API) apiGetUser(w http.ResponseWriter, r bunrouter.Request, p auth.Prin
 	return writeAPI(w, r.Request, http.StatusOK, userObject(a, p))
 }
 
-// tokenOptions is the body of a token creation.
-type tokenOptions struct {
-	Name         string     `json:"name"`
-	Scopes       []string   `json:"scopes"`
-	PackageTypes []string   `json:"package_types"`
-	ExpiresAt    *time.Time `json:"expires_at"`
-}
-
-func (o tokenOptions) token(kind metadata.TokenKind, owner string) metadata.Token {
+// tokenFrom is the token that the creation body o asks for.
+func tokenFrom(o spec.TokenOptions, kind metadata.TokenKind, owner string) metadata.Token {
 	t := metadata.Token{Kind: kind, Owner: owner, Name: strings.Trim(o.Name, " "), Scopes: o.Scopes, PackageTypes: o.PackageTypes}
 	if o.ExpiresAt != nil {
 		t.Expires = *o.ExpiresAt
@@ -283,8 +239,8 @@ func (s *API) tokensOf(r bunrouter.Request, p auth.Principal, owner metadata.Acc
 	return ts, nil
 }
 
-func tokenList(ts []metadata.Token) []tokenJSON {
-	out := make([]tokenJSON, 0, len(ts))
+func tokenList(ts []metadata.Token) []spec.Token {
+	out := make([]spec.Token, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, tokenObject(t, ""))
 	}
@@ -315,11 +271,11 @@ func (s *API) apiCreateToken(w http.ResponseWriter, r bunrouter.Request, p auth.
 	if err != nil {
 		return err
 	}
-	var o tokenOptions
+	var o spec.TokenOptions
 	if err := readJSON(r.Request, &o); err != nil {
 		return err
 	}
-	return s.createToken(w, r, o.token(metadata.TokenPersonal, u.Name))
+	return s.createToken(w, r, tokenFrom(o, metadata.TokenPersonal, u.Name))
 }
 
 // accountForManagement looks up the target of a management request and
@@ -404,11 +360,11 @@ func (s *API) apiCreateDeployToken(w http.ResponseWriter, r bunrouter.Request, p
 	if err != nil {
 		return err
 	}
-	var opts tokenOptions
+	var opts spec.TokenOptions
 	if err := readJSON(r.Request, &opts); err != nil {
 		return err
 	}
-	return s.createToken(w, r, opts.token(metadata.TokenDeploy, o.Name))
+	return s.createToken(w, r, tokenFrom(opts, metadata.TokenDeploy, o.Name))
 }
 
 func (s *API) apiDeleteDeployToken(w http.ResponseWriter, r bunrouter.Request, p auth.Principal) error {
@@ -419,20 +375,8 @@ func (s *API) apiDeleteDeployToken(w http.ResponseWriter, r bunrouter.Request, p
 	return s.deleteTokenOf(w, r, p, o, metadata.TokenDeploy, r.Param("id"))
 }
 
-// accountOptions is the body of user and organization creation and
-// edits (Gitea's CreateUserOption, EditUserOption, CreateOrgOption).
-type accountOptions struct {
-	Username   string  `json:"username"`
-	Name       string  `json:"name"`
-	Password   *string `json:"password"`
-	Email      *string `json:"email"`
-	FullName   *string `json:"full_name"`
-	Visibility *string `json:"visibility"`
-	Admin      *bool   `json:"admin"`
-}
-
 // apply sets the optional fields on a; the password is hashed.
-func (s *API) apply(r bunrouter.Request, o accountOptions, a *metadata.Account) error {
+func (s *API) apply(r bunrouter.Request, o spec.AccountOptions, a *metadata.Account) error {
 	if o.Visibility != nil {
 		switch v := metadata.Visibility(strings.ToLower(*o.Visibility)); v {
 		case metadata.VisibilityPublic, metadata.VisibilityPrivate, metadata.VisibilityLimited:
@@ -494,7 +438,7 @@ func (s *API) apiAdminCreateUser(w http.ResponseWriter, r bunrouter.Request, p a
 	if err := s.auth.RequireSiteAdmin(p); err != nil {
 		return err
 	}
-	var o accountOptions
+	var o spec.AccountOptions
 	if err := readJSON(r.Request, &o); err != nil {
 		return err
 	}
@@ -530,7 +474,7 @@ func (s *API) apiAdminEditUser(w http.ResponseWriter, r bunrouter.Request, p aut
 	if err != nil {
 		return err
 	}
-	var o accountOptions
+	var o spec.AccountOptions
 	if err := readJSON(r.Request, &o); err != nil {
 		return err
 	}

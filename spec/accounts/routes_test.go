@@ -46,3 +46,21 @@ func TestPattern(t *testing.T) {
 		}
 	}
 }
+
+func TestPath(t *testing.T) {
+	p, err := Path(RouteDeleteMember, "my org", "a/b")
+	if err != nil || p != "/api/v1/orgs/my%20org/members/a%2Fb" {
+		t.Errorf("Path = %q, %v", p, err)
+	}
+	if p, err := Path(RouteCurrentUser); err != nil || p != "/api/v1/user" {
+		t.Errorf("Path(current user) = %q, %v", p, err)
+	}
+	for _, bad := range [][]string{nil, {"x", "y"}, {""}} {
+		if _, err := Path(RouteGetUser, bad...); err == nil {
+			t.Errorf("Path(get user, %q) succeeded", bad)
+		}
+	}
+	if _, err := Path("acc-nope"); err == nil {
+		t.Error("Path of an unknown route succeeded")
+	}
+}
