@@ -22,6 +22,7 @@ import (
 // tokens and organizations, of the user concerned):
 //
 //	regkit admin [-url U] [-user admin] [-password P] users list
+//	regkit admin whoami | users get NAME | orgs get NAME
 //	regkit admin users create NAME -new-password P [-email E] [-private] [-admin]
 //	regkit admin users passwd NAME -new-password P
 //	regkit admin users delete NAME [-purge]
@@ -37,8 +38,9 @@ import (
 
 const adminUsage = `usage: regkit admin [-url URL] [-user NAME] [-password P] <users|orgs|members|tokens> <verb> [args] [flags]
 
-  users   list | create NAME -new-password P [-email E] [-private] [-admin] | passwd NAME -new-password P | delete NAME [-purge]
-  orgs    list | create NAME [-private] | delete NAME [-purge]
+  whoami  the account of the credentials
+  users   list | get NAME | create NAME -new-password P [-email E] [-private] [-admin] | passwd NAME -new-password P | delete NAME [-purge]
+  orgs    list | get NAME | create NAME [-private] | delete NAME [-purge]
   members list ORG | set ORG USER [-role read|write|admin] | remove ORG USER
   tokens  list USER | create USER NAME -scopes S[,S] [-expires D] | delete USER ID|NAME
           list -deploy OWNER | create -deploy OWNER NAME -scopes S [-types T[,T]] [-expires D] | delete -deploy OWNER ID|NAME
@@ -101,6 +103,9 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := url.Parse(base); err != nil {
 		return fmt.Errorf("%w: -url: %w", errUsage, err)
 	}
+	if len(pos) == 1 && pos[0] == "whoami" {
+		pos = append(pos, "")
+	}
 	if len(pos) < 2 {
 		return usageError(stderr)
 	}
@@ -143,6 +148,16 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	arg := func(i int) string { return safe(pos, i) }
 	var out any // the answer to print; nil prints "ok"
 	switch pos[0] + " " + pos[1] {
+	case "whoami ":
+		out, err = c.CurrentUser(ctx)
+	case "users get":
+		if err = want(3); err == nil {
+			out, err = c.User(ctx, arg(2))
+		}
+	case "orgs get":
+		if err = want(3); err == nil {
+			out, err = c.Org(ctx, arg(2))
+		}
 	case "users list":
 		if err = want(2); err == nil {
 			out, err = c.Users(ctx)

@@ -48,7 +48,7 @@ func TestAdminCommand(t *testing.T) {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), append([]string{"admin"}, args...), &out, &errOut)
 		if code != 0 {
-			return out.String(), &exitError{code: code}
+			return out.String() + errOut.String(), &exitError{code: code}
 		}
 		return out.String(), nil
 	}
@@ -64,7 +64,13 @@ func TestAdminCommand(t *testing.T) {
 	if out := must("users", "list"); !strings.Contains(out, `"login": "dev"`) || !strings.Contains(out, `"login": "admin"`) {
 		t.Fatalf("users list:\n%s", out)
 	}
+	if out := must("users", "get", "dev"); !strings.Contains(out, `"visibility": "private"`) {
+		t.Fatalf("users get:\n%s", out)
+	}
 	must("orgs", "create", "team", "-private")
+	if out := must("orgs", "get", "team"); !strings.Contains(out, `"name": "team"`) {
+		t.Fatalf("orgs get:\n%s", out)
+	}
 	must("members", "set", "team", "dev", "-role", "write")
 	if out := must("members", "list", "team"); !strings.Contains(out, `"role": "write"`) {
 		t.Fatalf("members list:\n%s", out)
@@ -77,6 +83,9 @@ func TestAdminCommand(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &tok); err != nil || len(tok.SHA1) != 40 {
 		t.Fatalf("tokens create: %v\n%s", err, out)
+	}
+	if out := must("-user", "dev", "-password", "dev-password-123", "whoami"); !strings.Contains(out, `"login": "dev"`) {
+		t.Fatalf("whoami:\n%s", out)
 	}
 	// Deploy token of the organization, by the admin.
 	if out := must("tokens", "create", "-deploy", "team", "pull", "-scopes", "read:packages", "-types", "container"); !strings.Contains(out, `"sha1"`) {
