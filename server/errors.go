@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			oe = core.OCIBodyError(err, oci.CodeBlobUploadInvalid)
 		case storage.IsUnavailable(err):
 			oe = oci.CodeUnavailable.Errorf("%s", s.bucketUnavailable(r, err))
+		case clientGone(r, err):
+			s.opts.log.DebugContext(r.Context(), "request canceled by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+			oe = oci.CodeUnknown.Errorf("the request was canceled").WithStatus(StatusClientClosedRequest)
 		default:
 			s.opts.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 			oe = &oci.Error{Code: oci.CodeUnknown, Message: "internal server error", Status: http.StatusInternalServerError}
@@ -78,6 +82,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// StatusClientClosedRequest is the status the access log and the metrics
+// record for a request whose client went away before it was answered (as
+// nginx's 499): not a server error, and nothing reaches the client anyway.
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether err is the request's own context ending
+// because its client went away (not a deadline of the server's).
+func clientGone(r *http.Request, err error) bool {
+	return errors.Is(r.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled)
 }
 
 // errNoSpace is the message of a request that failed because the disk
