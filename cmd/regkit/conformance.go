@@ -19,11 +19,14 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	if len(args) > 0 && args[0] == "generic" {
 		return runConformanceGeneric(ctx, args[1:], stdout, stderr) // conformance_generic.go
 	}
+	if len(args) > 0 && args[0] == "accounts" {
+		return runConformanceAccounts(ctx, args[1:], stdout, stderr) // conformance_accounts.go
+	}
 	if len(args) > 0 && args[0] == "official" {
 		return runConformanceOfficial(ctx, args[1:], stdout, stderr) // conformance_official.go
 	}
 	if len(args) == 0 || args[0] != "oci" {
-		fmt.Fprintln(stderr, "usage: regkit conformance oci|generic|official --url URL --namespace NS [--username U --password P] [--report DIR]")
+		fmt.Fprintln(stderr, "usage: regkit conformance oci|generic|accounts|official --url URL --namespace NS [--username U --password P] [--report DIR]")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return flag.ErrHelp
 		}

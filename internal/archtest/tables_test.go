@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/regkit/regkit/spec/accounts"
 	"github.com/regkit/regkit/spec/generic"
 	"github.com/regkit/regkit/spec/oci"
 )
@@ -110,11 +111,12 @@ func specLabels(t *testing.T, dir string, consts map[string]string) map[string]b
 	return labels
 }
 
-// TestEveryRouteHasASpec fails when a row of spec/oci's or spec/generic's
-// route table has no conformance spec labelled with its ID (the suites
-// label specs with Label(string(oci.RouteX))). The rows' handlers are
-// checked in server (routes_test.go, generic_test.go) and server/accounts,
-// their client methods in client/oci (routes_test.go).
+// TestEveryRouteHasASpec fails when a row of spec/oci's, spec/generic's
+// or spec/accounts' route table has no conformance spec labelled with its
+// ID (the suites label specs with Label(string(oci.RouteX))). The rows'
+// handlers are checked in server (routes_test.go, generic_test.go) and
+// server/accounts, their client methods in client/oci (routes_test.go)
+// and client/accounts.
 func TestEveryRouteHasASpec(t *testing.T) {
 	ociLabels := specLabels(t, "conformance/oci", routeConsts(t, "spec/oci"))
 	for _, r := range oci.Routes() {
@@ -126,6 +128,12 @@ func TestEveryRouteHasASpec(t *testing.T) {
 	for _, r := range generic.Routes() {
 		if !genLabels[string(r.ID)] {
 			t.Errorf("route %s (%v %s) has no spec in conformance/generic labelled with its ID", r.ID, r.Methods, r.Path)
+		}
+	}
+	accLabels := specLabels(t, "conformance/accounts", routeConsts(t, "spec/accounts"))
+	for _, r := range accounts.Routes() {
+		if !accLabels[string(r.ID)] {
+			t.Errorf("route %s (%s %s) has no spec in conformance/accounts labelled with its ID", r.ID, r.Method, r.Path)
 		}
 	}
 }
