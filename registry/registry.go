@@ -38,22 +38,29 @@ type Interface interface {
 // (and, for referrers, artifact type and annotations).
 type Descriptor = v1.Descriptor
 
+// Blob is a blob's descriptor as the registry that returned it knows it:
+// Locator is opaque to callers, what that registry needs to read the
+// bytes without looking the blob up again (an object key, say).
+type Blob struct {
+	Descriptor
+	Locator string
+}
+
 // Blobs reads, stores, mounts and deletes blobs of repositories.
 type Blobs interface {
-	// StatBlob returns the descriptor (digest and size) of blob d of repo;
-	// an error with code BLOB_UNKNOWN when repo has no such blob.
-	StatBlob(ctx context.Context, repo string, d digest.Digest) (Descriptor, error)
-	// ReadBlob returns length bytes of the blob desc (as StatBlob returned
-	// it) from offset: one ranged read of the backend.
-	ReadBlob(ctx context.Context, repo string, desc Descriptor, offset, length int64) (io.ReadCloser, error)
+	// StatBlob returns blob d of repo (digest, size and locator); an error
+	// with code BLOB_UNKNOWN when repo has no such blob.
+	StatBlob(ctx context.Context, repo string, d digest.Digest) (Blob, error)
+	// ReadBlob returns length bytes of b (as StatBlob returned it) from
+	// offset: one ranged read of the backend.
+	ReadBlob(ctx context.Context, repo string, b Blob, offset, length int64) (io.ReadCloser, error)
 	// PutBlob stores r (size bytes; -1 when unknown) as blob d of repo in
 	// one request; the content must hash to d.
 	PutBlob(ctx context.Context, repo string, d digest.Digest, r io.Reader, size int64) (Descriptor, error)
 	// MountBlob links blob d of repository from into repo without its
-	// bytes; from "" asks for the blob from any repository the registry
-	// lets this caller mount from (automatic mounting). ok false, with a
-	// nil error, means the blob cannot be mounted and the client should
-	// upload it.
+	// bytes; from "" asks for the blob from anywhere the registry allows
+	// (automatic mounting, when it is on). ok false, with a nil error,
+	// means the blob cannot be mounted and the client should upload it.
 	MountBlob(ctx context.Context, repo, from string, d digest.Digest) (desc Descriptor, ok bool, err error)
 	// DeleteBlob unlinks blob d from repo.
 	DeleteBlob(ctx context.Context, repo string, d digest.Digest) error
@@ -82,9 +89,9 @@ type Uploads interface {
 	// size is -1. offset is where the chunk starts: the session's offset,
 	// or -1 for "at the end". Nothing of a chunk that fails is kept.
 	WriteUpload(ctx context.Context, repo, id string, offset int64, r io.Reader, size int64) (Upload, error)
-	// FinishUpload appends r (nil: nothing; size as for WriteUpload) and
-	// commits the session as blob d of repo.
-	FinishUpload(ctx context.Context, repo, id string, r io.Reader, size int64, d digest.Digest) (Descriptor, error)
+	// FinishUpload appends r (nil: nothing; offset and size as for
+	// WriteUpload) and commits the session as blob d of repo.
+	FinishUpload(ctx context.Context, repo, id string, offset int64, r io.Reader, size int64, d digest.Digest) (Descriptor, error)
 	// CancelUpload ends the session and discards its bytes.
 	CancelUpload(ctx context.Context, repo, id string) error
 }
@@ -135,9 +142,9 @@ type Lists interface {
 // Redirector is implemented by registries that can hand a client a URL
 // to read a blob from directly (a bucket's signed URL).
 type Redirector interface {
-	// BlobURL returns a URL serving the blob desc for ttl, or
-	// ErrNoRedirect when this blob cannot be redirected.
-	BlobURL(ctx context.Context, desc Descriptor, ttl time.Duration) (string, error)
+	// BlobURL returns a URL serving blob b (as StatBlob returned it) for
+	// ttl, or ErrNoRedirect when this blob cannot be redirected.
+	BlobURL(ctx context.Context, b Blob, ttl time.Duration) (string, error)
 }
 
 // ErrNoRedirect is what BlobURL returns when the blob must be streamed.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/core"
+	ociapi "github.com/regkit/regkit/server/oci"
 	"github.com/regkit/regkit/spec/oci"
 )
 
@@ -23,8 +24,8 @@ import (
 // The authenticate middleware parses and verifies the credentials of
 // every request once and stores the outcome in the request context; it
 // also applies the rate limits (429 with Retry-After; TOOMANYREQUESTS on
-// /v2). Authorization happens per route: authorize, called by dispatchOCI
-// for /v2, and the /api/v1 handlers (server/accounts).
+// /v2). Authorization happens per route: authorize, called by server/oci's
+// Dispatch for /v2, and the /api/v1 handlers (server/accounts).
 //
 // OCI routes need these actions on the repository's owner (the first
 // path component): pull for blob and manifest GET/HEAD, tags and
@@ -297,9 +298,9 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 		return v, nil
 	}
 	out := []string{}
-	last, full, n := req.Last, false, limit(req)
+	last, full, n := req.Last, false, ociapi.Limit(req)
 	for n != 0 && !full {
-		repos, more, err := s.meta.Repositories(ctx, last, catalogPage)
+		repos, more, err := s.registry.Repositories(ctx, last, catalogPage)
 		if err != nil {
 			return fmt.Errorf("catalog: %w", err)
 		}
@@ -323,8 +324,7 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 	}
 	if full {
 		out = out[:n]
-		next := oci.Request{Route: oci.RouteCatalog, Method: http.MethodGet, N: pageN(req), Last: out[len(out)-1]}
-		w.Header().Set(oci.Link, oci.NextLink(next))
+		ociapi.NextPage(w, req, out[len(out)-1])
 	}
 	return core.WriteJSON(w, r, http.StatusOK, "application/json", struct {
 		Repositories []string `json:"repositories"`

@@ -14,6 +14,7 @@ import (
 
 	"github.com/uptrace/bunrouter"
 
+	"github.com/regkit/regkit/registry"
 	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/storage"
@@ -54,7 +55,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			oe = oci.CodeUnknown.Errorf("%s", errNoSpace).WithStatus(http.StatusInsufficientStorage)
 		case core.OCIBodyError(err, oci.CodeBlobUploadInvalid) != nil:
 			oe = core.OCIBodyError(err, oci.CodeBlobUploadInvalid)
-		case storage.IsUnavailable(err):
+		case storage.IsUnavailable(err), errors.Is(err, registry.ErrUnavailable):
 			oe = oci.CodeUnavailable.Errorf("%s", s.bucketUnavailable(r, err))
 		case clientGone(r, err):
 			s.opts.log.DebugContext(r.Context(), "request canceled by the client", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -550,3 +550,21 @@ func (s *Server) genericVersionDelete(w http.ResponseWriter, r *http.Request, re
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// redirect answers a GET of b with 307 to a signed URL when redirects are
+// on and the bucket can sign; false when the caller must stream.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, b metadata.Blob) (bool, error) {
+	if s.opts.redirectTTL <= 0 || r.Method != http.MethodGet || b.Size == 0 {
+		return false, nil
+	}
+	u, err := s.store.SignedURL(r.Context(), b, s.opts.redirectTTL)
+	if errors.Is(err, storage.ErrNoSignedURL) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	w.Header().Set("Location", u)
+	w.WriteHeader(http.StatusTemporaryRedirect)
+	return true, nil
+}

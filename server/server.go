@@ -12,20 +12,25 @@ import (
 
 	"github.com/uptrace/bunrouter"
 
+	"github.com/regkit/regkit/registry"
+	"github.com/regkit/regkit/registry/local"
 	"github.com/regkit/regkit/server/accounts"
 	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/metrics"
+	ociapi "github.com/regkit/regkit/server/oci"
 	"github.com/regkit/regkit/server/quota"
 	"github.com/regkit/regkit/server/storage"
 	"github.com/regkit/regkit/spec/generic"
-	"github.com/regkit/regkit/spec/oci"
 )
 
-// DefaultMaxManifestSize is the largest manifest accepted by default:
-// 10 MiB, at least the 4 MiB the OCI specification says clients may
-// expect and what Gitea's container registry accepts.
-const DefaultMaxManifestSize = 10 << 20
+// DefaultMaxManifestSize is the largest manifest accepted by default
+// (server/oci's: 10 MiB).
+const DefaultMaxManifestSize = ociapi.DefaultMaxManifestSize
+
+// DefaultListPageSize is the page size of a tag list or catalog request
+// without ?n= (server/oci's).
+const DefaultListPageSize = ociapi.DefaultListPageSize
 
 // Server is the registry's HTTP handler.
 type Server struct {
@@ -33,7 +38,8 @@ type Server struct {
 	store    *storage.Store
 	opts     options
 	router   *bunrouter.Router
-	handlers map[oci.RouteID]ociHandler
+	registry registry.Interface    // what the OCI API serves: registry/local, or WithRegistry's
+	oci      *ociapi.API           // the OCI API (server/oci) over registry
 	generic  bunrouter.HandlerFunc // the generic and management APIs' dispatcher (generic.go)
 }
 
@@ -54,6 +60,7 @@ type options struct {
 	metrics           *metrics.Metrics // see metrics.go
 	accessLog         bool
 	metricsOnMain     bool
+	registry          registry.Interface // see WithRegistry
 }
 
 // Option configures a Server.
@@ -84,7 +91,7 @@ func WithRedirect(ttl time.Duration) Option { return func(o *options) { o.redire
 
 // DefaultReferrersPageSize is the most referrers one response lists; the
 // rest follow through Link.
-const DefaultReferrersPageSize = 1000
+const DefaultReferrersPageSize = ociapi.DefaultReferrersPageSize
 
 // WithReferrersPageSize sets the most descriptors one referrers response
 // lists before it paginates with Link.
@@ -107,6 +114,11 @@ func WithAuth(a *auth.Service) Option { return func(o *options) { o.auth = a } }
 // would exceed them get 403 DENIED.
 func WithQuota(q *quota.Checker) Option { return func(o *options) { o.quota = q } }
 
+// WithRegistry serves the OCI API from reg instead of the metadata store
+// and bucket of New (which the generic and account APIs still use): with
+// client/oci's registry, the server is a proxy to another registry.
+func WithRegistry(reg registry.Interface) Option { return func(o *options) { o.registry = reg } }
+
 // New returns the registry handler over meta and store.
 func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 	s := &Server{meta: meta, store: store, opts: options{
@@ -127,19 +139,28 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 		ropts = append(ropts, bunrouter.Use(s.authenticate))
 	}
 	r := bunrouter.New(ropts...)
-	v2 := s.errors(s.dispatchOCI)
+	s.registry = s.opts.registry
+	if s.registry == nil {
+		s.registry = local.New(meta, store, local.Options{Quota: s.opts.quota, Exempt: s.exempt,
+			AutoMount: s.opts.autoMount, Sparse: s.opts.sparse, Now: s.opts.now, Log: s.opts.log})
+	}
+	cfg := ociapi.Config{Registry: s.registry, Log: s.opts.log, DeleteEnabled: s.opts.deleteEnabled,
+		MaxManifestSize: s.opts.maxManifestSize, ReferrersPageSize: s.opts.referrersPageSize, RedirectTTL: s.opts.redirectTTL}
+	if s.opts.auth != nil {
+		cfg.Authorize, cfg.Token, cfg.Catalog = s.authorize, s.issueToken, s.catalogVisible
+	}
+	s.oci = ociapi.New(cfg)
+	v2 := s.errors(s.oci.Dispatch)
 	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		r.Handle(m, "/v2", v2)
 		r.Handle(m, "/v2/*path", v2)
 	}
 	s.router = r
-	s.handlers = s.ociRoutes()
 	s.genericRoutes(r) // generic.go: /api/packages and /api/v1/packages
 	s.metricsRoute(r)  // metrics.go: GET /metrics (auth mode tokens, site admins)
 	if s.opts.auth != nil {
 		accounts.New(accounts.Config{Meta: meta, Auth: s.opts.auth, Packages: s.opts.generic.packages,
 			Log: s.opts.log, Unavailable: s.writeGenericError}).Routes(r)
-		s.handlers[oci.RouteCatalog] = s.catalogVisible
 	}
 	return s
 }
@@ -162,7 +183,7 @@ func noSniff(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r bunrouter.Request) error {
 	switch {
 	case isOCIPath(r.URL.Path):
-		return s.errors(s.dispatchOCI)(w, r)
+		return s.errors(s.oci.Dispatch)(w, r)
 	case s.generic != nil && (strings.HasPrefix(r.URL.Path, generic.PackagesPrefix) || strings.HasPrefix(r.URL.Path, generic.ManagementPrefix)):
 		return s.generic(w, r)
 	}

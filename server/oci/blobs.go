@@ -1,27 +1,25 @@
-package server
+package oci
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 
-	"github.com/regkit/regkit/server/metadata"
-	"github.com/regkit/regkit/server/storage"
+	"github.com/regkit/regkit/registry"
 	"github.com/regkit/regkit/spec/oci"
 )
 
-// blobGet serves GET and HEAD of a blob, with single-range support. The
-// size comes from metadata and the bytes from one ranged backend read.
-func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, req oci.Request) error {
-	b, err := s.meta.RepoBlob(r.Context(), req.Name, req.Digest)
+// blobGet serves GET and HEAD of a blob, with single-range support: the
+// size from the registry's StatBlob, the bytes from one ranged ReadBlob.
+func (a *API) blobGet(w http.ResponseWriter, r *http.Request, req oci.Request) error {
+	b, err := a.cfg.Registry.StatBlob(r.Context(), req.Name, req.Digest)
 	if err != nil {
-		return notFoundAs(err, oci.ErrBlobUnknown.WithDetail(map[string]string{"digest": req.Digest.String()}))
+		return err
 	}
 	h := w.Header()
 	h.Set(oci.DockerContentDigest, b.Digest.String())
-	if ok, err := s.redirect(w, r, b); ok || err != nil {
+	if ok, err := a.redirect(w, r, b); ok || err != nil {
 		return err
 	}
 	h.Set("ETag", `"`+b.Digest.String()+`"`)
@@ -45,28 +43,29 @@ func (s *Server) blobGet(w http.ResponseWriter, r *http.Request, req oci.Request
 		w.WriteHeader(status)
 		return nil
 	}
-	rc, err := s.store.ReadBlob(r.Context(), b, offset, length)
+	rc, err := a.cfg.Registry.ReadBlob(r.Context(), req.Name, b, offset, length)
 	if err != nil {
-		return fmt.Errorf("read blob %s: %w", b.Digest, err)
+		return err
 	}
 	defer rc.Close()
 	w.WriteHeader(status)
 	if _, err := io.Copy(w, rc); err != nil {
 		// The client went away or the backend failed midway; the status is
 		// sent, so the truncated body is all the client learns.
-		s.opts.log.DebugContext(r.Context(), "blob body interrupted", "digest", b.Digest, "err", err)
+		a.cfg.Log.DebugContext(r.Context(), "blob body interrupted", "digest", b.Digest, "err", err)
 	}
 	return nil
 }
 
 // redirect answers a GET of b with 307 to a signed URL when redirects are
-// on and the bucket can sign; false when the caller must stream.
-func (s *Server) redirect(w http.ResponseWriter, r *http.Request, b metadata.Blob) (bool, error) {
-	if s.opts.redirectTTL <= 0 || r.Method != http.MethodGet || b.Size == 0 {
+// on and the registry can sign; false when the caller must stream.
+func (a *API) redirect(w http.ResponseWriter, r *http.Request, b registry.Blob) (bool, error) {
+	rd, ok := a.cfg.Registry.(registry.Redirector)
+	if !ok || a.cfg.RedirectTTL <= 0 || r.Method != http.MethodGet || b.Size == 0 {
 		return false, nil
 	}
-	u, err := s.store.SignedURL(r.Context(), b, s.opts.redirectTTL)
-	if errors.Is(err, storage.ErrNoSignedURL) {
+	u, err := rd.BlobURL(r.Context(), b, a.cfg.RedirectTTL)
+	if errors.Is(err, registry.ErrNoRedirect) {
 		return false, nil
 	}
 	if err != nil {
@@ -79,19 +78,18 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, b metadata.Blo
 
 // ifRangeMatches reports whether a Range header applies: with If-Range,
 // only when it names the blob's ETag.
-func ifRangeMatches(r *http.Request, b metadata.Blob) bool {
+func ifRangeMatches(r *http.Request, b registry.Blob) bool {
 	ir := r.Header.Get("If-Range")
 	return ir == "" || ir == `"`+b.Digest.String()+`"`
 }
 
-// blobDelete unlinks a blob from the repository; its bytes go later, by
-// garbage collection.
-func (s *Server) blobDelete(w http.ResponseWriter, r *http.Request, req oci.Request) error {
-	if !s.opts.deleteEnabled {
-		return oci.CodeUnsupported.Errorf("deletes are disabled on this registry")
+// blobDelete unlinks a blob from the repository.
+func (a *API) blobDelete(w http.ResponseWriter, r *http.Request, req oci.Request) error {
+	if !a.cfg.DeleteEnabled {
+		return deletesOff()
 	}
-	if err := s.meta.UnlinkBlob(r.Context(), req.Name, req.Digest); err != nil {
-		return notFoundAs(err, oci.ErrBlobUnknown.WithDetail(map[string]string{"digest": req.Digest.String()}))
+	if err := a.cfg.Registry.DeleteBlob(r.Context(), req.Name, req.Digest); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)

@@ -2,19 +2,14 @@ package server
 
 import (
 	"context"
-	"errors"
 	"io"
-	"net/http"
-	"time"
 
-	"github.com/opencontainers/go-digest"
-
+	"github.com/regkit/regkit/registry/local"
 	"github.com/regkit/regkit/server/core"
-	"github.com/regkit/regkit/server/quota"
-	"github.com/regkit/regkit/spec/oci"
 )
 
-// Quotas and the cap on open uploads (package quota): every upload
+// Quotas and the cap on open uploads of the generic API (package quota; the
+// OCI API's are registry/local's): every upload
 // reserves its bytes before they are written, in the metadata store, and
 // releases the reservation once they count in the usage. As in Gitea,
 // quotas and file-size limits do not apply to uploads by site admins
@@ -63,32 +58,6 @@ func (s *Server) openUpload(ctx context.Context, repo, id string) error {
 	return s.opts.quota.Open(ctx, repo, id)
 }
 
-// linked reports whether d is linked into repo already (then linking it
-// again adds nothing to the usage).
-func (s *Server) linked(ctx context.Context, repo string, d digest.Digest) bool {
-	if s.opts.quota == nil || d == "" {
-		return false
-	}
-	_, err := s.meta.RepoBlob(ctx, repo, d)
-	return err == nil
-}
-
-// ociQuotaError maps the errors of package quota to OCI errors: over the
-// quota is 403 DENIED, over the cap of open uploads 429 TOOMANYREQUESTS;
-// anything else is returned as it is.
-func ociQuotaError(w http.ResponseWriter, err error) error {
-	var qe *quota.ExceededError
-	var te *quota.TooManyUploadsError
-	switch {
-	case errors.As(err, &qe):
-		return oci.CodeDenied.Errorf("%v; nothing was stored", qe)
-	case errors.As(err, &te):
-		core.SetRetryAfter(w, retryOpenUploads)
-		return oci.CodeTooManyRequests.Errorf("%v", te).WithStatus(http.StatusTooManyRequests)
-	}
-	return err
-}
-
 // retryOpenUploads is the Retry-After of a refusal for too many open
 // uploads: uploads take a while to finish.
-const retryOpenUploads = 10 * time.Second
+const retryOpenUploads = local.RetryOpenUploads

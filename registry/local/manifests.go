@@ -1,4 +1,4 @@
-package server
+package local
 
 import (
 	"bytes"
@@ -6,45 +6,29 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
-	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/regkit/regkit/server/core"
+	"github.com/regkit/regkit/registry"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/spec/oci"
 )
 
-// manifestGet serves GET and HEAD of a manifest by tag or digest: one
-// metadata round trip, no bucket access.
-func (s *Server) manifestGet(w http.ResponseWriter, r *http.Request, req oci.Request) error {
-	m, err := s.meta.GetManifest(r.Context(), req.Name, req.Reference)
+// GetManifest resolves ref in repo: one metadata round trip, no bucket
+// access.
+func (g *Registry) GetManifest(ctx context.Context, repo, ref string) (registry.Manifest, error) {
+	m, err := g.meta.GetManifest(ctx, repo, ref)
 	if err != nil {
-		return notFoundAs(err, oci.CodeManifestUnknown.Errorf("manifest %q not found in repository %q", req.Reference, req.Name).
-			WithDetail(map[string]string{"reference": req.Reference}))
+		return registry.Manifest{}, notFoundAs(err, oci.CodeManifestUnknown.Errorf("manifest %q not found in repository %q", ref, repo).
+			WithDetail(map[string]string{"reference": ref}))
 	}
-	h := w.Header()
-	h.Set("Content-Type", servedType(m))
-	h.Set("Content-Length", strconv.Itoa(len(m.Body)))
-	h.Set(oci.DockerContentDigest, m.Digest.String())
-	h.Set("ETag", `"`+m.Digest.String()+`"`)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, m.Digest) {
-		w.WriteHeader(http.StatusNotModified)
-		return nil
-	}
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(m.Body)
-	}
-	return nil
+	return registry.Manifest{Descriptor: registry.Descriptor{MediaType: servedType(m), Digest: m.Digest, Size: int64(len(m.Body))}, Body: m.Body}, nil
 }
 
 // servedType is the Content-Type of a stored manifest: its media type,
-// which manifestPut only accepts from the manifest types. A manifest an
+// which PutManifest only accepts from the manifest types. A manifest an
 // older version stored with another type (text/html, garbage) is served
 // with the type its body implies, or as application/octet-stream.
 func servedType(m metadata.Manifest) string {
@@ -57,79 +41,59 @@ func servedType(m metadata.Manifest) string {
 	return "application/octet-stream"
 }
 
-func etagMatches(header string, d digest.Digest) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == "*" || t == `"`+d.String()+`"` {
-			return true
-		}
-	}
-	return false
-}
-
-// manifestPut stores a manifest byte-exact after checking that it parses,
-// that its digest matches a digest reference, and that everything it
-// references exists in the repository.
-func (s *Server) manifestPut(w http.ResponseWriter, r *http.Request, req oci.Request) error {
-	ctx := r.Context()
-	limit := s.opts.maxManifestSize
-	if r.ContentLength > limit {
-		return tooLarge(r.ContentLength, limit)
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if be := core.OCIBodyError(err, oci.CodeManifestInvalid); be != nil {
-		return be
-	} else if err != nil {
-		return oci.CodeManifestInvalid.Errorf("reading the manifest body: %v", err)
-	}
-	if int64(len(body)) > limit {
-		return tooLarge(int64(len(body)), limit)
-	}
-	m, err := parseManifest(r.Header.Get("Content-Type"), body)
+// PutManifest stores body byte-exact under ref and tags after checking
+// that it parses, that its digest matches a digest reference, and that
+// everything it references exists in the repository.
+func (g *Registry) PutManifest(ctx context.Context, repo, ref string, tags []string, mediaType string, body []byte) (registry.Pushed, error) {
+	m, err := parseManifest(mediaType, body)
 	if err != nil {
-		return err
+		return registry.Pushed{}, err
 	}
-
-	tags := req.Tags
-	if d, derr := digest.Parse(req.Reference); derr == nil {
+	if d, derr := digest.Parse(ref); derr == nil {
 		if got := d.Algorithm().FromBytes(body); got != d {
-			return oci.CodeDigestInvalid.Errorf("the manifest's %s digest is %s, not %s as in the URL", d.Algorithm(), got, d).
+			return registry.Pushed{}, oci.CodeDigestInvalid.Errorf("the manifest's %s digest is %s, not %s as in the URL", d.Algorithm(), got, d).
 				WithDetail(map[string]string{"digest": d.String()})
 		}
 		m.Digest = d
 	} else {
 		m.Digest = digest.SHA256.FromBytes(body)
-		tags = append([]string{req.Reference}, tags...)
+		tags = append([]string{ref}, tags...)
 	}
-	if err := s.checkReferences(ctx, req.Name, m); err != nil {
-		return err
+	if err := g.checkReferences(ctx, repo, m); err != nil {
+		return registry.Pushed{}, err
 	}
 	m.Body = body
-	m.Created = s.opts.now().UTC()
-	if err := s.meta.PutManifest(ctx, req.Name, m.Manifest, tags...); err != nil {
-		return fmt.Errorf("store manifest: %w", err)
+	m.Created = g.opts.Now().UTC()
+	if err := g.meta.PutManifest(ctx, repo, m.Manifest, tags...); err != nil {
+		return registry.Pushed{}, fmt.Errorf("store manifest: %w", err)
 	}
-	if err := s.protectReferences(ctx, req.Name, m); err != nil {
-		return err
+	if err := g.protectReferences(ctx, repo, m); err != nil {
+		return registry.Pushed{}, err
 	}
+	return registry.Pushed{Digest: m.Digest, Subject: m.Subject}, nil
+}
 
-	h := w.Header()
-	h.Set(oci.Location, oci.Request{Route: oci.RouteManifest, Method: http.MethodGet, Name: req.Name, Reference: m.Digest.String()}.Path())
-	h.Set(oci.DockerContentDigest, m.Digest.String())
-	if m.Subject != "" {
-		h.Set(oci.OCISubject, m.Subject.String())
+// DeleteManifest deletes a tag (ref is a tag) or a manifest with all its
+// tags and referrer entries (ref is a digest).
+func (g *Registry) DeleteManifest(ctx context.Context, repo, ref string) error {
+	var err error
+	if d, derr := digest.Parse(ref); derr == nil {
+		err = g.meta.DeleteManifest(ctx, repo, d)
+	} else {
+		err = g.meta.DeleteTag(ctx, repo, ref)
 	}
-	for _, t := range req.Tags {
-		h.Add(oci.OCITag, t)
+	if err != nil {
+		return notFoundAs(err, oci.CodeManifestUnknown.Errorf("manifest %q not found in repository %q", ref, repo))
 	}
-	h.Set("Content-Length", "0")
-	w.WriteHeader(http.StatusCreated)
 	return nil
 }
 
-func tooLarge(size, limit int64) error {
-	return oci.CodeSizeInvalid.Errorf("the manifest is %d bytes; this registry accepts manifests of at most %d bytes", size, limit).
-		WithStatus(http.StatusRequestEntityTooLarge)
+// clip shortens s, a client's text quoted in an error message, to n bytes.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 // parsedManifest is a manifest with what its body says about references.
@@ -180,12 +144,12 @@ func parseManifest(contentType string, body []byte) (parsedManifest, error) {
 	if contentType != "" {
 		mt, _, err := mime.ParseMediaType(contentType)
 		if err != nil {
-			return pm, oci.CodeManifestInvalid.Errorf("Content-Type %q does not parse (%v); send the manifest's media type, one of %s", core.ClipText(contentType, 100), err, manifestTypes)
+			return pm, oci.CodeManifestInvalid.Errorf("Content-Type %q does not parse (%v); send the manifest's media type, one of %s", clip(contentType, 100), err, manifestTypes)
 		}
 		ct = mt
 	}
 	if mb.MediaType != "" && ct != "" && mb.MediaType != ct {
-		return pm, oci.CodeManifestInvalid.Errorf("Content-Type %q does not match the manifest's mediaType %q", ct, core.ClipText(mb.MediaType, 100))
+		return pm, oci.CodeManifestInvalid.Errorf("Content-Type %q does not match the manifest's mediaType %q", ct, clip(mb.MediaType, 100))
 	}
 	if ct == "" {
 		ct = mb.MediaType
@@ -193,7 +157,7 @@ func parseManifest(contentType string, body []byte) (parsedManifest, error) {
 	// The type is served back as the manifest's Content-Type: only the
 	// manifest media types, never one a browser would render.
 	if ct != "" && !oci.IsManifest(ct) {
-		return pm, oci.CodeManifestInvalid.Errorf("media type %q is not a manifest media type; use one of %s", core.ClipText(ct, 100), manifestTypes)
+		return pm, oci.CodeManifestInvalid.Errorf("media type %q is not a manifest media type; use one of %s", clip(ct, 100), manifestTypes)
 	}
 	isIndex := oci.IsIndex(ct) || (ct == "" && mb.Manifests != nil && mb.Config == nil)
 	if ct == "" {
@@ -267,17 +231,17 @@ func parseManifest(contentType string, body []byte) (parsedManifest, error) {
 
 // checkReferences enforces reference integrity: an image manifest's blobs
 // and an index's child manifests must exist in the repository.
-func (s *Server) checkReferences(ctx context.Context, repo string, m parsedManifest) error {
-	if s.opts.sparse {
+func (g *Registry) checkReferences(ctx context.Context, repo string, m parsedManifest) error {
+	if g.opts.Sparse {
 		return nil
 	}
 	for _, d := range m.blobs {
-		if _, err := s.meta.RepoBlob(ctx, repo, d); err != nil {
-			return notFoundAs(err, blobUnknown(repo, d))
+		if _, err := g.meta.RepoBlob(ctx, repo, d); err != nil {
+			return notFoundAs(err, manifestBlobUnknown(repo, d))
 		}
 	}
 	for _, d := range m.manifests {
-		if _, err := s.meta.GetManifest(ctx, repo, d.String()); err != nil {
+		if _, err := g.meta.GetManifest(ctx, repo, d.String()); err != nil {
 			return notFoundAs(err, oci.CodeManifestBlobUnknown.Errorf("manifest %s referenced by the index is not in repository %q; push it first", d, repo).
 				WithDetail(map[string]string{"digest": d.String()}))
 		}
@@ -285,7 +249,7 @@ func (s *Server) checkReferences(ctx context.Context, repo string, m parsedManif
 	return nil
 }
 
-func blobUnknown(repo string, d digest.Digest) *oci.Error {
+func manifestBlobUnknown(repo string, d digest.Digest) *oci.Error {
 	return oci.CodeManifestBlobUnknown.Errorf("blob %s referenced by the manifest is not in repository %q; push it first", d, repo).
 		WithDetail(map[string]string{"digest": d.String()})
 }
@@ -298,42 +262,21 @@ func blobUnknown(repo string, d digest.Digest) *oci.Error {
 // blob again, so a 201 never stands for an image whose bytes are going.
 // With sparse manifests a missing blob is allowed, and the touches only
 // keep the blobs that exist.
-func (s *Server) protectReferences(ctx context.Context, repo string, m parsedManifest) error {
+func (g *Registry) protectReferences(ctx context.Context, repo string, m parsedManifest) error {
 	for _, d := range m.blobs {
-		_, err := s.meta.TouchBlob(ctx, d)
-		if err == nil || (s.opts.sparse && (errors.Is(err, metadata.ErrNotFound) || errors.Is(err, metadata.ErrConflict))) {
+		_, err := g.meta.TouchBlob(ctx, d)
+		if err == nil || (g.opts.Sparse && (errors.Is(err, metadata.ErrNotFound) || errors.Is(err, metadata.ErrConflict))) {
 			continue
 		}
 		if errors.Is(err, metadata.ErrNotFound) || errors.Is(err, metadata.ErrConflict) {
 			bg := context.WithoutCancel(ctx)
-			if derr := s.meta.DeleteManifest(bg, repo, m.Digest); derr != nil && !errors.Is(derr, metadata.ErrNotFound) {
-				s.opts.log.ErrorContext(ctx, "take back a manifest whose blob is being collected", "repo", repo, "digest", m.Digest, "err", derr)
+			if derr := g.meta.DeleteManifest(bg, repo, m.Digest); derr != nil && !errors.Is(derr, metadata.ErrNotFound) {
+				g.opts.Log.ErrorContext(ctx, "take back a manifest whose blob is being collected", "repo", repo, "digest", m.Digest, "err", derr)
 			}
-			s.opts.log.WarnContext(ctx, "manifest refused: its blob was garbage-collected while it was pushed", "repo", repo, "manifest", m.Digest, "blob", d)
-			return blobUnknown(repo, d)
+			g.opts.Log.WarnContext(ctx, "manifest refused: its blob was garbage-collected while it was pushed", "repo", repo, "manifest", m.Digest, "blob", d)
+			return manifestBlobUnknown(repo, d)
 		}
 		return fmt.Errorf("touch blob %s: %w", d, err)
 	}
-	return nil
-}
-
-// manifestDelete deletes a tag (by tag) or a manifest with all its tags
-// and referrer entries (by digest).
-func (s *Server) manifestDelete(w http.ResponseWriter, r *http.Request, req oci.Request) error {
-	if !s.opts.deleteEnabled {
-		return oci.CodeUnsupported.Errorf("deletes are disabled on this registry")
-	}
-	ctx := r.Context()
-	var err error
-	if d, derr := digest.Parse(req.Reference); derr == nil {
-		err = s.meta.DeleteManifest(ctx, req.Name, d)
-	} else {
-		err = s.meta.DeleteTag(ctx, req.Name, req.Reference)
-	}
-	if err != nil {
-		return notFoundAs(err, oci.CodeManifestUnknown.Errorf("manifest %q not found in repository %q", req.Reference, req.Name))
-	}
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
