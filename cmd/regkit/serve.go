@@ -52,6 +52,7 @@ type serveConfig struct {
 	httpLimits      `yaml:",inline"`
 	authConfig      `yaml:",inline"`
 	opsConfig       `yaml:",inline"`
+	upstreamConfig  `yaml:",inline"`
 }
 
 // httpLimits bound what one connection or request may hold (see
@@ -155,6 +156,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	addHTTPFlags(fs, &c.httpLimits)
 	addAuthFlags(fs, &c.authConfig)
 	addOpsFlags(fs, &c.opsConfig)
+	addUpstreamFlags(fs, &c.upstreamConfig)
 	return fs
 }
 
@@ -227,7 +229,11 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		}()
 		pkgs = b
 	}
-	h := server.New(meta, store,
+	proxy, proxyChecks, err := cfg.upstream("regkit/" + readBuildInfo().short())
+	if err != nil {
+		return err
+	}
+	h := server.New(meta, store, append([]server.Option{
 		server.WithPackages(pkgs),
 		server.WithAuth(authService),
 		server.WithQuota(q),
@@ -242,8 +248,8 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		server.WithMetrics(m),
 		server.WithMetricsEndpoint(cfg.MetricsEndpoint),
 		server.WithAccessLog(cfg.AccessLog),
-	)
-	health := server.NewHealth(log, cfg.ReadyTimeout, server.MetadataCheck(meta), server.BucketCheck(store))
+	}, proxy...)...)
+	health := server.NewHealth(log, cfg.ReadyTimeout, append([]server.Check{server.MetadataCheck(meta), server.BucketCheck(store)}, proxyChecks...)...)
 	srv := cfg.newHTTPServer(health.Wrap(h), log)
 	ln, err := cfg.listen(cfg.Addr, srv, log)
 	if err != nil {
@@ -257,7 +263,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 	if msrv != nil {
 		defer msrv.Close()
 	}
-	log.Info("regkit serving", "addr", ln.Addr().String(), "tls", cfg.TLSCert != "", "storage", cfg.storageName(), "metadata", metadataName(cfg),
+	log.Info("regkit serving", "addr", ln.Addr().String(), "tls", cfg.TLSCert != "", "storage", cfg.storageName(), "metadata", metadataName(cfg), "upstream", cfg.Upstream,
 		"upload_buffer_memory", store.BufferBudget())
 	if ready != nil {
 		ready <- ln.Addr().String()

@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	ociclient "github.com/regkit/regkit/client/oci"
 	"github.com/regkit/regkit/conformance"
 	"github.com/regkit/regkit/conformance/internal/inproc"
 	"github.com/regkit/regkit/conformance/oci"
@@ -36,7 +37,7 @@ func TestOCIConformance(t *testing.T) {
 	}
 	backend := os.Getenv(inproc.BackendEnv)
 	if cfg.URL == "" && backend == "" {
-		for _, b := range inproc.Backends {
+		for _, b := range append(inproc.Backends, proxyBackend) {
 			t.Run(b, func(t *testing.T) { inproc.RunChild(t, "TestOCIConformance", b, true) })
 		}
 		return
@@ -70,14 +71,26 @@ func TestOCIConformance(t *testing.T) {
 	RunSpecs(t, "OCI conformance", suiteConfig, reporterConfig)
 }
 
+// proxyBackend is regkit's server whose registry is the Go client
+// (client/oci.Registry) of a second regkit server on file+bolt: the suite
+// pushes and pulls through the proxy.
+const proxyBackend = "proxy"
+
 // startServer starts regkit's server on backend and returns its URL.
 func startServer(t *testing.T, backend string) string {
 	t.Helper()
+	var upstream string
+	if backend == proxyBackend {
+		upstream, backend = startServer(t, "file+bolt"), "mem+mem"
+	}
 	meta, store := inproc.Open(t, backend)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts := []server.Option{server.WithLogger(log), server.WithDelete(true), server.WithAutoMount(true)}
 	if backend == authBackend {
 		opts = append(opts, server.WithAuth(newAuth(t, meta)))
+	}
+	if upstream != "" {
+		opts = append(opts, server.WithRegistry(ociclient.NewRegistry(ociclient.NewClient(upstream))))
 	}
 	srv := httptest.NewServer(server.New(meta, store, opts...))
 	t.Cleanup(srv.Close)
