@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/regkit/regkit/server/auth"
@@ -91,6 +93,37 @@ func TestAuthManifestRoundTrips(t *testing.T) {
 	for what, authz := range map[string]string{"bearer token": "Bearer " + jwt, "personal token": "token " + secret} {
 		if resp := b.send(http.MethodGet, "/v2/alice/app/manifests/v1", authz, nil, accept, mt); resp.status != http.StatusUnauthorized {
 			t.Errorf("revoked %s on B: %s", what, resp)
+		}
+	}
+}
+
+// TestOpenManifestRoundTrips counts the Redis round trips of a manifest
+// GET and HEAD by tag and by digest through the whole server (server/oci
+// over registry/local) on an open registry: exactly one each.
+func TestOpenManifestRoundTrips(t *testing.T) {
+	addr := redistest.Start(t)
+	counted := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { counted.Close() })
+	n := redistest.CountRoundTrips(counted)
+	base := newServer(t, redismeta.New(counted), "mem://")
+	cfg := []byte(`{}`)
+	cd := digest.FromBytes(cfg)
+	if resp, body := do(t, http.MethodPost, base+"/v2/alice/app/blobs/uploads/?digest="+cd.String(), bytes.NewReader(cfg)); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("push config: %d %s", resp.StatusCode, body)
+	}
+	m := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + cd.String() + `","size":2},"layers":[]}`)
+	if resp, body := do(t, http.MethodPut, base+"/v2/alice/app/manifests/v1", bytes.NewReader(m), "Content-Type", "application/vnd.oci.image.manifest.v1+json"); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("push manifest: %d %s", resp.StatusCode, body)
+	}
+	for _, ref := range []string{"v1", digest.FromBytes(m).String()} {
+		for i, method := range []string{http.MethodGet, http.MethodHead, http.MethodGet} {
+			n.Store(0)
+			if resp, body := do(t, method, base+"/v2/alice/app/manifests/"+ref, nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s %s: %d %s", method, ref, resp.StatusCode, body)
+			}
+			if got := n.Load(); got != 1 && i > 0 { // the first may open a connection
+				t.Errorf("%s manifest %s: %d Redis round trips, want 1", method, ref, got)
+			}
 		}
 	}
 }
