@@ -1,4 +1,4 @@
-package redismeta
+package redisurl
 
 import (
 	"testing"
@@ -8,7 +8,7 @@ import (
 )
 
 func TestParseSentinel(t *testing.T) {
-	c, err := newClient("redis+sentinel://user:p%40ss@s1:26379,s2:26380/mymaster/2?sentinel_password=spw&dial_timeout=3s")
+	c, err := NewClient("redis+sentinel://user:p%40ss@s1:26379,s2:26380/mymaster/2?sentinel_password=spw&dial_timeout=3s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestParseCluster(t *testing.T) {
 	if _, err := parseCluster("redis", "a:7000/1"); err == nil {
 		t.Error("cluster with db 1 accepted")
 	}
-	c, err := newClient("redis+cluster://a:7000,b:7001")
+	c, err := NewClient("redis+cluster://a:7000,b:7001")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +64,8 @@ func TestRedactURL(t *testing.T) {
 		"redis+cluster://:secret@a:1,b:2?x": "redis+cluster://:xxxxx@a:1,b:2?x",
 		"redis://h:1":                       "redis://h:1",
 	} {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -106,7 +106,7 @@ func TestOpenBounds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := newClient(tt.url)
+			c, err := NewClient(tt.url)
 			if err != nil {
 				t.Fatal(err)
 			}
