@@ -15,7 +15,8 @@ import (
 
 // TestClientGoneIsNotAnInternalError: a request whose client went away
 // (its context canceled) before the metadata store answered is recorded
-// as 499, and the log has no "internal error" for it.
+// as 499, and the log has no "internal error" for it (OCI, generic and
+// management API).
 func TestClientGoneIsNotAnInternalError(t *testing.T) {
 	meta := newMeta(t, "bolt")
 	st, err := storage.Open(context.Background(), "mem://", meta)
@@ -27,7 +28,8 @@ func TestClientGoneIsNotAnInternalError(t *testing.T) {
 	h := server.New(meta, st, server.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	for _, target := range []string{"/v2/app/manifests/v1", "/v2/app/tags/list", "/v2/app/blobs/sha256:" + strings.Repeat("a", 64)} {
+	for _, target := range []string{"/v2/app/manifests/v1", "/v2/app/tags/list", "/v2/app/blobs/sha256:" + strings.Repeat("a", 64),
+		"/api/packages/alice/generic/tool/1.0.0/tool.tgz", "/api/v1/packages/alice"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, target, nil))
 		if rec.Code != server.StatusClientClosedRequest {

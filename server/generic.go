@@ -203,8 +203,9 @@ func (s *Server) genericError(r *http.Request, err error) *generic.Error {
 		return core.GenericBodyError(err)
 	case storage.IsUnavailable(err):
 		return generic.Errorf(http.StatusServiceUnavailable, "%s", s.bucketUnavailable(r, err))
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		return generic.Errorf(http.StatusBadRequest, "request cancelled")
+	case clientGone(r, err):
+		s.opts.log.DebugContext(r.Context(), "request canceled by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+		return generic.Errorf(StatusClientClosedRequest, "the request was canceled")
 	}
 	s.opts.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	return generic.Errorf(http.StatusInternalServerError, "internal server error")
