@@ -61,9 +61,10 @@ test-deps:
 ## Redis master failover (a few minutes; not part of make test)
 SOAK_DURATION ?= 90s
 SOAK_REPORT   ?= bin/soak
+SOAK_STORAGE  ?= s3
 soak:
-	@command -v redis-server >/dev/null 2>&1 || $(MAKE) test-deps
-	$(GO) test -tags soak -count=1 -timeout 15m -v ./soak -args -duration=$(SOAK_DURATION) -report=$(abspath $(SOAK_REPORT))
+	@{ command -v redis-server && command -v $(GOBIN)/versitygw; } >/dev/null 2>&1 || $(MAKE) test-deps
+	$(GO) test -tags soak -count=1 -timeout 15m -v ./soak -args -duration=$(SOAK_DURATION) -report=$(abspath $(SOAK_REPORT)) -storage=$(SOAK_STORAGE)
 
 ## lint: gofmt, go vet and staticcheck
 lint: fmt vet staticcheck

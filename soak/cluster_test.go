@@ -236,6 +236,7 @@ type report struct {
 	FailedOps       map[string]int      `json:"failedClientOps"`
 	FailSamples     map[string][]string `json:"failedClientOpSamples"`
 	Machine         string              `json:"machine"`
+	Storage         string              `json:"storage"`
 	ProxiedFirst500 []string            `json:"-"`
 }
 
@@ -260,7 +261,7 @@ func (s *stats) summary() (n int, by map[string]int, p50, p99 float64) {
 
 func (r report) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# regkit soak report\n\n%s, %s\n\n", r.Machine, r.Duration)
+	fmt.Fprintf(&b, "# regkit soak report\n\n%s, %s, blobs on %s\n\n", r.Machine, r.Duration, r.Storage)
 	fmt.Fprintf(&b, "| measure | value |\n|---|---|\n")
 	fmt.Fprintf(&b, "| requests served (through the proxy) | %d |\n", r.Requests)
 	fmt.Fprintf(&b, "| latency p50 / p99 | %.2f ms / %.2f ms |\n", r.P50ms, r.P99ms)

@@ -32,11 +32,13 @@ import (
 	"github.com/regkit/regkit/client/generic"
 	"github.com/regkit/regkit/client/oci"
 	"github.com/regkit/regkit/server/metadata/redismeta/redistest"
+	"github.com/regkit/regkit/server/storage/emulators"
 )
 
 var (
 	duration  = flag.Duration("duration", 90*time.Second, "how long the load runs")
 	reportDir = flag.String("report", "", "directory for report.json and report.md (default: a temporary one)")
+	storageK  = flag.String("storage", "s3", "where the replicas keep blobs: s3 (one bucket on versitygw, started by the test), gcs, azure, or file (one shared directory)")
 )
 
 // image is an acknowledged push: the manifest PUT was answered 201.
@@ -255,12 +257,18 @@ func TestSoak(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildRegkit(t, dir)
 	cluster := redistest.StartClusterWithReplicas(t, 3, time.Second)
-	blobs := filepath.Join(dir, "blobs")
-	if err := os.MkdirAll(blobs, 0o755); err != nil {
-		t.Fatal(err)
+	bucketURL := "file://" + filepath.Join(dir, "blobs")
+	if *storageK == "file" {
+		if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		// One bucket on the emulator; the replicas (subprocesses) inherit
+		// the credentials Start puts in the environment.
+		bucketURL = emulators.Start(t, emulators.Kind(*storageK)).NewBucket(t)
 	}
 	args := []string{
-		"--storage", "file://" + blobs,
+		"--storage", bucketURL,
 		"--redis", "redis+cluster://" + strings.Join(cluster.Addrs(), ",") + "?dial_timeout=1s",
 		"--gc-interval", "2s", "--gc-start-delay", "1s", "--gc-grace", "0s",
 		"--upload-lease-ttl", "2s", "--log-level", "warn", "--drain-delay", "0s",
@@ -390,7 +398,7 @@ func TestSoak(t *testing.T) {
 		Duration: duration.String(), Requests: n, ByStatus: by, Proxy503: st.proxy503, P50ms: p50, P99ms: p99,
 		Images: a.kinds, Files: len(a.files), Verified: verified, Lost: lost, ServerErrors: st.fivehund,
 		ReplicaKills: kills, RedisFailover: failover, FailedOps: a.failed, FailSamples: a.samples,
-		Machine: fmt.Sprintf("%d CPUs, shared with other jobs (loaded)", runtimeCPUs()),
+		Machine: fmt.Sprintf("%d CPUs, shared with other jobs (loaded)", runtimeCPUs()), Storage: *storageK,
 	}
 	st.mu.Unlock()
 	out := *reportDir
