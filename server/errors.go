@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,20 +84,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// StatusClientClosedRequest is the status the access log and the metrics
-// record for a request whose client went away before it was answered (as
-// nginx's 499): not a server error, and nothing reaches the client anyway.
-const StatusClientClosedRequest = 499
+// StatusClientClosedRequest is the status recorded for a request whose
+// client went away before it was answered (core's: 499).
+const StatusClientClosedRequest = core.StatusClientClosedRequest
 
-// clientGone reports whether err is the request's own context ending
-// because its client went away (not a deadline of the server's).
-func clientGone(r *http.Request, err error) bool {
-	return errors.Is(r.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled)
-}
+// clientGone, errNoSpace and buffersBusy are core's.
+var clientGone = core.ClientGone
 
-// errNoSpace is the message of a request that failed because the disk
-// (of the blob store or the embedded metadata store) is full.
-const errNoSpace = "the registry's storage is full; nothing was stored. Retry later, or ask the registry's operator to free space"
+const (
+	errNoSpace  = core.ErrNoSpace
+	buffersBusy = core.BuffersBusy
+)
 
 // notFound answers paths outside every route, in the format of the
 // path's protocol (OCI JSON outside /api).
@@ -148,28 +144,22 @@ func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
+// Started reports whether the status is sent (see core.Started).
+func (w *responseWriter) Started() bool { return w.wroteHeader }
+
 // Unwrap gives http.ResponseController the underlying writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// buffersBusy is the message of a 503 for storage.ErrBuffersBusy.
-const buffersBusy = "the registry is receiving as many uploads as its memory budget allows; nothing of this request was stored, retry shortly"
-
 // RetryAfterUnavailable is the Retry-After, in seconds, of the 503 that
-// answers a request while the metadata store is unreachable.
-const RetryAfterUnavailable = 2
+// answers a request while the metadata store is unreachable (core's).
+const RetryAfterUnavailable = core.RetryAfterUnavailable
 
-// bucketUnavailable logs that the bucket could not serve r (unreachable
-// or throttling, after the SDK's retries) and returns the client's message.
 func (s *Server) bucketUnavailable(r *http.Request, err error) string {
-	s.opts.log.WarnContext(r.Context(), "bucket unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
-	return "storage temporarily unavailable; retry later"
+	return core.BucketUnavailable(s.opts.log, r, err)
 }
 
-// unavailable logs that the metadata store could not serve r and returns
-// the message for the client.
 func (s *Server) unavailable(r *http.Request, err error) string {
-	s.opts.log.WarnContext(r.Context(), "metadata store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
-	return fmt.Sprintf("the registry's metadata store is unreachable right now; nothing was changed, retry in %d seconds", RetryAfterUnavailable)
+	return core.MetadataUnavailable(s.opts.log, r, err)
 }
 
 // logRequests is the access-log middleware. It logs the path without the
