@@ -67,7 +67,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if oe.HTTPStatus() == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterUnavailable))
 	}
-	if rw, ok := w.(*responseWriter); ok && rw.wroteHeader {
+	if core.Started(w) {
 		// Headers are gone already (the body failed midway): nothing to
 		// add; the client sees a truncated body.
 		s.opts.log.WarnContext(r.Context(), "error after response started", "path", r.URL.Path, "err", err)

@@ -130,7 +130,7 @@ func (s *Server) genericRoutes(r *bunrouter.Router) {
 // writeGenericError writes err in the format of the request's API.
 func (s *Server) writeGenericError(w http.ResponseWriter, r *http.Request, err error) {
 	ge := s.genericError(r, err)
-	if rw, ok := w.(*responseWriter); ok && rw.wroteHeader {
+	if core.Started(w) {
 		s.opts.log.WarnContext(r.Context(), "error after response started", "path", r.URL.Path, "err", err)
 		return
 	}
