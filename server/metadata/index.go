@@ -42,7 +42,7 @@ const idxChunkMax = 512
 // idxChunk is a chunk record.
 type idxChunk struct {
 	N  int    `json:"n"`
-	Lo string `json:"lo,omitempty"`
+	Lo []byte `json:"lo,omitempty"` // bytes: sort keys need not be UTF-8
 }
 
 // index is one sorted index of a shard, named by its parts (any strings;
@@ -105,7 +105,7 @@ func (ix index) insert(tx driver.Tx, sk string, val []byte) error {
 	// Split: the lower half becomes a chunk of its own, ending at its
 	// last entry.
 	half := c.N / 2
-	kvs, _, err := tx.Range(tIdx, ix.prefix, ix.after(c.Lo), half)
+	kvs, _, err := tx.Range(tIdx, ix.prefix, ix.after(string(c.Lo)), half)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (ix index) insert(tx driver.Tx, sk string, val []byte) error {
 	if err := put(tx, tIdxDir, ix.dirKey(mid), idxChunk{N: len(kvs), Lo: c.Lo}); err != nil {
 		return err
 	}
-	return put(tx, tIdxDir, dk, idxChunk{N: c.N - len(kvs), Lo: mid})
+	return put(tx, tIdxDir, dk, idxChunk{N: c.N - len(kvs), Lo: []byte(mid)})
 }
 
 // after is the Range after-key of the entries above sort key lo.
@@ -137,7 +137,7 @@ func (ix index) remove(tx driver.Tx, sk string) error {
 		return put(tx, tIdxDir, dk, c)
 	}
 	if dk == ix.dirKey(idxTop) {
-		if c.Lo != "" {
+		if len(c.Lo) > 0 {
 			return put(tx, tIdxDir, dk, c) // the last chunk stays while others do
 		}
 		return tx.Delete(tIdxDir, dk)
@@ -155,7 +155,7 @@ func (ix index) remove(tx driver.Tx, sk string) error {
 	if err := decode(next[0].Value, &nc); err != nil {
 		return err
 	}
-	if nc.Lo = c.Lo; nc.N == 0 && nc.Lo == "" {
+	if nc.Lo = c.Lo; nc.N == 0 && len(nc.Lo) == 0 {
 		return tx.Delete(tIdxDir, next[0].Key)
 	}
 	return put(tx, tIdxDir, next[0].Key, nc)
@@ -177,7 +177,7 @@ func (ix index) build(tx driver.Tx, kvs []driver.KV) error {
 		if end == len(kvs) {
 			upper = idxTop
 		}
-		if err := put(tx, tIdxDir, ix.dirKey(upper), idxChunk{N: end - i, Lo: lo}); err != nil {
+		if err := put(tx, tIdxDir, ix.dirKey(upper), idxChunk{N: end - i, Lo: []byte(lo)}); err != nil {
 			return err
 		}
 		lo = upper
@@ -199,7 +199,7 @@ func (ix index) page(r driver.Reader, offset, n int) ([]driver.KV, int, error) {
 			return nil, 0, err
 		}
 		if !found && offset < total+c.N {
-			start, skip, found = c.Lo, offset-total, true
+			start, skip, found = string(c.Lo), offset-total, true
 		}
 		total += c.N
 	}
