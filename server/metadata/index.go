@@ -236,22 +236,6 @@ func (ix index) strip(kvs []driver.KV) []driver.KV {
 	return out
 }
 
-// drop removes every entry and chunk of the index.
-func (ix index) drop(tx driver.Tx) error {
-	for _, t := range []driver.Table{tIdx, tIdxDir} {
-		kvs, err := rangeAll(tx, t, ix.prefix)
-		if err != nil {
-			return err
-		}
-		for _, kv := range kvs {
-			if err := tx.Delete(t, kv.Key); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // sortKVs sorts kvs by key.
 func sortKVs(kvs []driver.KV) {
 	slices.SortFunc(kvs, func(a, b driver.KV) int { return strings.Compare(a.Key, b.Key) })
