@@ -304,23 +304,33 @@ func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.
 		if err != nil {
 			return fmt.Errorf("catalog: %w", err)
 		}
+		skipped := ""
 		for _, repo := range repos {
 			ok, err := canSee(repo)
 			if err != nil {
 				return fmt.Errorf("catalog: %w", err)
 			}
-			if ok {
-				out = append(out, repo)
-				if n > 0 && len(out) > n {
-					full = true
-					break
-				}
+			if !ok {
+				skipped = auth.Owner(repo)
+				continue
+			}
+			skipped = ""
+			out = append(out, repo)
+			if n > 0 && len(out) > n {
+				full = true
+				break
 			}
 		}
 		if !more || len(repos) == 0 {
 			break
 		}
 		last = repos[len(repos)-1]
+		if skipped != "" && strings.HasPrefix(last, skipped+"/") {
+			// The page ended inside an owner the caller cannot see: jump
+			// past its repositories (names are ASCII, below 0x7f) rather
+			// than reading them.
+			last = skipped + "/\x7f"
+		}
 	}
 	if full {
 		out = out[:n]

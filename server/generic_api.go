@@ -14,7 +14,6 @@ import (
 
 	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
-	"github.com/regkit/regkit/server/pkgversion"
 	"github.com/regkit/regkit/spec/generic"
 )
 
@@ -176,41 +175,52 @@ func (s *Server) containerRepos(ctx context.Context, owner string, n int) ([]str
 	return out, nil
 }
 
-// containerVersions returns the tags of repository repo as package
-// versions (with the manifest as their file when files is set); 404 when
-// the repository does not exist.
-func (s *Server) containerVersions(r *http.Request, owner, repo string, files bool) ([]apiPackage, error) {
-	ctx := r.Context()
-	tags, _, err := s.meta.Tags(ctx, repo, "", -1)
-	if err != nil {
-		return nil, notFoundErr(err, "container package %q not found", repo)
+// tagPage returns the tags of repository repo with their manifests,
+// newest first, from rank offset (at most n; n < 0 all), and their
+// number, from the store's tag index.
+func (s *Server) tagPage(ctx context.Context, repo string, offset, n int) ([]metadata.TaggedManifest, int, error) {
+	tl, ok := s.meta.(metadata.TagLister)
+	if !ok {
+		return nil, 0, fmt.Errorf("metadata store %T cannot page tags", s.meta)
 	}
+	return tl.TagPage(ctx, repo, offset, n)
+}
+
+// containerVersion returns tag tm of repository repo as a package
+// version (with the manifest as its file when files is set).
+func (s *Server) containerVersion(r *http.Request, u apiUser, owner, repo string, tm metadata.TaggedManifest, files bool) apiPackage {
 	name := strings.TrimPrefix(repo, generic.Key(owner)+"/")
-	u := s.user(ctx, owner)
-	out := make([]apiPackage, 0, len(tags))
-	for _, tag := range tags {
-		m, err := s.meta.GetManifest(ctx, repo, tag)
-		if errors.Is(err, metadata.ErrNotFound) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, fmt.Errorf("manifest %s:%s: %w", repo, tag, err)
-		}
-		p := apiPackage{
-			ID: stableID("container", repo, tag), Owner: u, Creator: u, Type: generic.TypeContainer, Name: name, Version: tag,
-			HTMLURL: s.htmlURL(r, owner, generic.TypeContainer, name, tag), CreatedAt: pkgTime(m.Created), created: m.Created,
-		}
-		if files {
-			sha := m.Digest.Encoded()
-			if m.Digest.Algorithm() != "sha256" {
-				sha = ""
-			}
-			p.Files = []apiFile{{ID: stableID("manifest", repo, m.Digest.String()), Size: int64(len(m.Body)), Name: m.Digest.String(),
-				SHA256: sha, ContentType: m.MediaType, CreatedAt: pkgTime(m.Created)}}
-		}
-		out = append(out, p)
+	m := tm.Manifest
+	p := apiPackage{
+		ID: stableID("container", repo, tm.Tag), Owner: u, Creator: u, Type: generic.TypeContainer, Name: name, Version: tm.Tag,
+		HTMLURL: s.htmlURL(r, owner, generic.TypeContainer, name, tm.Tag), CreatedAt: pkgTime(m.Created), created: m.Created,
 	}
-	return out, nil
+	if files {
+		sha := m.Digest.Encoded()
+		if m.Digest.Algorithm() != "sha256" {
+			sha = ""
+		}
+		p.Files = []apiFile{{ID: stableID("manifest", repo, m.Digest.String()), Size: int64(len(m.Body)), Name: m.Digest.String(),
+			SHA256: sha, ContentType: m.MediaType, CreatedAt: pkgTime(m.Created)}}
+	}
+	return p
+}
+
+// containerVersions returns one page of the tags of repository repo as
+// package versions, newest first, and the number of tags; 404 when the
+// repository does not exist.
+func (s *Server) containerVersions(r *http.Request, owner, repo string, offset, limit int) ([]apiPackage, int, error) {
+	ctx := r.Context()
+	tms, total, err := s.tagPage(ctx, repo, offset, limit)
+	if err != nil {
+		return nil, 0, notFoundErr(err, "container package %q not found", repo)
+	}
+	u := s.user(ctx, owner)
+	out := make([]apiPackage, 0, len(tms))
+	for _, tm := range tms {
+		out = append(out, s.containerVersion(r, u, owner, repo, tm, false))
+	}
+	return out, total, nil
 }
 
 // newestFirst orders API packages by creation, newest first.
@@ -258,17 +268,30 @@ func (s *Server) pkgList(w http.ResponseWriter, r *http.Request, req generic.Req
 		}
 	}
 	filter := metadata.PackageFilter{Type: generic.TypeGeneric, Query: req.Q}
-	if wantGeneric && !wantContainer {
-		vs, total, err := s.opts.generic.packages.ListPackageVersions(ctx, req.Owner, filter, offset, limit)
+	var repos []string
+	if wantContainer {
+		owned, err := s.containerRepos(ctx, req.Owner, -1)
 		if err != nil {
-			return fmt.Errorf("list packages: %w", err)
+			return err
 		}
-		items := make([]apiPackage, len(vs))
-		for i, v := range vs {
-			items[i] = s.toAPI(r, v)
+		for _, repo := range owned {
+			name := strings.TrimPrefix(repo, generic.Key(req.Owner)+"/")
+			if strings.Contains(name, generic.Key(req.Q)) && s.canReadRepo(ctx, repo) {
+				repos = append(repos, repo)
+			}
 		}
-		return writePage(w, r, req, items, total)
 	}
+	if wantGeneric && len(repos) == 0 {
+		return s.genericList(w, r, req, filter, offset, limit) // paged in the store
+	}
+	if !wantGeneric && len(repos) == 1 {
+		vs, total, err := s.containerVersions(r, req.Owner, repos[0], offset, limit) // paged in the store
+		if err != nil && !errors.Is(err, generic.ErrNotFound) {
+			return err
+		}
+		return writePage(w, r, req, vs, total)
+	}
+	// Several sources: merged here (O(the owner's versions and tags)).
 	var all []apiPackage
 	if wantGeneric {
 		vs, _, err := s.opts.generic.packages.ListPackageVersions(ctx, req.Owner, filter, 0, -1)
@@ -279,25 +302,29 @@ func (s *Server) pkgList(w http.ResponseWriter, r *http.Request, req generic.Req
 			all = append(all, s.toAPI(r, v))
 		}
 	}
-	if wantContainer {
-		repos, err := s.containerRepos(ctx, req.Owner, -1)
-		if err != nil {
+	for _, repo := range repos {
+		vs, _, err := s.containerVersions(r, req.Owner, repo, 0, -1)
+		if err != nil && !errors.Is(err, generic.ErrNotFound) {
 			return err
 		}
-		for _, repo := range repos {
-			name := strings.TrimPrefix(repo, generic.Key(req.Owner)+"/")
-			if !strings.Contains(name, generic.Key(req.Q)) || !s.canReadRepo(ctx, repo) {
-				continue
-			}
-			vs, err := s.containerVersions(r, req.Owner, repo, false)
-			if err != nil && !errors.Is(err, generic.ErrNotFound) {
-				return err
-			}
-			all = append(all, vs...)
-		}
+		all = append(all, vs...)
 	}
 	slices.SortFunc(all, newestFirst)
 	return writePage(w, r, req, metadata.PageOf(all, offset, limit), len(all))
+}
+
+// genericList writes one page of the owner's generic versions, paged in
+// the store.
+func (s *Server) genericList(w http.ResponseWriter, r *http.Request, req generic.Request, filter metadata.PackageFilter, offset, limit int) error {
+	vs, total, err := s.opts.generic.packages.ListPackageVersions(r.Context(), req.Owner, filter, offset, limit)
+	if err != nil {
+		return fmt.Errorf("list packages: %w", err)
+	}
+	items := make([]apiPackage, len(vs))
+	for i, v := range vs {
+		items[i] = s.toAPI(r, v)
+	}
+	return writePage(w, r, req, items, total)
 }
 
 // unknownType is the 404 of a package type the registry does not have.
@@ -308,39 +335,13 @@ func unknownType(t string) error {
 // containerRepo is the OCI repository of a container package.
 func containerRepo(req generic.Request) string { return generic.Key(req.Owner) + "/" + req.Name }
 
-// allVersions returns every version of the request's package, newest
-// first.
-func (s *Server) allVersions(r *http.Request, req generic.Request) ([]apiPackage, error) {
-	switch req.Type {
-	case generic.TypeGeneric:
-		vs, _, err := s.opts.generic.packages.PackageVersions(r.Context(), refOf(req), 0, -1)
-		if err != nil {
-			return nil, notFoundErr(err, "package %q not found", req.Name)
-		}
-		out := make([]apiPackage, len(vs))
-		for i, v := range vs {
-			out[i] = s.toAPI(r, v)
-		}
-		return out, nil
-	case generic.TypeContainer:
-		vs, err := s.containerVersions(r, req.Owner, containerRepo(req), false)
-		if err != nil {
-			return nil, err
-		}
-		if len(vs) == 0 {
-			return nil, generic.Errorf(http.StatusNotFound, "container package %q has no tags", req.Name)
-		}
-		slices.SortFunc(vs, newestFirst)
-		return vs, nil
-	}
-	return nil, unknownType(req.Type)
-}
-
-// pkgVersions lists the versions of a package, newest first.
+// pkgVersions lists the versions of a package, newest first, paged in
+// the store.
 func (s *Server) pkgVersions(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	page, limit := req.PageLimit()
 	offset := (page - 1) * limit
-	if req.Type == generic.TypeGeneric {
+	switch req.Type {
+	case generic.TypeGeneric:
 		vs, total, err := s.opts.generic.packages.PackageVersions(r.Context(), refOf(req), offset, limit)
 		if err != nil {
 			return notFoundErr(err, "package %q not found", req.Name)
@@ -350,12 +351,17 @@ func (s *Server) pkgVersions(w http.ResponseWriter, r *http.Request, req generic
 			items[i] = s.toAPI(r, v)
 		}
 		return writePage(w, r, req, items, total)
+	case generic.TypeContainer:
+		vs, total, err := s.containerVersions(r, req.Owner, containerRepo(req), offset, limit)
+		if err != nil {
+			return err
+		}
+		if total == 0 {
+			return generic.Errorf(http.StatusNotFound, "container package %q has no tags", req.Name)
+		}
+		return writePage(w, r, req, vs, total)
 	}
-	all, err := s.allVersions(r, req)
-	if err != nil {
-		return err
-	}
-	return writePage(w, r, req, metadata.PageOf(all, offset, limit), len(all))
+	return unknownType(req.Type)
 }
 
 // version returns one version with its files.
@@ -368,16 +374,22 @@ func (s *Server) version(r *http.Request, req generic.Request) (apiPackage, erro
 		}
 		return s.toAPI(r, v), nil
 	case generic.TypeContainer:
-		vs, err := s.containerVersions(r, req.Owner, containerRepo(req), true)
+		repo := containerRepo(req)
+		if _, _, err := s.meta.Tags(r.Context(), repo, "", 0); err != nil {
+			return apiPackage{}, notFoundErr(err, "container package %q not found", repo)
+		}
+		var (
+			m   metadata.Manifest
+			err = metadata.ErrNotFound
+		)
+		if !strings.Contains(req.Version, ":") { // a tag, never a digest
+			m, err = s.meta.GetManifest(r.Context(), repo, req.Version)
+		}
 		if err != nil {
-			return apiPackage{}, err
+			return apiPackage{}, notFoundErr(err, "tag %q of container package %q not found", req.Version, req.Name)
 		}
-		for _, v := range vs {
-			if v.Version == req.Version {
-				return v, nil
-			}
-		}
-		return apiPackage{}, generic.Errorf(http.StatusNotFound, "tag %q of container package %q not found", req.Version, req.Name)
+		tm := metadata.TaggedManifest{Tag: req.Version, Manifest: m}
+		return s.containerVersion(r, s.user(r.Context(), req.Owner), req.Owner, repo, tm, true), nil
 	}
 	return apiPackage{}, unknownType(req.Type)
 }
@@ -429,30 +441,41 @@ func (s *Server) pkgDelete(w http.ResponseWriter, r *http.Request, req generic.R
 
 // pkgLatest answers the latest version: the highest SemVer precedence
 // (stable releases before pre-releases) when every version is SemVer,
-// else the newest. latest_rule says which rule applied.
+// else the newest. latest_rule says which rule applied. The store keeps
+// the order, so this costs the same for any number of versions.
 func (s *Server) pkgLatest(w http.ResponseWriter, r *http.Request, req generic.Request) error {
-	all, err := s.allVersions(r, req)
-	if err != nil {
-		return err
-	}
-	names := make([]string, len(all))
-	for i, v := range all {
-		names[i] = v.Version
-	}
-	i, ok := pkgversion.LatestSemVer(names)
-	rule := generic.LatestSemVer
-	if !ok {
-		i, rule = 0, generic.LatestNewest
-	}
-	latest := all[i]
-	if req.Type == generic.TypeGeneric {
-		c := req
-		c.Version = latest.Version
-		if latest, err = s.version(r, c); err != nil {
-			return err
+	var (
+		latest apiPackage
+		semver bool
+	)
+	switch req.Type {
+	case generic.TypeGeneric:
+		v, sv, err := s.opts.generic.packages.LatestPackageVersion(r.Context(), refOf(req))
+		if err != nil {
+			return notFoundErr(err, "package %q not found", req.Name)
 		}
+		latest, semver = s.toAPI(r, v), sv
+	case generic.TypeContainer:
+		tl, ok := s.meta.(metadata.TagLister)
+		if !ok {
+			return fmt.Errorf("metadata store %T cannot answer latest tags", s.meta)
+		}
+		repo := containerRepo(req)
+		tm, sv, err := tl.LatestTag(r.Context(), repo)
+		if err != nil {
+			if _, _, terr := s.meta.Tags(r.Context(), repo, "", 0); terr != nil {
+				return notFoundErr(terr, "container package %q not found", repo)
+			}
+			return notFoundErr(err, "container package %q has no tags", req.Name)
+		}
+		latest, semver = s.containerVersion(r, s.user(r.Context(), req.Owner), req.Owner, repo, tm, false), sv
+	default:
+		return unknownType(req.Type)
 	}
-	latest.LatestRule = rule
+	latest.LatestRule = generic.LatestNewest
+	if semver {
+		latest.LatestRule = generic.LatestSemVer
+	}
 	return core.WriteJSON(w, r, http.StatusOK, "application/json; charset=utf-8", latest)
 }
 

@@ -32,6 +32,10 @@ type repoMeta struct {
 	Listed string `json:"l,omitempty"`
 	// All reports that the catalog's list of every repository has it.
 	All bool `json:"a,omitempty"`
+	// Indexed reports that the tag indexes are built (db_taglist.go);
+	// NonSemVer counts the tags that are not SemVer.
+	Indexed   bool `json:"x,omitempty"`
+	NonSemVer int  `json:"ns,omitempty"`
 }
 
 // errAbsent stops a transaction that found no record where the caller

@@ -52,11 +52,16 @@ func putManifestTx(tx driver.Tx, db *DB, m Manifest, tags []string, token string
 	if token != "" {
 		meta.Listed, meta.All = token, true
 	}
-	_, exists, err := tx.Get(tManifest, string(m.Digest))
+	if err := db.ensureRepoIndex(tx, &meta); err != nil {
+		return err
+	}
+	stored, exists, err := get[Manifest](tx, tManifest, string(m.Digest))
 	if err != nil {
 		return err
 	}
-	if !exists {
+	if exists {
+		m.Created = stored.Created
+	} else {
 		m.Created = utc(m.Created)
 		if m.Created.IsZero() {
 			m.Created = utc(tx.Now())
@@ -72,6 +77,9 @@ func putManifestTx(tx driver.Tx, db *DB, m Manifest, tags []string, token string
 		}
 	}
 	for _, t := range tags {
+		if err := db.moveTag(tx, &meta, t, m); err != nil {
+			return err
+		}
 		if err := tx.Put(tTag, t, []byte(m.Digest)); err != nil {
 			return err
 		}
@@ -116,6 +124,9 @@ func (db *DB) DeleteManifest(ctx context.Context, repo string, d digest.Digest) 
 		if err != nil {
 			return err
 		}
+		if err := db.ensureRepoIndex(tx, &meta); err != nil {
+			return err
+		}
 		meta.Usage -= int64(len(m.Body))
 		if err := tx.Delete(tManifest, string(d)); err != nil {
 			return err
@@ -126,6 +137,9 @@ func (db *DB) DeleteManifest(ctx context.Context, repo string, d digest.Digest) 
 		}
 		for _, kv := range tags {
 			if string(kv.Value) == string(d) {
+				if err := db.unindexTag(tx, &meta, kv.Key, m.Created); err != nil {
+					return err
+				}
 				if err := tx.Delete(tTag, kv.Key); err != nil {
 					return err
 				}
@@ -143,14 +157,31 @@ func (db *DB) DeleteManifest(ctx context.Context, repo string, d digest.Digest) 
 // DeleteTag implements Manifests.
 func (db *DB) DeleteTag(ctx context.Context, repo, tag string) error {
 	return db.update(ctx, shardRepo(repo), func(tx driver.Tx) error {
-		_, ok, err := tx.Get(tTag, tag)
+		d, ok, err := tx.Get(tTag, tag)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return notFound("tag %s in %s", tag, repo)
 		}
-		return tx.Delete(tTag, tag)
+		if err := tx.Delete(tTag, tag); err != nil || db.noIndex {
+			return err
+		}
+		meta, err := db.meta(tx)
+		if err != nil {
+			return err
+		}
+		if !meta.Indexed {
+			return db.ensureRepoIndex(tx, &meta) // builds without the tag
+		}
+		m, _, err := get[Manifest](tx, tManifest, string(d))
+		if err != nil {
+			return err
+		}
+		if err := db.unindexTag(tx, &meta, tag, m.Created); err != nil {
+			return err
+		}
+		return put(tx, tMeta, "", meta)
 	})
 }
 

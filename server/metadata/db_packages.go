@@ -32,6 +32,18 @@ type verRec struct {
 // ownerMeta is an owner's package usage.
 type ownerMeta struct {
 	Usage int64 `json:"u,omitempty"`
+	// Indexed reports that the owner's list indexes are built (stores
+	// written before them are indexed on first use, ensureOwnerIndex).
+	Indexed bool `json:"x,omitempty"`
+}
+
+// pkgRec is a stored package: Package with the counts of its versions.
+type pkgRec struct {
+	Package
+	// Versions counts the package's versions, NonSemVer those that are
+	// not SemVer (latest is by SemVer while it is 0).
+	Versions  int `json:"nv,omitempty"`
+	NonSemVer int `json:"ns,omitempty"`
 }
 
 func pkgKey(ref PackageRef) string { return PackageKey(ref.Type) + "\x00" + PackageKey(ref.Name) }
@@ -58,8 +70,8 @@ func files(r driver.Reader, vk string) ([]PackageFile, error) {
 }
 
 // lookup reads the package and version of ref.
-func lookup(r driver.Reader, ref PackageRef) (p Package, pok bool, v verRec, vok bool, err error) {
-	if p, pok, err = get[Package](r, tPackage, pkgKey(ref)); err != nil || !pok {
+func lookup(r driver.Reader, ref PackageRef) (p pkgRec, pok bool, v verRec, vok bool, err error) {
+	if p, pok, err = get[pkgRec](r, tPackage, pkgKey(ref)); err != nil || !pok {
 		return
 	}
 	v, vok, err = get[verRec](r, tVersion, verKey(ref))
@@ -96,6 +108,9 @@ func (db *DB) PutPackageFile(ctx context.Context, ref PackageRef, f PackageFile,
 	}
 	var out PackageVersion
 	err = db.owner(ctx, ref, func(tx driver.Tx) error {
+		if err := db.ensureOwnerIndex(tx); err != nil {
+			return err
+		}
 		p, pok, v, vok, err := lookup(tx, ref)
 		if err != nil {
 			return err
@@ -113,14 +128,17 @@ func (db *DB) PutPackageFile(ctx context.Context, ref PackageRef, f PackageFile,
 		}
 		now := utc(tx.Now())
 		if !pok {
-			p = Package{ID: base, Owner: ref.Owner, Type: ref.Type, Name: ref.Name, SemVer: opts.SemVer, Creator: opts.Creator, Created: now}
-			if err := put(tx, tPackage, pkgKey(ref), p); err != nil {
-				return err
-			}
+			p = pkgRec{Package: Package{ID: base, Owner: ref.Owner, Type: ref.Type, Name: ref.Name, SemVer: opts.SemVer, Creator: opts.Creator, Created: now}}
 		}
 		if !vok {
 			v = verRec{PackageVersion: PackageVersion{ID: base + 1, Version: ref.Version, Creator: opts.Creator, Created: now}}
 			if err := put(tx, tVersion, verKey(ref), v); err != nil {
+				return err
+			}
+			if err := db.indexVersion(tx, &p, ref, v.ID, true); err != nil {
+				return err
+			}
+			if err := put(tx, tPackage, pkgKey(ref), p); err != nil {
 				return err
 			}
 		}
@@ -134,7 +152,7 @@ func (db *DB) PutPackageFile(ctx context.Context, ref PackageRef, f PackageFile,
 		if err := addOwnerUsage(tx, f.Size); err != nil {
 			return err
 		}
-		out, err = full(tx, p, v, verKey(ref), true)
+		out, err = full(tx, p.Package, v, verKey(ref), true)
 		return err
 	})
 	return out, err
@@ -168,7 +186,7 @@ func (db *DB) GetPackageVersion(ctx context.Context, ref PackageRef) (PackageVer
 		} else if !vok {
 			return notFound("version %s of %s/%s", ref.Version, ref.Owner, ref.Name)
 		}
-		out, err = full(r, p, v, verKey(ref), true)
+		out, err = full(r, p.Package, v, verKey(ref), true)
 		return err
 	})
 	return out, err
@@ -183,15 +201,21 @@ func (db *DB) GetPackageFile(ctx context.Context, ref PackageRef, filename strin
 	return f, err
 }
 
-// dropVersion deletes the version of ref (its files already gone) and the
-// package when it was its last version.
-func dropVersion(tx driver.Tx, ref PackageRef) error {
+// dropVersion deletes version v of ref (its files already gone) from
+// the package p and its indexes, and the package when it was its last
+// version.
+func (db *DB) dropVersion(tx driver.Tx, p pkgRec, ref PackageRef, v verRec) error {
 	if err := tx.Delete(tVersion, verKey(ref)); err != nil {
 		return err
 	}
-	rest, _, err := tx.Range(tVersion, pkgKey(ref)+"\x00", "", 1)
-	if err != nil || len(rest) > 0 {
+	if err := db.indexVersion(tx, &p, ref, v.ID, false); err != nil {
 		return err
+	}
+	rest, _, err := tx.Range(tVersion, pkgKey(ref)+"\x00", "", 1)
+	if err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return put(tx, tPackage, pkgKey(ref), p)
 	}
 	return tx.Delete(tPackage, pkgKey(ref))
 }
@@ -203,6 +227,9 @@ func (db *DB) DeletePackageFile(ctx context.Context, ref PackageRef, filename st
 		dropped bool
 	)
 	err := db.owner(ctx, ref, func(tx driver.Tx) error {
+		if err := db.ensureOwnerIndex(tx); err != nil {
+			return err
+		}
 		fk := verKey(ref) + "\x00" + PackageKey(filename)
 		var (
 			ok  bool
@@ -223,7 +250,11 @@ func (db *DB) DeletePackageFile(ctx context.Context, ref PackageRef, filename st
 		if dropped = err == nil && len(rest) == 0; !dropped {
 			return err
 		}
-		return dropVersion(tx, ref)
+		p, _, v, _, err := lookup(tx, ref)
+		if err != nil {
+			return err
+		}
+		return db.dropVersion(tx, p, ref, v)
 	})
 	return f, dropped, err
 }
@@ -232,13 +263,16 @@ func (db *DB) DeletePackageFile(ctx context.Context, ref PackageRef, filename st
 func (db *DB) DeletePackageVersion(ctx context.Context, ref PackageRef) (PackageVersion, error) {
 	var out PackageVersion
 	err := db.owner(ctx, ref, func(tx driver.Tx) error {
+		if err := db.ensureOwnerIndex(tx); err != nil {
+			return err
+		}
 		p, _, v, vok, err := lookup(tx, ref)
 		if err != nil {
 			return err
 		} else if !vok {
 			return notFound("version %s of %s/%s", ref.Version, ref.Owner, ref.Name)
 		}
-		if out, err = full(tx, p, v, verKey(ref), true); err != nil {
+		if out, err = full(tx, p.Package, v, verKey(ref), true); err != nil {
 			return err
 		}
 		var size int64
@@ -251,7 +285,7 @@ func (db *DB) DeletePackageVersion(ctx context.Context, ref PackageRef) (Package
 		if err := addOwnerUsage(tx, -size); err != nil {
 			return err
 		}
-		return dropVersion(tx, ref)
+		return db.dropVersion(tx, p, ref, v)
 	})
 	return out, err
 }
@@ -301,81 +335,10 @@ func (db *DB) AddPackageDownloads(ctx context.Context, counts map[PackageRef]int
 	})
 }
 
-// versionsOf returns the versions of package p at pk, without files.
-func versionsOf(r driver.Reader, p Package, pk string) ([]PackageVersion, error) {
-	kvs, err := rangeAll(r, tVersion, pk+"\x00")
-	if err != nil {
-		return nil, err
-	}
-	out := make([]PackageVersion, 0, len(kvs))
-	for _, kv := range kvs {
-		var v verRec
-		if err := decode(kv.Value, &v); err != nil {
-			return nil, err
-		}
-		pv, _ := full(r, p, v, "", false)
-		out = append(out, pv)
-	}
-	return out, nil
-}
-
-func newestFirst(a, b PackageVersion) int { return cmp.Compare(b.ID, a.ID) }
-
-// PackageVersions implements Packages.
-func (db *DB) PackageVersions(ctx context.Context, ref PackageRef, offset, limit int) ([]PackageVersion, int, error) {
-	var all []PackageVersion
-	err := db.view(ctx, shardOwner(PackageKey(ref.Owner)), func(r driver.Reader) error {
-		p, ok, err := get[Package](r, tPackage, pkgKey(ref))
-		if err != nil {
-			return err
-		} else if !ok {
-			return notFound("package %s/%s/%s", ref.Owner, ref.Type, ref.Name)
-		}
-		all, err = versionsOf(r, p, pkgKey(ref))
-		return err
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	slices.SortFunc(all, newestFirst)
-	return PageOf(all, offset, limit), len(all), nil
-}
-
-// ListPackageVersions implements Packages.
-func (db *DB) ListPackageVersions(ctx context.Context, owner string, filter PackageFilter, offset, limit int) ([]PackageVersion, int, error) {
-	all := []PackageVersion{}
-	err := db.view(ctx, shardOwner(PackageKey(owner)), func(r driver.Reader) error {
-		pkgs, err := rangeAll(r, tPackage, "")
-		if err != nil {
-			return err
-		}
-		for _, kv := range pkgs {
-			var p Package
-			if err := decode(kv.Value, &p); err != nil {
-				return err
-			}
-			if !filter.Match(p.Type, p.Name) {
-				continue
-			}
-			vs, err := versionsOf(r, p, kv.Key)
-			if err != nil {
-				return err
-			}
-			all = append(all, vs...)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	slices.SortFunc(all, newestFirst)
-	return PageOf(all, offset, limit), len(all), nil
-}
-
 // LinkPackage implements Packages.
 func (db *DB) LinkPackage(ctx context.Context, ref PackageRef, repository string) error {
 	return db.owner(ctx, ref, func(tx driver.Tx) error {
-		p, ok, err := get[Package](tx, tPackage, pkgKey(ref))
+		p, ok, err := get[pkgRec](tx, tPackage, pkgKey(ref))
 		if err != nil {
 			return err
 		} else if !ok {

@@ -29,10 +29,25 @@
 //     package upload record of the same ID (so DeleteUpload removes both
 //     atomically). uploadidx lists the session IDs (ExpiredUploads).
 //   - owner:<owner key> — an owner's packages, versions, files and package
-//     usage. pkgindex lists the owners (PackageBlobs) and draws IDs.
+//     usage, and the list indexes of its versions (below). pkgindex lists
+//     the owners (PackageBlobs) and draws IDs.
 //   - identity — accounts, memberships and tokens (uniqueness of names and
 //     token hashes spans them; identity writes are rare).
 //   - lease:<name>, ns:<namespace> (reservations), counter:<key>.
+//
+// # List indexes
+//
+// Listings that page by offset (the management API's package listing,
+// versions of a package, the container view of a repository) and latest
+// read sorted indexes (index.go) kept in the shard of what they list and
+// changed in the same transactions: per owner, per owner and type and per
+// package (versions newest first; SemVer versions latest first), and per
+// repository (tags by newest manifest; SemVer tags latest first). An
+// index counts its entries in chunks, so a page at any offset is two
+// Ranges and the records one GetMany; latest is one Get and one Range.
+// Shards written before the indexes existed carry no index marker in
+// their meta record: the first write, or the first read that finds an
+// empty index, builds the shard's indexes in one transaction.
 //
 // Records are CBOR of whole Go structs (keys from their json tags): bytes
 // stay bytes, unknown keys are skipped, and fields added to the structs
@@ -104,7 +119,9 @@
 // and RepoBlob one Get; a tags or catalog page one Range (an empty tags
 // page reads the meta record too, to tell an unknown repository);
 // AcquireUpload and ReleaseUpload one Update; PutManifest one Update on a
-// listed repository; LinkBlob three (four on a repository's first link).
+// listed repository; LinkBlob three (four on a repository's first link);
+// a page of versions or of the container view two Ranges and one or two
+// GetMany, whatever the offset.
 //
 // Driver errors wrapping driver.ErrUnavailable, and transactions that
 // keep conflicting (driver.ErrConflict after the retries), are returned

@@ -208,6 +208,11 @@ type Packages interface {
 	// that passes filter, newest first, paged like PackageVersions; an
 	// empty, non-nil slice when none (also for an unknown owner).
 	ListPackageVersions(ctx context.Context, owner string, filter PackageFilter, offset, limit int) (versions []PackageVersion, total int, err error)
+	// LatestPackageVersion returns the latest version of the package of
+	// ref (Version ignored), with its files: when every version is SemVer
+	// the highest by the SemVer rule (semver true, see pkgversion), else
+	// the newest. ErrNotFound when the package does not exist.
+	LatestPackageVersion(ctx context.Context, ref PackageRef) (v PackageVersion, semver bool, err error)
 	// LinkPackage sets the Repository of the package of ref ("" unlinks).
 	// ErrNotFound when the package does not exist.
 	LinkPackage(ctx context.Context, ref PackageRef, repository string) error

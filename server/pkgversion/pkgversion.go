@@ -7,6 +7,8 @@
 package pkgversion
 
 import (
+	"encoding/binary"
+	"strconv"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -75,4 +77,54 @@ func better(v, w *semver.Version, s, t string) bool {
 		return vs
 	}
 	return compare(v, w, s, t) > 0
+}
+
+// LatestKey returns a byte string for a SemVer version s such that the
+// keys of versions, in ascending byte order, list them latest first by
+// the SemVer rule: stable releases before pre-releases, then by
+// precedence (highest first), ties broken like Compare (the greater
+// string first). A store keeps versions sorted by it to answer latest
+// with one read. ok is false when s is not SemVer. Keys never start with
+// 0xff.
+func LatestKey(s string) (key string, ok bool) {
+	v, ok := Parse(s)
+	if !ok {
+		return "", false
+	}
+	b := make([]byte, 0, 64)
+	pre := v.Prerelease()
+	if pre == "" {
+		b = append(b, '0')
+	} else {
+		b = append(b, '1')
+	}
+	for _, n := range []uint64{v.Major(), v.Minor(), v.Patch()} {
+		b = binary.BigEndian.AppendUint64(b, ^n)
+	}
+	if pre != "" {
+		for _, id := range strings.Split(pre, ".") {
+			if n, err := strconv.ParseUint(id, 10, 64); err == nil {
+				// Numeric identifiers have lower precedence than
+				// alphanumeric ones (numbers beyond 64 bits compare as
+				// strings in semver/v3, so they are alphanumeric here).
+				b = append(b, 2)
+				b = binary.BigEndian.AppendUint64(b, ^n)
+			} else {
+				b = append(append(b, 1), invert(nil, id)...)
+				b = append(b, 0xff)
+			}
+		}
+		b = append(b, 3) // fewer identifiers: lower precedence, later
+	}
+	b = append(invert(b, s), 0xff)
+	return string(b), true
+}
+
+// invert appends the complement of every byte of s to b (descending
+// order of strings of one length, and of ASCII strings ended by 0xff).
+func invert(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		b = append(b, ^s[i])
+	}
+	return b
 }

@@ -117,3 +117,38 @@ func FuzzIsSemVer(f *testing.F) {
 		}
 	})
 }
+
+// TestLatestKey checks that ordering by LatestKey is the latest rule:
+// for every pair of versions, the one LatestSemVer picks has the lower
+// key, and the first of a sorted list is LatestSemVer's choice.
+func TestLatestKey(t *testing.T) {
+	vs := []string{
+		"1.0.0", "v1.0.0", "1.0.0+b", "v1.0.0+b", "0.9.9", "1.0.1", "1.10.0", "1.9.0", "2.0.0-rc.1",
+		"2.0.0-rc.2", "2.0.0-rc.10", "2.0.0-rc", "2.0.0-rc.1.x", "2.0.0-alpha", "2.0.0-alpha.1",
+		"2.0.0-alpha.beta", "2.0.0-beta", "2.0.0-beta.2", "2.0.0-beta.11", "2.0.0-1", "2.0.0-2", "2.0.0-10",
+		"2.0.0-a-b", "2.0.0-A", "18446744073709551615.0.0", "18446744073709551614.1.1", "0.0.0-0",
+		"1.0.0-99999999999999999999999", "1.0.0-100000000000000000000000",
+	}
+	for _, a := range vs {
+		ka, ok := LatestKey(a)
+		if !ok || ka == "" || ka[0] == 0xff {
+			t.Fatalf("LatestKey(%q) = %q, %v", a, ka, ok)
+		}
+		for _, b := range vs {
+			kb, _ := LatestKey(b)
+			i, _ := LatestSemVer([]string{a, b})
+			if a == b {
+				if ka != kb {
+					t.Fatalf("LatestKey(%q) not stable", a)
+				}
+				continue
+			}
+			if (i == 0) != (ka < kb) {
+				t.Errorf("latest of %q, %q is %q but keys order %v", a, b, []string{a, b}[i], ka < kb)
+			}
+		}
+	}
+	if _, ok := LatestKey("1.0"); ok {
+		t.Error("LatestKey accepts a non-SemVer version")
+	}
+}

@@ -7,8 +7,8 @@ import (
 	"github.com/regkit/regkit/server/metadata/driver"
 )
 
-// RunDriver runs every contract runner (Run, RunIdentity, RunPackages and
-// RunCounter) against metadata.New over the drivers newDriver returns. It
+// RunDriver runs every contract runner (Run, RunIdentity, RunPackages,
+// RunListings and RunCounter) against metadata.New over the drivers newDriver returns. It
 // is what a driver's test calls:
 //
 //	func TestContract(t *testing.T) {
@@ -47,6 +47,7 @@ func RunDriver(t *testing.T, newDriver func(t *testing.T) driver.Driver) {
 	t.Run("Packages", func(t *testing.T) {
 		RunPackages(t, func(t *testing.T) metadata.Packages { return closing(t) })
 	})
+	t.Run("Listings", func(t *testing.T) { RunListings(t, newDriver) })
 	t.Run("Counter", func(t *testing.T) {
 		t.Parallel()
 		RunCounter(t, closing(t))

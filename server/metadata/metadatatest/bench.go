@@ -1,0 +1,147 @@
+package metadatatest
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/regkit/regkit/server/metadata"
+)
+
+// BenchListings measures page 1 and a deep page (rank 99,900, page 1,000
+// of 100) of every listing at 100,000 entries on db: the catalog and the
+// tags (by last), the container view (TagPage), the package listing of an
+// owner and the versions of a package (by offset), and latest of a
+// package and of a repository. Both pages must cost the same. Setup
+// writes the entries through db (several minutes on Redis).
+func BenchListings(b *testing.B, db *metadata.DB) {
+	const entries, page = 100_000, 100
+	deep := entries - page
+	ctx := b.Context()
+	manifest := func(i int) metadata.Manifest {
+		body := fmt.Appendf(nil, `{"schemaVersion":2,"n":%d}`, i)
+		return metadata.Manifest{Digest: digest.FromBytes(body), MediaType: "application/vnd.oci.image.manifest.v1+json", Body: body}
+	}
+	parallel := func(n int, fn func(i int) error) {
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < n; i += 4 {
+					if err := fn(i); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	repoName := func(i int) string { return fmt.Sprintf("o%03d/r%06d", i%1000, i) }
+	parallel(entries, func(i int) error { return db.PutManifest(ctx, repoName(i), manifest(i), "v1") })
+	const repo, owner = "big/app", "big"
+	tag := func(i int) string { return fmt.Sprintf("1.%d.%d", i/1000, i%1000) }
+	for i := 0; i < entries; i += 1000 {
+		tags := make([]string, 1000)
+		for j := range tags {
+			tags[j] = tag(i + j)
+		}
+		if err := db.PutManifest(ctx, repo, manifest(entries+i/1000), tags...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pkg := metadata.PackageRef{Owner: owner, Type: "generic", Name: "tool"}
+	for i := range entries {
+		r := pkg
+		r.Version = tag(i)
+		f := metadata.PackageFile{Name: "f", Size: 1, SHA256: fmt.Sprintf("%064x", i)}
+		if _, err := db.PutPackageFile(ctx, r, f, metadata.PutFileOptions{SemVer: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	repos, _, err := db.Repositories(ctx, "", -1)
+	if err != nil || len(repos) != entries+1 {
+		b.Fatalf("repositories: %d, %v", len(repos), err)
+	}
+	tags, _, err := db.Tags(ctx, repo, "", -1)
+	if err != nil || len(tags) != entries {
+		b.Fatalf("tags: %d, %v", len(tags), err)
+	}
+	type list struct {
+		name string
+		page func(first bool) (int, error)
+	}
+	at := func(first bool) int {
+		if first {
+			return 0
+		}
+		return deep
+	}
+	lists := []list{
+		{"catalog", func(first bool) (int, error) {
+			last := ""
+			if !first {
+				last = repos[deep-1]
+			}
+			rs, _, err := db.Repositories(ctx, last, page)
+			return len(rs), err
+		}},
+		{"tags", func(first bool) (int, error) {
+			last := ""
+			if !first {
+				last = tags[deep-1]
+			}
+			ts, _, err := db.Tags(ctx, repo, last, page)
+			return len(ts), err
+		}},
+		{"container-view", func(first bool) (int, error) {
+			tms, _, err := db.TagPage(ctx, repo, at(first), page)
+			return len(tms), err
+		}},
+		{"package-listing", func(first bool) (int, error) {
+			vs, _, err := db.ListPackageVersions(ctx, owner, metadata.PackageFilter{Type: "generic"}, at(first), page)
+			return len(vs), err
+		}},
+		{"generic-versions", func(first bool) (int, error) {
+			vs, _, err := db.PackageVersions(ctx, pkg, at(first), page)
+			return len(vs), err
+		}},
+	}
+	for _, l := range lists {
+		for _, first := range []bool{true, false} {
+			name := l.name + "/page-1"
+			if !first {
+				name = l.name + "/page-1000"
+			}
+			b.Run(name, func(b *testing.B) {
+				for range b.N {
+					if n, err := l.page(first); err != nil || n != page {
+						b.Fatalf("%s: %d entries, %v", name, n, err)
+					}
+				}
+			})
+		}
+	}
+	b.Run("latest/package", func(b *testing.B) {
+		for range b.N {
+			if v, _, err := db.LatestPackageVersion(ctx, pkg); err != nil || v.Version != tag(entries-1) {
+				b.Fatalf("latest %s, %v", v.Version, err)
+			}
+		}
+	})
+	b.Run("latest/container", func(b *testing.B) {
+		for range b.N {
+			if tm, _, err := db.LatestTag(ctx, repo); err != nil || tm.Tag != tag(entries-1) {
+				b.Fatalf("latest %s, %v", tm.Tag, err)
+			}
+		}
+	})
+}
