@@ -347,5 +347,11 @@ func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error
 	if s.opts.auth != nil {
 		service = s.opts.auth.Service()
 	}
-	core.WriteAPIError(w, r, err, s.opts.log, service, s.writeGenericError)
+	core.WriteAPIError(w, r, err, s.opts.log, service, s.generic.WriteError)
+}
+
+// exempt reports whether ctx's request acts for a site admin, whom
+// quotas and file-size limits do not apply to.
+func (s *Server) exempt(ctx context.Context) bool {
+	return s.opts.auth != nil && principal(ctx).Principal.SiteAdmin()
 }

@@ -74,7 +74,7 @@ func (s *Server) recoverPanic(w *responseWriter, r *http.Request) {
 // router's not-found answers).
 func (s *Server) writeEarly(w http.ResponseWriter, r *http.Request, status int, code oci.Code, msg string) {
 	if isAPIPath(r.URL.Path) {
-		s.writeGenericError(w, r, generic.Errorf(status, "%s", msg))
+		s.generic.WriteError(w, r, generic.Errorf(status, "%s", msg))
 		return
 	}
 	s.writeError(w, r, code.Errorf("%s", msg).WithStatus(status))

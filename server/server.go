@@ -16,6 +16,7 @@ import (
 	"github.com/regkit/regkit/registry/local"
 	"github.com/regkit/regkit/server/accounts"
 	"github.com/regkit/regkit/server/auth"
+	genericapi "github.com/regkit/regkit/server/generic"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/metrics"
 	ociapi "github.com/regkit/regkit/server/oci"
@@ -38,9 +39,9 @@ type Server struct {
 	store    *storage.Store
 	opts     options
 	router   *bunrouter.Router
-	registry registry.Interface    // what the OCI API serves: registry/local, or WithRegistry's
-	oci      *ociapi.API           // the OCI API (server/oci) over registry
-	generic  bunrouter.HandlerFunc // the generic and management APIs' dispatcher (generic.go)
+	registry registry.Interface // what the OCI API serves: registry/local, or WithRegistry's
+	oci      *ociapi.API        // the OCI API (server/oci) over registry
+	generic  *genericapi.API    // the generic and management APIs (server/generic)
 }
 
 type options struct {
@@ -54,7 +55,7 @@ type options struct {
 	quota             *quota.Checker
 	now               func() time.Time
 	auth              *auth.Service
-	generic           genericOptions // see generic.go
+	generic           genericOptions // see packages.go
 	minBodyRate       int64          // see body.go
 	minBodyWindow     time.Duration
 	metrics           *metrics.Metrics // see metrics.go
@@ -156,11 +157,19 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 		r.Handle(m, "/v2/*path", v2)
 	}
 	s.router = r
-	s.genericRoutes(r) // generic.go: /api/packages and /api/v1/packages
-	s.metricsRoute(r)  // metrics.go: GET /metrics (auth mode tokens, site admins)
+	if s.opts.generic.packages == nil {
+		if p, ok := meta.(metadata.Packages); ok {
+			s.opts.generic.packages = p
+		}
+	}
+	s.generic = genericapi.New(genericapi.Config{Meta: meta, Store: store, Packages: s.opts.generic.packages,
+		Auth: s.opts.auth, Quota: s.opts.quota, Log: s.opts.log, MaxFileSize: s.opts.generic.maxFileSize,
+		DeleteEnabled: s.opts.deleteEnabled, RedirectTTL: s.opts.redirectTTL})
+	s.generic.Routes(r) // /api/packages and /api/v1/packages
+	s.metricsRoute(r)   // metrics.go: GET /metrics (auth mode tokens, site admins)
 	if s.opts.auth != nil {
 		accounts.New(accounts.Config{Meta: meta, Auth: s.opts.auth, Packages: s.opts.generic.packages,
-			Log: s.opts.log, Unavailable: s.writeGenericError}).Routes(r)
+			Log: s.opts.log, Unavailable: s.generic.WriteError}).Routes(r)
 	}
 	return s
 }
@@ -184,8 +193,8 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r bunrouter.Request) er
 	switch {
 	case isOCIPath(r.URL.Path):
 		return s.errors(s.oci.Dispatch)(w, r)
-	case s.generic != nil && (strings.HasPrefix(r.URL.Path, generic.PackagesPrefix) || strings.HasPrefix(r.URL.Path, generic.ManagementPrefix)):
-		return s.generic(w, r)
+	case strings.HasPrefix(r.URL.Path, generic.PackagesPrefix) || strings.HasPrefix(r.URL.Path, generic.ManagementPrefix):
+		return s.generic.Dispatch(w, r)
 	}
 	w.WriteHeader(http.StatusMethodNotAllowed)
 	return nil

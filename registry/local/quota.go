@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -82,15 +81,12 @@ func quotaError(err error) error {
 	case errors.As(err, &qe):
 		return oci.CodeDenied.Errorf("%v; nothing was stored", qe)
 	case errors.As(err, &te):
-		return &registry.RetryError{After: RetryOpenUploads,
+		return &registry.RetryError{After: quota.RetryAfterOpenUploads,
 			Err: oci.CodeTooManyRequests.Errorf("%v", te).WithStatus(http.StatusTooManyRequests)}
 	}
 	return err
 }
 
-// RetryOpenUploads is the Retry-After of a refusal for too many open
-// uploads: uploads take a while to finish.
-const RetryOpenUploads = 10 * time.Second
 
 // addSize adds two sizes of at least 0, saturating at math.MaxInt64
 // instead of overflowing (a client chooses Content-Length).

@@ -260,3 +260,7 @@ func SessionAlive(u metadata.Uploads) func(ctx context.Context, holder string) (
 		return err == nil, err
 	}
 }
+
+// RetryAfterOpenUploads is the Retry-After of a refusal for too many open
+// uploads (TooManyUploadsError): uploads take a while to finish.
+const RetryAfterOpenUploads = 10 * time.Second

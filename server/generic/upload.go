@@ -1,4 +1,4 @@
-package server
+package generic
 
 import (
 	"context"
@@ -84,7 +84,7 @@ func sessionHeaders(w http.ResponseWriter, req generic.Request, id string, offse
 
 // genericUploadStart starts a resumable upload: 202 with the session's
 // Location.
-func (s *Server) genericUploadStart(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) genericUploadStart(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	ctx := r.Context()
 	if err := s.checkUploadOwner(ctx, req.Owner); err != nil {
 		return err
@@ -104,19 +104,19 @@ func (s *Server) genericUploadStart(w http.ResponseWriter, r *http.Request, req 
 		return err
 	}
 	scope := uploadScope(req)
-	u, err := s.store.StartUpload(ctx, scope, digest.SHA256, digest.SHA512)
+	u, err := s.cfg.Store.StartUpload(ctx, scope, digest.SHA256, digest.SHA512)
 	if err != nil {
 		return fmt.Errorf("start upload: %w", err)
 	}
 	if err := s.openUpload(ctx, generic.Key(req.Owner), u.ID); err != nil {
-		_ = s.store.CancelUpload(context.WithoutCancel(ctx), scope, u.ID)
+		_ = s.cfg.Store.CancelUpload(context.WithoutCancel(ctx), scope, u.ID)
 		return err
 	}
 	rec := metadata.PackageUpload{ID: u.ID, Ref: refOf(req), Filename: req.Filename,
 		ContentType: uploadContentType(r.Header.Get("Content-Type")), Creator: creator(ctx)}
 	saveHashes(&rec, []hash.Hash{md5.New(), sha1.New()})
-	if err := s.opts.generic.packages.CreatePackageUpload(ctx, rec); err != nil {
-		_ = s.store.CancelUpload(context.WithoutCancel(ctx), scope, u.ID)
+	if err := s.cfg.Packages.CreatePackageUpload(ctx, rec); err != nil {
+		_ = s.cfg.Store.CancelUpload(context.WithoutCancel(ctx), scope, u.ID)
 		return fmt.Errorf("record upload: %w", err)
 	}
 	sessionHeaders(w, req, u.ID, 0)
@@ -127,9 +127,9 @@ func (s *Server) genericUploadStart(w http.ResponseWriter, r *http.Request, req 
 // session returns the package record of the request's upload session and
 // the storage session's offset; 404 when either is missing or belongs to
 // another file.
-func (s *Server) session(ctx context.Context, req generic.Request) (metadata.PackageUpload, int64, error) {
+func (s *API) session(ctx context.Context, req generic.Request) (metadata.PackageUpload, int64, error) {
 	unknown := generic.Errorf(http.StatusNotFound, "upload %q of file %q is unknown or expired", req.UploadID, req.Filename)
-	rec, err := s.opts.generic.packages.GetPackageUpload(ctx, req.UploadID)
+	rec, err := s.cfg.Packages.GetPackageUpload(ctx, req.UploadID)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return rec, 0, unknown
 	}
@@ -141,9 +141,9 @@ func (s *Server) session(ctx context.Context, req generic.Request) (metadata.Pac
 	if !same(rec.Ref.Owner, want.Owner) || !same(rec.Ref.Name, want.Name) || !same(rec.Ref.Version, want.Version) || !same(rec.Filename, req.Filename) {
 		return rec, 0, unknown
 	}
-	u, err := s.store.UploadStatus(ctx, uploadScope(req), req.UploadID)
+	u, err := s.cfg.Store.UploadStatus(ctx, uploadScope(req), req.UploadID)
 	if errors.Is(err, storage.ErrUploadUnknown) {
-		_ = s.opts.generic.packages.DeletePackageUpload(ctx, req.UploadID)
+		_ = s.cfg.Packages.DeletePackageUpload(ctx, req.UploadID)
 		return rec, 0, unknown
 	}
 	if err != nil {
@@ -156,7 +156,7 @@ func (s *Server) session(ctx context.Context, req generic.Request) (metadata.Pac
 // the current offset), hashing md5 and sha1 when their states are usable,
 // and saves the new states. It returns the new offset and the hashes (nil
 // when unknown).
-func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, req generic.Request, rec metadata.PackageUpload, offset, start int64, body io.Reader) (int64, []hash.Hash, error) {
+func (s *API) appendChunk(w http.ResponseWriter, r *http.Request, req generic.Request, rec metadata.PackageUpload, offset, start int64, body io.Reader) (int64, []hash.Hash, error) {
 	ctx := r.Context()
 	hs := sessionHashes(rec, offset)
 	length := r.ContentLength
@@ -168,7 +168,7 @@ func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, req generic
 		return 0, nil, err
 	}
 	t := &hashTee{r: body, hs: hs, n: offset, limit: s.fileLimit(ctx)}
-	u, err := s.store.AppendUpload(ctx, uploadScope(req), req.UploadID, start, t)
+	u, err := s.cfg.Store.AppendUpload(ctx, uploadScope(req), req.UploadID, start, t)
 	if err != nil {
 		var (
 			re   *storage.RangeError
@@ -185,16 +185,16 @@ func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, req generic
 	next := rec
 	next.Offset = u.Offset
 	saveHashes(&next, hs)
-	if err := s.opts.generic.packages.UpdatePackageUpload(ctx, next, rec.Offset); err != nil {
+	if err := s.cfg.Packages.UpdatePackageUpload(ctx, next, rec.Offset); err != nil {
 		// The checksum states are stale now; finishing recomputes them.
-		s.opts.log.WarnContext(ctx, "save upload hash states", "upload", req.UploadID, "err", err)
+		s.cfg.Log.WarnContext(ctx, "save upload hash states", "upload", req.UploadID, "err", err)
 		hs = nil
 	}
 	return u.Offset, hs, nil
 }
 
 // genericUploadChunk appends a chunk: 202 with the new Range.
-func (s *Server) genericUploadChunk(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) genericUploadChunk(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	rec, offset, err := s.session(r.Context(), req)
 	if err != nil {
 		return err
@@ -223,7 +223,7 @@ func (s *Server) genericUploadChunk(w http.ResponseWriter, r *http.Request, req 
 
 // genericUploadFinish finishes a session, with an optional last chunk:
 // 201 with the file's Location.
-func (s *Server) genericUploadFinish(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) genericUploadFinish(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	ctx := r.Context()
 	rec, offset, err := s.session(ctx, req)
 	if err != nil {
@@ -251,8 +251,8 @@ func (s *Server) genericUploadFinish(w http.ResponseWriter, r *http.Request, req
 		return err // 503 with Retry-After; the session stays
 	}
 	s.release(ctx, generic.Key(req.Owner), req.UploadID) // committed, or cancelled by commitFile
-	if derr := s.opts.generic.packages.DeletePackageUpload(context.WithoutCancel(ctx), req.UploadID); derr != nil && !errors.Is(derr, metadata.ErrNotFound) {
-		s.opts.log.WarnContext(ctx, "delete upload record", "upload", req.UploadID, "err", derr)
+	if derr := s.cfg.Packages.DeletePackageUpload(context.WithoutCancel(ctx), req.UploadID); derr != nil && !errors.Is(derr, metadata.ErrNotFound) {
+		s.cfg.Log.WarnContext(ctx, "delete upload record", "upload", req.UploadID, "err", derr)
 	}
 	if err != nil {
 		return err
@@ -264,7 +264,7 @@ func (s *Server) genericUploadFinish(w http.ResponseWriter, r *http.Request, req
 }
 
 // genericUploadStatus answers 204 with the session's Range.
-func (s *Server) genericUploadStatus(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) genericUploadStatus(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	_, offset, err := s.session(r.Context(), req)
 	if err != nil {
 		return err
@@ -275,15 +275,15 @@ func (s *Server) genericUploadStatus(w http.ResponseWriter, r *http.Request, req
 }
 
 // genericUploadCancel deletes a session and its bytes: 204.
-func (s *Server) genericUploadCancel(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) genericUploadCancel(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	ctx := r.Context()
 	if _, _, err := s.session(ctx, req); err != nil {
 		return err
 	}
-	if err := s.store.CancelUpload(ctx, uploadScope(req), req.UploadID); err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
+	if err := s.cfg.Store.CancelUpload(ctx, uploadScope(req), req.UploadID); err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
 		return fmt.Errorf("cancel upload: %w", err)
 	}
-	if err := s.opts.generic.packages.DeletePackageUpload(ctx, req.UploadID); err != nil && !errors.Is(err, metadata.ErrNotFound) {
+	if err := s.cfg.Packages.DeletePackageUpload(ctx, req.UploadID); err != nil && !errors.Is(err, metadata.ErrNotFound) {
 		return fmt.Errorf("delete upload record: %w", err)
 	}
 	s.release(ctx, generic.Key(req.Owner), req.UploadID)

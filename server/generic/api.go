@@ -1,9 +1,10 @@
-package server
+package generic
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,25 +36,54 @@ import (
 // Packages, versions and files live in metadata.Packages; file bytes are
 // blobs of the content-addressed store shared with the OCI registry.
 
-// genericOptions are the generic registry's settings.
-type genericOptions struct {
-	packages    metadata.Packages
-	maxFileSize int64 // 0: unlimited
+// Config is what the generic and management APIs serve and how.
+type Config struct {
+	// Meta is the metadata store (blob records, repositories for the
+	// container view, owners).
+	Meta metadata.Store
+	// Store holds the files' bytes, as blobs shared with the OCI API.
+	Store *storage.Store
+	// Packages is the package store; nil answers every route 404.
+	Packages metadata.Packages
+	// Auth is the auth service of auth mode "tokens"; nil: an open
+	// registry.
+	Auth *auth.Service
+	// Quota enforces quotas and the cap on open uploads; nil: none.
+	Quota *quota.Checker
+	// Log receives what a request cannot report.
+	Log *slog.Logger
+	// MaxFileSize is the largest file accepted (0: no limit); larger
+	// uploads get 403 before any byte is stored.
+	MaxFileSize int64
+	// DeleteEnabled allows deleting container versions (tags); without
+	// it they answer 405.
+	DeleteEnabled bool
+	// RedirectTTL, when positive, answers file GETs with 307 to a URL the
+	// bucket signs for that long (where it can sign).
+	RedirectTTL time.Duration
 }
 
-// WithPackages sets the package store of the generic registry. Without it
-// the server uses the metadata store when it implements
-// metadata.Packages (memmeta, boltmeta and redismeta do); with neither,
-// the generic and management APIs answer 404.
-func WithPackages(p metadata.Packages) Option {
-	return func(o *options) { o.generic.packages = p }
+// API is the generic package registry and the package management API.
+type API struct {
+	cfg      Config
+	handlers map[generic.RouteID]genericHandler
 }
 
-// WithGenericMaxFileSize sets the largest file the generic registry
-// accepts (0, the default: no limit). Larger uploads are refused with 403
-// and a message naming the limit, before any byte is stored.
-func WithGenericMaxFileSize(n int64) Option {
-	return func(o *options) { o.generic.maxFileSize = max(n, 0) }
+// New returns the APIs of cfg.
+func New(cfg Config) *API {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	s := &API{cfg: cfg}
+	s.handlers = s.genericHandlers()
+	return s
+}
+
+// Handles reports whether route has a handler (a test checks every route
+// of spec/generic).
+func (s *API) Handles(route generic.RouteID) bool {
+	_, ok := s.handlers[route]
+	return ok
 }
 
 // genericHandler handles one parsed request of the generic or management
@@ -62,7 +92,7 @@ type genericHandler func(w http.ResponseWriter, r *http.Request, req generic.Req
 
 // genericHandlers maps every route of spec/generic to its handler. A test
 // checks that every route of generic.Routes() has one.
-func (s *Server) genericHandlers() map[generic.RouteID]genericHandler {
+func (s *API) genericHandlers() map[generic.RouteID]genericHandler {
 	return map[generic.RouteID]genericHandler{
 		generic.RouteUpload:        s.genericUpload,
 		generic.RouteDownload:      s.genericDownload,
@@ -84,34 +114,31 @@ func (s *Server) genericHandlers() map[generic.RouteID]genericHandler {
 	}
 }
 
-// genericRoutes registers the routes of spec/generic on r, each pattern
+// Dispatch parses a request of either API with generic.Parse, authorizes
+// it and calls its handler; it writes every error itself.
+func (s *API) Dispatch(w http.ResponseWriter, br bunrouter.Request) error {
+	req, err := generic.Parse(br.Method, br.URL)
+	if err == nil {
+		core.SetRoute(br.Context(), string(req.Route))
+		err = s.authorizeGeneric(br.Request, req)
+	}
+	if err == nil {
+		if s.cfg.Packages == nil {
+			err = generic.Errorf(http.StatusNotFound, "this registry has no package store")
+		} else {
+			err = s.handlers[req.Route](w, br.Request, req)
+		}
+	}
+	if err != nil {
+		s.WriteError(w, br.Request, err)
+	}
+	return nil
+}
+
+// Routes registers the routes of spec/generic on r, each pattern
 // generated from the table, plus catch-alls under both prefixes.
-func (s *Server) genericRoutes(r *bunrouter.Router) {
-	if s.opts.generic.packages == nil {
-		if p, ok := s.meta.(metadata.Packages); ok {
-			s.opts.generic.packages = p
-		}
-	}
-	handlers := s.genericHandlers()
-	h := func(w http.ResponseWriter, br bunrouter.Request) error {
-		req, err := generic.Parse(br.Method, br.URL)
-		if err == nil {
-			core.SetRoute(br.Context(), string(req.Route))
-			err = s.authorizeGeneric(br.Request, req)
-		}
-		if err == nil {
-			if s.opts.generic.packages == nil {
-				err = generic.Errorf(http.StatusNotFound, "this registry has no package store")
-			} else {
-				err = handlers[req.Route](w, br.Request, req)
-			}
-		}
-		if err != nil {
-			s.writeGenericError(w, br.Request, err)
-		}
-		return nil
-	}
-	s.generic = h
+func (s *API) Routes(r *bunrouter.Router) {
+	h := s.Dispatch
 	seen := map[string]bool{}
 	for _, rt := range generic.Routes() {
 		for _, m := range rt.Methods {
@@ -127,11 +154,12 @@ func (s *Server) genericRoutes(r *bunrouter.Router) {
 	}
 }
 
-// writeGenericError writes err in the format of the request's API.
-func (s *Server) writeGenericError(w http.ResponseWriter, r *http.Request, err error) {
+// WriteError writes err in the format of the request's API: plain text
+// on /api/packages, JSON {"message","url"} on /api/v1.
+func (s *API) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	ge := s.genericError(r, err)
 	if core.Started(w) {
-		s.opts.log.WarnContext(r.Context(), "error after response started", "path", r.URL.Path, "err", err)
+		s.cfg.Log.WarnContext(r.Context(), "error after response started", "path", r.URL.Path, "err", err)
 		return
 	}
 	h := w.Header()
@@ -141,19 +169,19 @@ func (s *Server) writeGenericError(w http.ResponseWriter, r *http.Request, err e
 	switch ge.Status {
 	case http.StatusUnauthorized:
 		realm := "regkit"
-		if s.opts.auth != nil {
-			realm = s.opts.auth.Service()
+		if s.cfg.Auth != nil {
+			realm = s.cfg.Auth.Service()
 		}
 		h.Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", realm))
 	case http.StatusMethodNotAllowed:
 		h.Set("Allow", strings.Join(generic.AllowedMethods(ge), ", "))
 	case http.StatusServiceUnavailable:
 		if h.Get("Retry-After") == "" {
-			h.Set("Retry-After", strconv.Itoa(RetryAfterUnavailable))
+			h.Set("Retry-After", strconv.Itoa(core.RetryAfterUnavailable))
 		}
 	case http.StatusTooManyRequests:
 		if h.Get("Retry-After") == "" {
-			h.Set("Retry-After", strconv.Itoa(int(retryOpenUploads/time.Second)))
+			h.Set("Retry-After", strconv.Itoa(int(quota.RetryAfterOpenUploads/time.Second)))
 		}
 	}
 	format := generic.FormatOf(r.URL.Path)
@@ -171,7 +199,7 @@ func (s *Server) writeGenericError(w http.ResponseWriter, r *http.Request, err e
 }
 
 // genericError maps err to the *generic.Error to send.
-func (s *Server) genericError(r *http.Request, err error) *generic.Error {
+func (s *API) genericError(r *http.Request, err error) *generic.Error {
 	var ge *generic.Error
 	var rl *auth.RateLimitError
 	var qe *quota.ExceededError
@@ -179,8 +207,8 @@ func (s *Server) genericError(r *http.Request, err error) *generic.Error {
 	case errors.As(err, &ge):
 		return ge
 	case errors.Is(err, syscall.ENOSPC):
-		s.opts.log.ErrorContext(r.Context(), "storage full", "method", r.Method, "path", r.URL.Path, "err", err)
-		return generic.Errorf(http.StatusInsufficientStorage, "%s", errNoSpace)
+		s.cfg.Log.ErrorContext(r.Context(), "storage full", "method", r.Method, "path", r.URL.Path, "err", err)
+		return generic.Errorf(http.StatusInsufficientStorage, "%s", core.ErrNoSpace)
 	case errors.As(err, &qe):
 		return generic.Errorf(http.StatusForbidden, "%s; nothing was stored", qe.Error())
 	case errors.As(err, new(*quota.TooManyUploadsError)):
@@ -196,18 +224,18 @@ func (s *Server) genericError(r *http.Request, err error) *generic.Error {
 	case errors.Is(err, auth.ErrDenied):
 		return generic.Errorf(http.StatusForbidden, "access denied")
 	case errors.Is(err, metadata.ErrUnavailable):
-		return generic.Errorf(http.StatusServiceUnavailable, "%s", s.unavailable(r, err))
+		return generic.Errorf(http.StatusServiceUnavailable, "%s", core.MetadataUnavailable(s.cfg.Log, r, err))
 	case errors.Is(err, storage.ErrBuffersBusy):
-		return generic.Errorf(http.StatusServiceUnavailable, "%s", buffersBusy)
+		return generic.Errorf(http.StatusServiceUnavailable, "%s", core.BuffersBusy)
 	case core.GenericBodyError(err) != nil:
 		return core.GenericBodyError(err)
 	case storage.IsUnavailable(err):
-		return generic.Errorf(http.StatusServiceUnavailable, "%s", s.bucketUnavailable(r, err))
-	case clientGone(r, err):
-		s.opts.log.DebugContext(r.Context(), "request canceled by the client", "method", r.Method, "path", r.URL.Path, "err", err)
-		return generic.Errorf(StatusClientClosedRequest, "the request was canceled")
+		return generic.Errorf(http.StatusServiceUnavailable, "%s", core.BucketUnavailable(s.cfg.Log, r, err))
+	case core.ClientGone(r, err):
+		s.cfg.Log.DebugContext(r.Context(), "request canceled by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+		return generic.Errorf(core.StatusClientClosedRequest, "the request was canceled")
 	}
-	s.opts.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.cfg.Log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	return generic.Errorf(http.StatusInternalServerError, "internal server error")
 }
 
@@ -238,13 +266,13 @@ func pkgAuthType(t string) string {
 // type (see pkgList). An owner that does not exist is decided like a
 // private one the caller may not see (401 anonymous, else 404 with the
 // same message), so that strangers cannot tell them apart, as on /v2.
-func (s *Server) authorizeGeneric(r *http.Request, req generic.Request) error {
-	a := s.opts.auth
+func (s *API) authorizeGeneric(r *http.Request, req generic.Request) error {
+	a := s.cfg.Auth
 	if a == nil {
 		return nil
 	}
 	ctx := r.Context()
-	res := principal(ctx)
+	res := core.AuthOf(ctx)
 	if res.Err != nil {
 		return res.Err
 	}
@@ -284,10 +312,10 @@ func (s *Server) authorizeGeneric(r *http.Request, req generic.Request) error {
 
 // authorizeList decides the owner listing: read access to either package
 // type (for a bearer token: to one of the owner's repositories it names).
-func (s *Server) authorizeList(ctx context.Context, p auth.Principal, owner string, need auth.Actions) error {
+func (s *API) authorizeList(ctx context.Context, p auth.Principal, owner string, need auth.Actions) error {
 	scopeShort := false
 	for _, t := range []string{auth.PackageGeneric, auth.PackageContainer} {
-		acts, err := s.opts.auth.Actions(ctx, p, owner, t)
+		acts, err := s.cfg.Auth.Actions(ctx, p, owner, t)
 		if err != nil {
 			return err
 		}
@@ -310,12 +338,12 @@ func (s *Server) authorizeList(ctx context.Context, p auth.Principal, owner stri
 // canRead reports whether the caller may read owner's packages of type t
 // (always true without auth). For a bearer token that is reading some
 // container repository it names; canReadRepo then decides each.
-func (s *Server) canRead(ctx context.Context, owner, t string) (bool, error) {
-	if s.opts.auth == nil {
+func (s *API) canRead(ctx context.Context, owner, t string) (bool, error) {
+	if s.cfg.Auth == nil {
 		return true, nil
 	}
-	p := principal(ctx).Principal
-	acts, err := s.opts.auth.Actions(ctx, p, owner, pkgAuthType(t))
+	p := core.AuthOf(ctx).Principal
+	acts, err := s.cfg.Auth.Actions(ctx, p, owner, pkgAuthType(t))
 	if err != nil {
 		return false, err
 	}
@@ -326,17 +354,17 @@ func (s *Server) canRead(ctx context.Context, owner, t string) (bool, error) {
 // canReadRepo reports whether the caller's bearer token, if it has one,
 // grants pull on container repository repo (true for every other caller:
 // canRead decided for the whole owner).
-func (s *Server) canReadRepo(ctx context.Context, repo string) bool {
-	if s.opts.auth == nil {
+func (s *API) canReadRepo(ctx context.Context, repo string) bool {
+	if s.cfg.Auth == nil {
 		return true
 	}
-	return principal(ctx).Principal.Granted(repo, auth.PackageContainer).Has(auth.ActionsOf(string(auth.Pull)))
+	return core.AuthOf(ctx).Principal.Granted(repo, auth.PackageContainer).Has(auth.ActionsOf(string(auth.Pull)))
 }
 
 // creator is the account name recorded as the creator of what the request
 // uploads ("" anonymous).
 func creator(ctx context.Context) string {
-	p := principal(ctx).Principal
+	p := core.AuthOf(ctx).Principal
 	switch {
 	case p.User != nil:
 		return p.User.Name

@@ -1,4 +1,4 @@
-package server
+package generic
 
 import (
 	"context"
@@ -69,20 +69,20 @@ func uploadScope(req generic.Request) string {
 
 // fileLimit is the largest package file ctx's request may store (0:
 // unlimited): none for site admins (see exempt).
-func (s *Server) fileLimit(ctx context.Context) int64 {
+func (s *API) fileLimit(ctx context.Context) int64 {
 	if s.exempt(ctx) {
 		return 0
 	}
-	return s.opts.generic.maxFileSize
+	return s.cfg.MaxFileSize
 }
 
 // tooLarge is the 403 of a file over the size limit.
-func (s *Server) tooLarge(size int64) error {
+func (s *API) tooLarge(size int64) error {
 	what := "the file"
 	if size > 0 {
 		what = fmt.Sprintf("the file (%d bytes)", size)
 	}
-	return generic.Errorf(http.StatusForbidden, "%s exceeds the maximum file size of %d bytes on this registry", what, s.opts.generic.maxFileSize)
+	return generic.Errorf(http.StatusForbidden, "%s exceeds the maximum file size of %d bytes on this registry", what, s.cfg.MaxFileSize)
 }
 
 // checkSize refuses a declared size (Content-Length, < 0 unknown) over the
@@ -91,15 +91,15 @@ func (s *Server) tooLarge(size int64) error {
 // generic package is its owner: its quota covers the owner's OCI
 // repositories and package files together (metadata.Usage), each file
 // counting its full size even when its content is stored already.
-func (s *Server) checkSize(ctx context.Context, req generic.Request, size int64) error {
+func (s *API) checkSize(ctx context.Context, req generic.Request, size int64) error {
 	if s.exempt(ctx) {
 		return nil
 	}
-	if max := s.opts.generic.maxFileSize; max > 0 && size > max {
+	if max := s.cfg.MaxFileSize; max > 0 && size > max {
 		return s.tooLarge(size)
 	}
-	if s.opts.quota != nil {
-		if err := s.opts.quota.Check(ctx, generic.Key(req.Owner), size); err != nil {
+	if s.cfg.Quota != nil {
+		if err := s.cfg.Quota.Check(ctx, generic.Key(req.Owner), size); err != nil {
 			return err
 		}
 	}
@@ -109,8 +109,8 @@ func (s *Server) checkSize(ctx context.Context, req generic.Request, size int64)
 // precheck refuses an upload that would fail at the end anyway: a file of
 // that name exists in the version, or a non-SemVer version is new to a
 // SemVer package.
-func (s *Server) precheck(ctx context.Context, req generic.Request) error {
-	p := s.opts.generic.packages
+func (s *API) precheck(ctx context.Context, req generic.Request) error {
+	p := s.cfg.Packages
 	ref := refOf(req)
 	_, err := p.GetPackageFile(ctx, ref, req.Filename)
 	switch {
@@ -187,7 +187,7 @@ func fileBody(r *http.Request) (io.Reader, string, error) {
 }
 
 // appendErr maps the error of an append to the session of a file.
-func (s *Server) appendErr(t *hashTee, err error) error {
+func (s *API) appendErr(t *hashTee, err error) error {
 	var re *storage.RangeError
 	switch {
 	case errors.Is(t.rerr, errTooLarge):
@@ -240,16 +240,16 @@ func rangeMismatch(offset int64) error {
 // file: sha256 and sha512 come from the session's saved hash states, md5
 // and sha1 from the caller. On failure the session is cancelled, so
 // nothing is left behind.
-func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex, sha1hex, contentType, who string) (metadata.PackageFile, error) {
+func (s *API) commitFile(ctx context.Context, req generic.Request, id, md5hex, sha1hex, contentType, who string) (metadata.PackageFile, error) {
 	scope := uploadScope(req)
 	cancel := func() {
 		c, stop := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer stop()
-		if err := s.store.CancelUpload(c, scope, id); err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
-			s.opts.log.WarnContext(ctx, "cancel generic upload", "upload", id, "err", err)
+		if err := s.cfg.Store.CancelUpload(c, scope, id); err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
+			s.cfg.Log.WarnContext(ctx, "cancel generic upload", "upload", id, "err", err)
 		}
 	}
-	sums, size, err := s.store.UploadDigests(ctx, scope, id)
+	sums, size, err := s.cfg.Store.UploadDigests(ctx, scope, id)
 	if retryable(err) {
 		return metadata.PackageFile{}, err // the session stays: the client retries
 	}
@@ -262,7 +262,7 @@ func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex
 		return metadata.PackageFile{}, s.tooLarge(size)
 	}
 	d256, d512 := sums[digest.SHA256], sums[digest.SHA512]
-	blob, err := s.store.FinishUpload(ctx, scope, id, nil, d256)
+	blob, err := s.cfg.Store.FinishUpload(ctx, scope, id, nil, d256)
 	if errors.Is(err, storage.ErrCollected) {
 		return metadata.PackageFile{}, collected(d256)
 	}
@@ -284,7 +284,7 @@ func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex
 		Name: req.Filename, Size: blob.Size, ContentType: contentType,
 		MD5: md5hex, SHA1: sha1hex, SHA256: d256.Encoded(), SHA512: d512.Encoded(), Creator: who,
 	}
-	v, err := s.opts.generic.packages.PutPackageFile(ctx, refOf(req), f, metadata.PutFileOptions{SemVer: pkgversion.IsSemVer(req.Version), Creator: who})
+	v, err := s.cfg.Packages.PutPackageFile(ctx, refOf(req), f, metadata.PutFileOptions{SemVer: pkgversion.IsSemVer(req.Version), Creator: who})
 	switch {
 	case errors.Is(err, metadata.ErrExists):
 		return metadata.PackageFile{}, duplicate(req)
@@ -296,9 +296,9 @@ func (s *Server) commitFile(ctx context.Context, req generic.Request, id, md5hex
 	// Garbage collection sees this touch (see metadata.GC): when it fails,
 	// a collection that started before the file was recorded is deleting
 	// the bytes, and the file is taken back.
-	if _, err := s.meta.TouchBlob(ctx, blob.Digest); errors.Is(err, metadata.ErrNotFound) || errors.Is(err, metadata.ErrConflict) {
-		if _, _, derr := s.opts.generic.packages.DeletePackageFile(context.WithoutCancel(ctx), refOf(req), req.Filename); derr != nil {
-			s.opts.log.ErrorContext(ctx, "take back a package file whose blob is being collected", "file", req.Filename, "err", derr)
+	if _, err := s.cfg.Meta.TouchBlob(ctx, blob.Digest); errors.Is(err, metadata.ErrNotFound) || errors.Is(err, metadata.ErrConflict) {
+		if _, _, derr := s.cfg.Packages.DeletePackageFile(context.WithoutCancel(ctx), refOf(req), req.Filename); derr != nil {
+			s.cfg.Log.ErrorContext(ctx, "take back a package file whose blob is being collected", "file", req.Filename, "err", derr)
 		}
 		return metadata.PackageFile{}, collected(blob.Digest)
 	} else if err != nil {
@@ -321,8 +321,8 @@ func collected(d digest.Digest) error {
 
 // rehash computes the md5 and sha1 of a committed blob (the recovery
 // path when a resumable upload's hash states were lost).
-func (s *Server) rehash(ctx context.Context, b metadata.Blob) (string, string, error) {
-	rc, err := s.store.ReadBlob(ctx, b, 0, -1)
+func (s *API) rehash(ctx context.Context, b metadata.Blob) (string, string, error) {
+	rc, err := s.cfg.Store.ReadBlob(ctx, b, 0, -1)
 	if err != nil {
 		return "", "", fmt.Errorf("rehash %s: %w", b.Digest, err)
 	}
@@ -337,17 +337,17 @@ func (s *Server) rehash(ctx context.Context, b metadata.Blob) (string, string, e
 // receive streams body into a new storage session and returns the
 // session ID and the md5 and sha1 of the bytes. On failure nothing is
 // left behind.
-func (s *Server) receive(ctx context.Context, req generic.Request, body io.Reader) (id, md5hex, sha1hex string, err error) {
+func (s *API) receive(ctx context.Context, req generic.Request, body io.Reader) (id, md5hex, sha1hex string, err error) {
 	scope := uploadScope(req)
-	u, err := s.store.StartUpload(ctx, scope, digest.SHA256, digest.SHA512)
+	u, err := s.cfg.Store.StartUpload(ctx, scope, digest.SHA256, digest.SHA512)
 	if err != nil {
 		return "", "", "", fmt.Errorf("start upload: %w", err)
 	}
 	fail := func(err error) (string, string, string, error) {
 		c, stop := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer stop()
-		if cerr := s.store.CancelUpload(c, scope, u.ID); cerr != nil {
-			s.opts.log.WarnContext(ctx, "cancel generic upload", "upload", u.ID, "err", cerr)
+		if cerr := s.cfg.Store.CancelUpload(c, scope, u.ID); cerr != nil {
+			s.cfg.Log.WarnContext(ctx, "cancel generic upload", "upload", u.ID, "err", cerr)
 		}
 		s.release(ctx, generic.Key(req.Owner), u.ID)
 		return "", "", "", err
@@ -361,7 +361,7 @@ func (s *Server) receive(ctx context.Context, req generic.Request, body io.Reade
 	}
 	m, h := md5.New(), sha1.New()
 	t := &hashTee{r: body, hs: []hash.Hash{m, h}, limit: s.fileLimit(ctx)}
-	if _, err := s.store.AppendUpload(ctx, scope, u.ID, 0, t); err != nil {
+	if _, err := s.cfg.Store.AppendUpload(ctx, scope, u.ID, 0, t); err != nil {
 		return fail(s.appendErr(t, err))
 	}
 	return u.ID, hex.EncodeToString(m.Sum(nil)), hex.EncodeToString(h.Sum(nil)), nil
@@ -378,7 +378,7 @@ func fileLocation(req generic.Request) string {
 // md5, sha1, sha256 and sha512 in the same pass, then the file is
 // recorded. 201 with Location; 409 for an existing file or a non-SemVer
 // version of a SemVer package; 403 over the size limit or quota.
-func (s *Server) genericUpload(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) genericUpload(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	ctx := r.Context()
 	if err := s.checkUploadOwner(ctx, req.Owner); err != nil {
 		return err
@@ -409,11 +409,11 @@ func (s *Server) genericUpload(w http.ResponseWriter, r *http.Request, req gener
 
 // checkUploadOwner refuses uploads to an owner that has no account, with
 // auth (owners are implicit without it).
-func (s *Server) checkUploadOwner(ctx context.Context, owner string) error {
-	if s.opts.auth == nil {
+func (s *API) checkUploadOwner(ctx context.Context, owner string) error {
+	if s.cfg.Auth == nil {
 		return nil
 	}
-	if _, err := s.opts.auth.Identity().GetAccount(ctx, owner); err != nil {
+	if _, err := s.cfg.Auth.Identity().GetAccount(ctx, owner); err != nil {
 		return notFoundErr(err, "owner %q does not exist", owner)
 	}
 	return nil
@@ -437,14 +437,14 @@ func etagMatch(h, etag string) bool {
 // If-Range, If-None-Match (304), download counting (GET only), the bytes
 // from one ranged read of the blob (sendfile on file storage). A Range
 // with several ranges is answered with the whole file (200).
-func (s *Server) genericDownload(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) genericDownload(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	ctx := r.Context()
 	ref := refOf(req)
-	f, err := s.opts.generic.packages.GetPackageFile(ctx, ref, req.Filename)
+	f, err := s.cfg.Packages.GetPackageFile(ctx, ref, req.Filename)
 	if err != nil {
 		return notFoundErr(err, "package file %q of %s/%s not found", req.Filename, req.Name, req.Version)
 	}
-	b, err := s.meta.GetBlob(ctx, f.Digest())
+	b, err := s.cfg.Meta.GetBlob(ctx, f.Digest())
 	if err != nil {
 		return notFoundErr(err, "the bytes of file %q are gone", req.Filename)
 	}
@@ -487,14 +487,14 @@ func (s *Server) genericDownload(w http.ResponseWriter, r *http.Request, req gen
 		w.WriteHeader(status)
 		return nil
 	}
-	if err := s.opts.generic.packages.CountPackageDownload(ctx, ref); err != nil && !errors.Is(err, metadata.ErrNotFound) {
-		s.opts.log.WarnContext(ctx, "count download", "err", err)
+	if err := s.cfg.Packages.CountPackageDownload(ctx, ref); err != nil && !errors.Is(err, metadata.ErrNotFound) {
+		s.cfg.Log.WarnContext(ctx, "count download", "err", err)
 	}
 	if length == 0 {
 		w.WriteHeader(status)
 		return nil
 	}
-	if s.opts.redirectTTL > 0 {
+	if s.cfg.RedirectTTL > 0 {
 		saved := h.Clone()
 		h.Del("Content-Length")
 		h.Del("Content-Range")
@@ -505,14 +505,14 @@ func (s *Server) genericDownload(w http.ResponseWriter, r *http.Request, req gen
 			h[k] = v
 		}
 	}
-	rc, err := s.store.ReadBlob(ctx, b, offset, length)
+	rc, err := s.cfg.Store.ReadBlob(ctx, b, offset, length)
 	if err != nil {
 		return fmt.Errorf("read file %s: %w", f.Digest(), err)
 	}
 	defer rc.Close()
 	w.WriteHeader(status)
 	if _, err := io.Copy(w, rc); err != nil {
-		s.opts.log.DebugContext(ctx, "file body interrupted", "digest", f.Digest(), "err", err)
+		s.cfg.Log.DebugContext(ctx, "file body interrupted", "digest", f.Digest(), "err", err)
 	}
 	return nil
 }
@@ -533,8 +533,8 @@ func ifRange(r *http.Request, f metadata.PackageFile, etag string) bool {
 
 // genericFileDelete deletes a file (204); the version goes with its last
 // file. The bytes stay until garbage collection.
-func (s *Server) genericFileDelete(w http.ResponseWriter, r *http.Request, req generic.Request) error {
-	if _, _, err := s.opts.generic.packages.DeletePackageFile(r.Context(), refOf(req), req.Filename); err != nil {
+func (s *API) genericFileDelete(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	if _, _, err := s.cfg.Packages.DeletePackageFile(r.Context(), refOf(req), req.Filename); err != nil {
 		return notFoundErr(err, "package file %q of %s/%s not found", req.Filename, req.Name, req.Version)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -543,8 +543,8 @@ func (s *Server) genericFileDelete(w http.ResponseWriter, r *http.Request, req g
 
 // genericVersionDelete deletes a version with its files (204); a second
 // delete is 404.
-func (s *Server) genericVersionDelete(w http.ResponseWriter, r *http.Request, req generic.Request) error {
-	if _, err := s.opts.generic.packages.DeletePackageVersion(r.Context(), refOf(req)); err != nil {
+func (s *API) genericVersionDelete(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+	if _, err := s.cfg.Packages.DeletePackageVersion(r.Context(), refOf(req)); err != nil {
 		return notFoundErr(err, "version %q of package %q not found", req.Version, req.Name)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -553,11 +553,11 @@ func (s *Server) genericVersionDelete(w http.ResponseWriter, r *http.Request, re
 
 // redirect answers a GET of b with 307 to a signed URL when redirects are
 // on and the bucket can sign; false when the caller must stream.
-func (s *Server) redirect(w http.ResponseWriter, r *http.Request, b metadata.Blob) (bool, error) {
-	if s.opts.redirectTTL <= 0 || r.Method != http.MethodGet || b.Size == 0 {
+func (s *API) redirect(w http.ResponseWriter, r *http.Request, b metadata.Blob) (bool, error) {
+	if s.cfg.RedirectTTL <= 0 || r.Method != http.MethodGet || b.Size == 0 {
 		return false, nil
 	}
-	u, err := s.store.SignedURL(r.Context(), b, s.opts.redirectTTL)
+	u, err := s.cfg.Store.SignedURL(r.Context(), b, s.cfg.RedirectTTL)
 	if errors.Is(err, storage.ErrNoSignedURL) {
 		return false, nil
 	}

@@ -1,4 +1,4 @@
-package server
+package generic
 
 import (
 	"cmp"
@@ -96,13 +96,13 @@ func pkgTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // user returns the user object of name: from its account with auth,
 // synthesized without (owners are implicit then). Empty name: the ghost
 // user of anonymous uploads.
-func (s *Server) user(ctx context.Context, name string) apiUser {
+func (s *API) user(ctx context.Context, name string) apiUser {
 	if name == "" {
 		return apiUser{ID: -1, Login: "Ghost", Username: "Ghost", Visibility: "public"}
 	}
 	u := apiUser{ID: stableID("owner", generic.Key(name)), Login: name, Username: name, Visibility: "public"}
-	if s.opts.auth != nil {
-		if a, err := s.opts.auth.Identity().GetAccount(ctx, name); err == nil {
+	if s.cfg.Auth != nil {
+		if a, err := s.cfg.Auth.Identity().GetAccount(ctx, name); err == nil {
 			u = apiUser{ID: a.ID, Login: a.Name, Username: a.Name, FullName: a.FullName, Email: a.Email,
 				Visibility: string(a.Visibility), IsAdmin: a.SiteAdmin, Created: pkgTime(a.Created)}
 		}
@@ -114,23 +114,23 @@ func (s *Server) user(ctx context.Context, name string) apiUser {
 // without, owners are implicit, so every valid name exists (an owner
 // with nothing stored lists [], as an existing Gitea owner without
 // packages does).
-func (s *Server) ownerExists(ctx context.Context, owner string) (bool, error) {
-	if s.opts.auth == nil {
+func (s *API) ownerExists(ctx context.Context, owner string) (bool, error) {
+	if s.cfg.Auth == nil {
 		return true, nil
 	}
-	_, err := s.opts.auth.Identity().GetAccount(ctx, owner)
+	_, err := s.cfg.Auth.Identity().GetAccount(ctx, owner)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
-func (s *Server) htmlURL(r *http.Request, owner, typ, name, version string) string {
+func (s *API) htmlURL(r *http.Request, owner, typ, name, version string) string {
 	return core.BaseURL(r) + "/" + owner + "/-/packages/" + typ + "/" + name + "/" + version
 }
 
 // toAPI converts a generic version (files included when it has them).
-func (s *Server) toAPI(r *http.Request, v metadata.PackageVersion) apiPackage {
+func (s *API) toAPI(r *http.Request, v metadata.PackageVersion) apiPackage {
 	ctx := r.Context()
 	p := v.Package
 	owner := s.user(ctx, p.Owner)
@@ -152,12 +152,12 @@ func (s *Server) toAPI(r *http.Request, v metadata.PackageVersion) apiPackage {
 
 // containerRepos lists the OCI repositories of owner (at most n; n < 0
 // all), in name order.
-func (s *Server) containerRepos(ctx context.Context, owner string, n int) ([]string, error) {
+func (s *API) containerRepos(ctx context.Context, owner string, n int) ([]string, error) {
 	prefix := generic.Key(owner) + "/"
 	var out []string
 	last := prefix
 	for n < 0 || len(out) < n {
-		repos, more, err := s.meta.Repositories(ctx, last, 100)
+		repos, more, err := s.cfg.Meta.Repositories(ctx, last, 100)
 		if err != nil {
 			return nil, fmt.Errorf("repositories: %w", err)
 		}
@@ -178,17 +178,17 @@ func (s *Server) containerRepos(ctx context.Context, owner string, n int) ([]str
 // tagPage returns the tags of repository repo with their manifests,
 // newest first, from rank offset (at most n; n < 0 all), and their
 // number, from the store's tag index.
-func (s *Server) tagPage(ctx context.Context, repo string, offset, n int) ([]metadata.TaggedManifest, int, error) {
-	tl, ok := s.meta.(metadata.TagLister)
+func (s *API) tagPage(ctx context.Context, repo string, offset, n int) ([]metadata.TaggedManifest, int, error) {
+	tl, ok := s.cfg.Meta.(metadata.TagLister)
 	if !ok {
-		return nil, 0, fmt.Errorf("metadata store %T cannot page tags", s.meta)
+		return nil, 0, fmt.Errorf("metadata store %T cannot page tags", s.cfg.Meta)
 	}
 	return tl.TagPage(ctx, repo, offset, n)
 }
 
 // containerVersion returns tag tm of repository repo as a package
 // version (with the manifest as its file when files is set).
-func (s *Server) containerVersion(r *http.Request, u apiUser, owner, repo string, tm metadata.TaggedManifest, files bool) apiPackage {
+func (s *API) containerVersion(r *http.Request, u apiUser, owner, repo string, tm metadata.TaggedManifest, files bool) apiPackage {
 	name := strings.TrimPrefix(repo, generic.Key(owner)+"/")
 	m := tm.Manifest
 	p := apiPackage{
@@ -209,7 +209,7 @@ func (s *Server) containerVersion(r *http.Request, u apiUser, owner, repo string
 // containerVersions returns one page of the tags of repository repo as
 // package versions, newest first, and the number of tags; 404 when the
 // repository does not exist.
-func (s *Server) containerVersions(r *http.Request, owner, repo string, offset, limit int) ([]apiPackage, int, error) {
+func (s *API) containerVersions(r *http.Request, owner, repo string, offset, limit int) ([]apiPackage, int, error) {
 	ctx := r.Context()
 	tms, total, err := s.tagPage(ctx, repo, offset, limit)
 	if err != nil {
@@ -244,7 +244,7 @@ func writePage(w http.ResponseWriter, r *http.Request, req generic.Request, item
 
 // pkgList lists the owner's package versions (both types, or ?type=),
 // filtered by ?q=, newest first.
-func (s *Server) pkgList(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) pkgList(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	ctx := r.Context()
 	ok, err := s.ownerExists(ctx, req.Owner)
 	if err != nil {
@@ -294,7 +294,7 @@ func (s *Server) pkgList(w http.ResponseWriter, r *http.Request, req generic.Req
 	// Several sources: merged here (O(the owner's versions and tags)).
 	var all []apiPackage
 	if wantGeneric {
-		vs, _, err := s.opts.generic.packages.ListPackageVersions(ctx, req.Owner, filter, 0, -1)
+		vs, _, err := s.cfg.Packages.ListPackageVersions(ctx, req.Owner, filter, 0, -1)
 		if err != nil {
 			return fmt.Errorf("list packages: %w", err)
 		}
@@ -315,8 +315,8 @@ func (s *Server) pkgList(w http.ResponseWriter, r *http.Request, req generic.Req
 
 // genericList writes one page of the owner's generic versions, paged in
 // the store.
-func (s *Server) genericList(w http.ResponseWriter, r *http.Request, req generic.Request, filter metadata.PackageFilter, offset, limit int) error {
-	vs, total, err := s.opts.generic.packages.ListPackageVersions(r.Context(), req.Owner, filter, offset, limit)
+func (s *API) genericList(w http.ResponseWriter, r *http.Request, req generic.Request, filter metadata.PackageFilter, offset, limit int) error {
+	vs, total, err := s.cfg.Packages.ListPackageVersions(r.Context(), req.Owner, filter, offset, limit)
 	if err != nil {
 		return fmt.Errorf("list packages: %w", err)
 	}
@@ -337,12 +337,12 @@ func containerRepo(req generic.Request) string { return generic.Key(req.Owner) +
 
 // pkgVersions lists the versions of a package, newest first, paged in
 // the store.
-func (s *Server) pkgVersions(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) pkgVersions(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	page, limit := req.PageLimit()
 	offset := (page - 1) * limit
 	switch req.Type {
 	case generic.TypeGeneric:
-		vs, total, err := s.opts.generic.packages.PackageVersions(r.Context(), refOf(req), offset, limit)
+		vs, total, err := s.cfg.Packages.PackageVersions(r.Context(), refOf(req), offset, limit)
 		if err != nil {
 			return notFoundErr(err, "package %q not found", req.Name)
 		}
@@ -365,17 +365,17 @@ func (s *Server) pkgVersions(w http.ResponseWriter, r *http.Request, req generic
 }
 
 // version returns one version with its files.
-func (s *Server) version(r *http.Request, req generic.Request) (apiPackage, error) {
+func (s *API) version(r *http.Request, req generic.Request) (apiPackage, error) {
 	switch req.Type {
 	case generic.TypeGeneric:
-		v, err := s.opts.generic.packages.GetPackageVersion(r.Context(), refOf(req))
+		v, err := s.cfg.Packages.GetPackageVersion(r.Context(), refOf(req))
 		if err != nil {
 			return apiPackage{}, notFoundErr(err, "version %q of package %q not found", req.Version, req.Name)
 		}
 		return s.toAPI(r, v), nil
 	case generic.TypeContainer:
 		repo := containerRepo(req)
-		if _, _, err := s.meta.Tags(r.Context(), repo, "", 0); err != nil {
+		if _, _, err := s.cfg.Meta.Tags(r.Context(), repo, "", 0); err != nil {
 			return apiPackage{}, notFoundErr(err, "container package %q not found", repo)
 		}
 		var (
@@ -383,7 +383,7 @@ func (s *Server) version(r *http.Request, req generic.Request) (apiPackage, erro
 			err = metadata.ErrNotFound
 		)
 		if !strings.Contains(req.Version, ":") { // a tag, never a digest
-			m, err = s.meta.GetManifest(r.Context(), repo, req.Version)
+			m, err = s.cfg.Meta.GetManifest(r.Context(), repo, req.Version)
 		}
 		if err != nil {
 			return apiPackage{}, notFoundErr(err, "tag %q of container package %q not found", req.Version, req.Name)
@@ -395,7 +395,7 @@ func (s *Server) version(r *http.Request, req generic.Request) (apiPackage, erro
 }
 
 // pkgVersion answers one version with its files and download count.
-func (s *Server) pkgVersion(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) pkgVersion(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	v, err := s.version(r, req)
 	if err != nil {
 		return err
@@ -407,7 +407,7 @@ func (s *Server) pkgVersion(w http.ResponseWriter, r *http.Request, req generic.
 }
 
 // pkgFiles answers the files of a version.
-func (s *Server) pkgFiles(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) pkgFiles(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	v, err := s.version(r, req)
 	if err != nil {
 		return err
@@ -419,17 +419,17 @@ func (s *Server) pkgFiles(w http.ResponseWriter, r *http.Request, req generic.Re
 }
 
 // pkgDelete deletes a version (a tag for containers): 204.
-func (s *Server) pkgDelete(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) pkgDelete(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	switch req.Type {
 	case generic.TypeGeneric:
-		if _, err := s.opts.generic.packages.DeletePackageVersion(r.Context(), refOf(req)); err != nil {
+		if _, err := s.cfg.Packages.DeletePackageVersion(r.Context(), refOf(req)); err != nil {
 			return notFoundErr(err, "version %q of package %q not found", req.Version, req.Name)
 		}
 	case generic.TypeContainer:
-		if !s.opts.deleteEnabled {
+		if !s.cfg.DeleteEnabled {
 			return generic.Errorf(http.StatusMethodNotAllowed, "deletes are disabled on this registry (allowed: GET)")
 		}
-		if err := s.meta.DeleteTag(r.Context(), containerRepo(req), req.Version); err != nil {
+		if err := s.cfg.Meta.DeleteTag(r.Context(), containerRepo(req), req.Version); err != nil {
 			return notFoundErr(err, "tag %q of container package %q not found", req.Version, req.Name)
 		}
 	default:
@@ -443,27 +443,27 @@ func (s *Server) pkgDelete(w http.ResponseWriter, r *http.Request, req generic.R
 // (stable releases before pre-releases) when every version is SemVer,
 // else the newest. latest_rule says which rule applied. The store keeps
 // the order, so this costs the same for any number of versions.
-func (s *Server) pkgLatest(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) pkgLatest(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	var (
 		latest apiPackage
 		semver bool
 	)
 	switch req.Type {
 	case generic.TypeGeneric:
-		v, sv, err := s.opts.generic.packages.LatestPackageVersion(r.Context(), refOf(req))
+		v, sv, err := s.cfg.Packages.LatestPackageVersion(r.Context(), refOf(req))
 		if err != nil {
 			return notFoundErr(err, "package %q not found", req.Name)
 		}
 		latest, semver = s.toAPI(r, v), sv
 	case generic.TypeContainer:
-		tl, ok := s.meta.(metadata.TagLister)
+		tl, ok := s.cfg.Meta.(metadata.TagLister)
 		if !ok {
-			return fmt.Errorf("metadata store %T cannot answer latest tags", s.meta)
+			return fmt.Errorf("metadata store %T cannot answer latest tags", s.cfg.Meta)
 		}
 		repo := containerRepo(req)
 		tm, sv, err := tl.LatestTag(r.Context(), repo)
 		if err != nil {
-			if _, _, terr := s.meta.Tags(r.Context(), repo, "", 0); terr != nil {
+			if _, _, terr := s.cfg.Meta.Tags(r.Context(), repo, "", 0); terr != nil {
 				return notFoundErr(terr, "container package %q not found", repo)
 			}
 			return notFoundErr(err, "container package %q has no tags", req.Name)
@@ -480,16 +480,16 @@ func (s *Server) pkgLatest(w http.ResponseWriter, r *http.Request, req generic.R
 }
 
 // pkgLink links a generic package to a repository of its owner: 201.
-func (s *Server) pkgLink(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) pkgLink(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	return s.link(w, r, req, req.Repo, http.StatusCreated)
 }
 
 // pkgUnlink removes a package's link: 204.
-func (s *Server) pkgUnlink(w http.ResponseWriter, r *http.Request, req generic.Request) error {
+func (s *API) pkgUnlink(w http.ResponseWriter, r *http.Request, req generic.Request) error {
 	return s.link(w, r, req, "", http.StatusNoContent)
 }
 
-func (s *Server) link(w http.ResponseWriter, r *http.Request, req generic.Request, repo string, status int) error {
+func (s *API) link(w http.ResponseWriter, r *http.Request, req generic.Request, repo string, status int) error {
 	switch req.Type {
 	case generic.TypeGeneric:
 	case generic.TypeContainer:
@@ -497,7 +497,7 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, req generic.Reques
 	default:
 		return unknownType(req.Type)
 	}
-	if err := s.opts.generic.packages.LinkPackage(r.Context(), refOf(req), repo); err != nil {
+	if err := s.cfg.Packages.LinkPackage(r.Context(), refOf(req), repo); err != nil {
 		return notFoundErr(err, "package %q not found", req.Name)
 	}
 	w.Header().Set("Content-Length", "0")

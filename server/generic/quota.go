@@ -1,10 +1,9 @@
-package server
+package generic
 
 import (
 	"context"
 	"io"
 
-	"github.com/regkit/regkit/registry/local"
 	"github.com/regkit/regkit/server/core"
 )
 
@@ -17,47 +16,43 @@ import (
 
 // exempt reports whether ctx's request acts for a site admin, whom
 // quotas and file-size limits do not apply to.
-func (s *Server) exempt(ctx context.Context) bool {
-	return s.opts.auth != nil && principal(ctx).Principal.SiteAdmin()
+func (s *API) exempt(ctx context.Context) bool {
+	return s.cfg.Auth != nil && core.AuthOf(ctx).Principal.SiteAdmin()
 }
 
 // quotaBody readies body, the next bytes of holder's upload into repo,
 // which has stored bytes already: a body of known length (>= 0) is
 // reserved at once, one of unknown length as it streams. Without quotas
 // it returns body as it is.
-func (s *Server) quotaBody(ctx context.Context, repo, holder string, body io.Reader, stored, length int64) (io.Reader, error) {
-	if s.opts.quota == nil || s.exempt(ctx) {
+func (s *API) quotaBody(ctx context.Context, repo, holder string, body io.Reader, stored, length int64) (io.Reader, error) {
+	if s.cfg.Quota == nil || s.exempt(ctx) {
 		return body, nil
 	}
 	if length >= 0 {
-		if err := s.opts.quota.Reserve(ctx, repo, holder, core.AddSize(stored, length)); err != nil {
+		if err := s.cfg.Quota.Reserve(ctx, repo, holder, core.AddSize(stored, length)); err != nil {
 			return nil, err
 		}
 		return body, nil
 	}
-	return s.opts.quota.Reader(ctx, body, repo, holder, stored), nil
+	return s.cfg.Quota.Reader(ctx, body, repo, holder, stored), nil
 }
 
 // release drops holder's reservation in repo's namespace; failures are
 // logged (the reservation is found dead later, see quota.WithLiveness).
-func (s *Server) release(ctx context.Context, repo, holder string) {
-	if s.opts.quota == nil || s.exempt(ctx) {
+func (s *API) release(ctx context.Context, repo, holder string) {
+	if s.cfg.Quota == nil || s.exempt(ctx) {
 		return
 	}
-	if err := s.opts.quota.Release(ctx, repo, holder); err != nil {
-		s.opts.log.WarnContext(ctx, "release quota reservation", "namespace", repo, "holder", holder, "err", err)
+	if err := s.cfg.Quota.Release(ctx, repo, holder); err != nil {
+		s.cfg.Log.WarnContext(ctx, "release quota reservation", "namespace", repo, "holder", holder, "err", err)
 	}
 }
 
 // openUpload counts a new upload session of repo against the cap of open
 // sessions of its namespace.
-func (s *Server) openUpload(ctx context.Context, repo, id string) error {
-	if s.opts.quota == nil {
+func (s *API) openUpload(ctx context.Context, repo, id string) error {
+	if s.cfg.Quota == nil {
 		return nil
 	}
-	return s.opts.quota.Open(ctx, repo, id)
+	return s.cfg.Quota.Open(ctx, repo, id)
 }
-
-// retryOpenUploads is the Retry-After of a refusal for too many open
-// uploads: uploads take a while to finish.
-const retryOpenUploads = local.RetryOpenUploads
