@@ -43,6 +43,7 @@ type Proxy struct {
 
 	mu   sync.Mutex
 	reqs []Request
+	drop bool
 }
 
 // Proxy starts a counting proxy in front of e, stopped when t ends. Only
@@ -61,6 +62,8 @@ func (e *Emulator) Proxy(t testing.TB) *Proxy {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host // signed by the client
 		},
+		// The emulator is down: a load balancer's answer, without a log.
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) },
 	}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rg := r.Header.Get("X-Ms-Range")
@@ -69,7 +72,16 @@ func (e *Emulator) Proxy(t testing.TB) *Proxy {
 		}
 		p.mu.Lock()
 		p.reqs = append(p.reqs, Request{Method: r.Method, Path: r.URL.EscapedPath(), Range: rg})
+		drop := p.drop
 		p.mu.Unlock()
+		if drop {
+			// The connection ends before a response, as when a server dies
+			// in the middle of a request.
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(p.srv.Close)
@@ -100,6 +112,15 @@ func (p *Proxy) URL(name string) string {
 		return "azblob://" + name + "?protocol=http&domain=" + p.Addr() + "&localemu=true"
 	}
 	panic(fmt.Sprintf("emulators: no proxy URL for %s", p.e.Kind))
+}
+
+// Drop makes the proxy close every connection on which a request arrives,
+// without an answer (on), or forward requests again (off). Dropped
+// requests are recorded too.
+func (p *Proxy) Drop(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.drop = on
 }
 
 // Take returns the requests forwarded since the last Take (or the start)
