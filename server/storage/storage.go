@@ -47,6 +47,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"gocloud.dev/blob"
+	"gocloud.dev/blob/azureblob"
 	"gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/memblob" // registers mem:// on blob.DefaultURLMux
 
@@ -186,6 +187,10 @@ func WithSyncAppends(on bool) Option {
 // Open opens the bucket at url: "file:///abs/dir" (created if missing) or
 // "mem://"; other gocloud schemes (s3://, gs://, azblob://) go through the
 // generic path and need the caller to import their driver packages.
+// azblob:// URLs also take regkit's retry parameters (retry_max,
+// retry_delay, retry_max_delay, try_timeout; see azure.go), and without
+// them retry with bounded backoff, so that an unreachable account fails
+// within seconds.
 // meta holds the upload sessions and blob records; the Store does not
 // close it.
 func Open(ctx context.Context, rawURL string, meta metadata.Store, opts ...Option) (*Store, error) {
@@ -214,9 +219,15 @@ func Open(ctx context.Context, rawURL string, meta metadata.Store, opts ...Optio
 			return nil, fmt.Errorf("storage: open %s: %w", rawURL, err)
 		}
 		s.dir = dir
-	} else if s.bucket, err = blob.OpenBucket(ctx, rawURL); err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", rawURL, err)
 	} else {
+		if u.Scheme == azureblob.Scheme {
+			s.bucket, err = openAzure(ctx, u) // bounded retries, see azure.go
+		} else {
+			s.bucket, err = blob.OpenBucket(ctx, rawURL)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("storage: open %s: %w", rawURL, err)
+		}
 		s.native = openBackend(s.bucket, u)
 	}
 	o.log.Debug("storage opened", "url", rawURL, "fastpath", s.dir != "")

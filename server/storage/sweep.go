@@ -28,7 +28,10 @@ const sweepBatch = 100
 //
 // It then deletes staged objects under _uploads/ older than before that
 // belong to no session: leftovers of a process that crashed between
-// removing a session record and its bytes, or during a monolithic upload.
+// removing a session record and its bytes, or during a monolithic upload;
+// and, on S3 and Azure, committed session objects (objects/<id>) older
+// than before that neither a session nor a blob record names (see
+// sweepObjects for the checks that make that safe).
 func (s *Store) SweepUploads(ctx context.Context, before time.Time) (int, error) {
 	deleted := 0
 	skipped := map[string]bool{}
@@ -104,6 +107,9 @@ func (s *Store) sweepOrphans(ctx context.Context, before time.Time) error {
 		if err := b.sweepOrphans(ctx, s, before); err != nil {
 			return fmt.Errorf("storage: sweep multipart uploads: %w", err)
 		}
+	}
+	if err := s.sweepObjects(ctx, before); err != nil {
+		return err
 	}
 	it := s.bucket.List(&blob.ListOptions{Prefix: uploadsPrefix})
 	var orphans []string

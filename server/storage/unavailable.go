@@ -2,8 +2,10 @@ package storage
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"syscall"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -13,7 +15,8 @@ import (
 
 // IsUnavailable reports whether err means that the bucket could not be
 // reached or is throttling (after the SDK's own retries with backoff):
-// connection refused or reset, a timeout, or an HTTP 429 or 5xx answer.
+// connection refused or reset, a connection closed before the answer, a
+// timeout, or an HTTP 429 or 5xx answer.
 // The server answers such errors with 503 and Retry-After.
 func IsUnavailable(err error) bool {
 	if err == nil {
@@ -32,6 +35,13 @@ func IsUnavailable(err error) bool {
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
+		return true
+	}
+	// The connection ended before a whole answer came (the service died
+	// or a proxy dropped it in the middle of the request): net/http
+	// reports io.EOF or io.ErrUnexpectedEOF inside a *url.Error.
+	var ue *url.Error
+	if errors.As(err, &ue) && (errors.Is(ue.Err, io.EOF) || errors.Is(ue.Err, io.ErrUnexpectedEOF)) {
 		return true
 	}
 	status := 0

@@ -247,6 +247,11 @@ func (e *Emulator) Start() error {
 		args = []string{"--blobHost", "127.0.0.1", "--blobPort", port, "--location", data, "--silent",
 			"--skipApiVersionCheck", "--loose", "--disableProductStyleUrl"}
 	}
+	if ready(e.Addr) {
+		// Another emulator answers there (Start and Shared of one kind in
+		// one process share the port): starting would only seem to work.
+		return fmt.Errorf("emulators: %s is in use by another %s emulator of this process (use one: Start or Shared)", e.Addr, e.Kind)
+	}
 	e.n++
 	logf, err := os.Create(filepath.Join(e.dir, fmt.Sprintf("log.%d", e.n)))
 	if err != nil {
@@ -292,7 +297,13 @@ func ready(addr string) bool {
 }
 
 // Stop stops the emulator (its process group) and waits for it to exit;
-// its data stays for a later Start.
+// its data stays for a later Start. versitygw and fake-gcs-server are
+// killed (SIGKILL): they write through to their directory. Azurite keeps
+// its metadata (containers, blobs, staged blocks) in memory and saves it
+// every 5 s, so a kill would lose the last seconds of writes — which no
+// outage of a real service does — and it is stopped with SIGTERM (it
+// closes its listener and saves), killed only if it has not exited
+// within 15 s.
 func (e *Emulator) Stop() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -303,7 +314,17 @@ func (e *Emulator) stopLocked() {
 	if e.cmd == nil {
 		return
 	}
-	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+	pgid := -e.cmd.Process.Pid
+	if e.Kind == Azure {
+		_ = syscall.Kill(pgid, syscall.SIGTERM)
+		select {
+		case <-e.done:
+			e.cmd = nil
+			return
+		case <-time.After(15 * time.Second):
+		}
+	}
+	_ = syscall.Kill(pgid, syscall.SIGKILL)
 	<-e.done
 	e.cmd = nil
 }
