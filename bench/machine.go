@@ -60,3 +60,18 @@ func cpuModel() string {
 	}
 	return ""
 }
+
+// LoadAvg returns the machine's load average over 1, 5 and 15 minutes
+// ("0.52 0.30 0.20", the start of /proc/loadavg), or "" where there is
+// none.
+func LoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -10,7 +10,7 @@ import (
 // Result is what one run of a scenario measured.
 type Result struct {
 	// Scenario names the scenario ("chunked", "monolithic", "finish",
-	// "range", "manifest", "sha256").
+	// "range", "manifest", "blob", "sha256").
 	Scenario string
 	// Ops counts the timed requests (chunks, uploads, reads, GETs).
 	Ops int
@@ -22,6 +22,9 @@ type Result struct {
 	Latencies []time.Duration
 	// Digest is the digest of the uploaded blob (upload scenarios).
 	Digest digest.Digest
+	// Chunk is the chunk size the upload used (chunked uploads): the one
+	// asked for, or the registry's OCI-Chunk-Min-Length when larger.
+	Chunk int64
 }
 
 // MBps returns the payload throughput in MB/s (10^6 bytes per second, as
@@ -65,6 +68,7 @@ func Merge(rs ...Result) Result {
 		out.Elapsed += r.Elapsed
 		out.Latencies = append(out.Latencies, r.Latencies...)
 		out.Digest = r.Digest
+		out.Chunk = r.Chunk
 	}
 	slices.Sort(out.Latencies)
 	return out

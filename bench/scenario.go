@@ -62,7 +62,8 @@ func ChunkedUpload(ctx context.Context, c *oci.Client, repo string, size, chunk 
 		return Result{}, fmt.Errorf("finish: %w", err)
 	}
 	slices.Sort(lat)
-	return Result{Scenario: "chunked", Ops: len(lat), Bytes: size, Elapsed: time.Since(start), Latencies: lat, Digest: d}, nil
+	return Result{Scenario: "chunked", Ops: len(lat), Bytes: size, Elapsed: time.Since(start), Latencies: lat, Digest: d,
+		Chunk: effectiveChunk(chunk, u)}, nil
 }
 
 // FinishUpload uploads size bytes in chunks (untimed) and measures only
@@ -77,7 +78,17 @@ func FinishUpload(ctx context.Context, c *oci.Client, repo string, size, chunk i
 		return Result{}, fmt.Errorf("finish: %w", err)
 	}
 	el := time.Since(start)
-	return Result{Scenario: "finish", Ops: 1, Bytes: size, Elapsed: el, Latencies: []time.Duration{el}, Digest: d}, nil
+	return Result{Scenario: "finish", Ops: 1, Bytes: size, Elapsed: el, Latencies: []time.Duration{el}, Digest: d,
+		Chunk: effectiveChunk(chunk, u)}, nil
+}
+
+// effectiveChunk is the chunk size uploadChunks sends in session u when
+// asked for chunk.
+func effectiveChunk(chunk int64, u *oci.Upload) int64 {
+	if chunk <= 0 {
+		chunk = DefaultChunkSize
+	}
+	return max(chunk, u.MinChunk)
 }
 
 // uploadChunks opens a session and PATCHes Data(seed, size) into it. When
@@ -193,6 +204,27 @@ func ManifestGet(ctx context.Context, c *oci.Client, repo, tag string, load Load
 		return int64(len(body)), err
 	})
 	r.Scenario = "manifest"
+	return r, err
+}
+
+// BlobGet fetches blob d of repo (size bytes) whole, concurrently as load
+// says, and reads each answer to the end through the client's digest
+// check, as a puller does. With a client of a redirecting endpoint
+// (Target.Redirect) each GET is a 307 and a GET of the signed bucket URL.
+func BlobGet(ctx context.Context, c *oci.Client, repo string, d digest.Digest, size int64, load Load) (Result, error) {
+	r, err := runLoad(ctx, load, func(ctx context.Context, _ *rand.Rand) (int64, error) {
+		rc, _, err := c.BlobGet(ctx, repo, d)
+		if err != nil {
+			return 0, err
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err == nil && n != size {
+			err = fmt.Errorf("blob GET: got %d bytes, want %d", n, size)
+		}
+		return n, err
+	})
+	r.Scenario = "blob"
 	return r, err
 }
 

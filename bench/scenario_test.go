@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -45,6 +46,17 @@ func TestScenarios(t *testing.T) {
 						return Result{}, err
 					}
 					return ManifestGet(ctx, c, repo, "latest", load)
+				}, 40},
+				{"blob", "t/blob", func(repo string) (Result, error) {
+					d, err := c.BlobPutChunked(ctx, repo, Data(6, 300<<10), DefaultChunkSize)
+					if err != nil {
+						return Result{}, err
+					}
+					r, err := BlobGet(ctx, c, repo, d, 300<<10, load)
+					if err == nil && r.Bytes != int64(r.Ops)*300<<10 {
+						err = fmt.Errorf("%d bytes in %d GETs", r.Bytes, r.Ops)
+					}
+					return r, err
 				}, 40},
 				{"sha256", "", func(string) (Result, error) { return SHA256(1 << 20), nil }, 1},
 			}

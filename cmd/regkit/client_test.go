@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -150,36 +149,5 @@ func TestClientNeedsURL(t *testing.T) {
 	code, _, errOut := regkit(t, nil, "ping")
 	if code != 2 || !strings.Contains(errOut, "--url") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
-	}
-}
-
-func TestBenchCommand(t *testing.T) {
-	code, out, errOut := regkit(t, nil, "bench", "--size", "1MiB", "--chunk", "256KiB", "--range-size", "4KiB",
-		"--duration", "100ms", "--concurrency", "2", "--backend", "mem")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	for _, s := range []string{"machine:", "sha256", "chunked", "monolithic", "finish", "range", "manifest", "p99"} {
-		if !strings.Contains(out, s) {
-			t.Errorf("output lacks %q:\n%s", s, out)
-		}
-	}
-
-	url := testRegistry(t)
-	code, out, errOut = regkit(t, nil, "bench", "--url", url, "--json", "--scenario", "range,manifest",
-		"--size", "64KiB", "--range-size", "1KiB", "--duration", "100ms")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	var rep benchReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if rep.Target != url || len(rep.Rows) != 2 || rep.Rows[0].Scenario != "range" || rep.Rows[1].ReqPerSec <= 0 || rep.Machine.NumCPU == 0 {
-		t.Fatalf("report %+v", rep)
-	}
-
-	if code, _, _ := regkit(t, nil, "bench", "--scenario", "nope"); code != 2 {
-		t.Fatalf("unknown scenario: exit %d, want 2", code)
 	}
 }
