@@ -38,11 +38,15 @@ func TestStartClusterWithReplicasFailover(t *testing.T) {
 		k := "k" + strconv.Itoa(i)
 		var v string
 		var err error
-		for range 50 {
+		// Until every node has the new slot map (slower on a loaded
+		// machine), a client may still be sent to the dead master: reload
+		// its map after each failure.
+		for range 100 {
 			if v, err = cl.Get(ctx, k).Result(); err == nil {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
+			cl.ReloadState(ctx)
 		}
 		if err != nil || v != k {
 			t.Fatalf("GET %s after failover: %q, %v", k, v, err)
