@@ -268,7 +268,8 @@ type Report struct {
 	// completed by this one (they are in Deleted too).
 	Finished int `json:"finished"`
 	// KeptBytes counts collected records whose bytes were left in place
-	// because their key is not the blob's content-addressed key.
+	// because their key is neither the blob's content address nor the
+	// object of the upload session that committed it (storage.Owned).
 	KeptBytes int `json:"keptBytes"`
 	// UploadsSwept is how many expired upload sessions were deleted (or
 	// would be).
@@ -488,13 +489,14 @@ func (s *Sweeper) consider(ctx context.Context, rep *Report, info metadata.BlobI
 	case err != nil:
 		return fmt.Errorf("gc: delete record of %s: %w", b.Digest, err)
 	}
-	if rec.Key == storage.Key(rec.Digest) {
+	if storage.Owned(rec.Key, rec.Digest) {
 		if err := s.bytes.DeleteBlobBytes(ctx, rec); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("gc: delete bytes of %s: %w", b.Digest, err)
 		}
 	} else {
-		// Only the content-addressed key is known to belong to this
-		// record alone; leave any other object for an operator.
+		// Only the content-addressed key and the record's own upload
+		// session object are known to belong to this record alone;
+		// leave any other object for an operator.
 		rep.KeptBytes++
 		s.opts.log.Warn("gc: record collected, bytes left in place: key is not content-addressed",
 			"digest", rec.Digest, "key", rec.Key)

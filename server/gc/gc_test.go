@@ -433,6 +433,30 @@ func TestForeignKeyKeepsBytes(t *testing.T) {
 	})
 }
 
+// TestSessionObjectBytesDeleted: a blob committed as its upload
+// session's object (objects/<id>, as on S3 and Azure) has its bytes
+// deleted with its record.
+func TestSessionObjectBytesDeleted(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		d := digest.FromString("session object")
+		key := "objects/abcdefghijklmnopqrstuvwxyz"
+		if err := e.st.Bucket().WriteAll(e.ctx, key, []byte("session object"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.meta.PutBlob(e.ctx, metadata.Blob{Digest: d, Size: 14, Key: key}); err != nil {
+			t.Fatal(err)
+		}
+		settle()
+		rep := e.run(e.sweeper())
+		if len(rep.Deleted) != 1 || rep.KeptBytes != 0 {
+			t.Fatalf("report %+v, want the blob deleted with its bytes", rep)
+		}
+		if ok, _ := e.st.Bucket().Exists(e.ctx, key); ok {
+			t.Fatal("the session object of a collected blob is still there")
+		}
+	})
+}
+
 func TestSweepsExpiredUploads(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		expired, err := e.st.StartUpload(e.ctx, "r")

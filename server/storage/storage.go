@@ -262,6 +262,16 @@ func (s *Store) Close() error {
 // file storage it is a fileblob bucket over the same directory.
 func (s *Store) Bucket() *blob.Bucket { return s.bucket }
 
+// Owned reports whether key, the recorded key of a blob, belongs to that
+// blob record alone, so that deleting the record lets its bytes go: the
+// content address of its digest, or the object of the upload session that
+// committed it (objects/<id>; identical content finished twice keeps the
+// first record and deletes the second object, so no two records share
+// one).
+func Owned(key string, d digest.Digest) bool {
+	return key == Key(d) || (strings.HasPrefix(key, objectsPrefix) && validID(key[len(objectsPrefix):]))
+}
+
 // Key returns the content-addressed key of d:
 // blobs/<alg>/<2 hex>/<2 hex>/<hex>. d must be valid (d.Validate()).
 func Key(d digest.Digest) string {
