@@ -98,10 +98,18 @@ func (b *bucketTraffic) stop() []outageResult {
 // failure meanwhile must be a 503 (the registry reconnecting).
 func (b *bucketTraffic) recover(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	awaitRecovery(t, b.round, time.Minute)
+}
+
+// awaitRecovery calls round until one round succeeds whole, within
+// within; every failure meanwhile must be a 503 (the registry
+// reconnecting).
+func awaitRecovery(t *testing.T, round func() []outageResult, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
 		good := true
-		for _, r := range b.round() {
+		for _, r := range round() {
 			if !r.ok {
 				good = false
 				if r.status != http.StatusServiceUnavailable {
@@ -113,7 +121,7 @@ func (b *bucketTraffic) recover(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("traffic did not recover within 60 s of the restart")
+			t.Fatalf("traffic did not recover within %v of the restart", within)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

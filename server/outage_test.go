@@ -230,26 +230,7 @@ func runOutage(t *testing.T, withAuth bool) {
 	}
 
 	p.Restart()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		rs := round()
-		good := true
-		for _, r := range rs {
-			if !r.ok {
-				good = false
-				if r.status != http.StatusServiceUnavailable {
-					t.Errorf("%s %s after the restart: %d %q, want success (or 503 while reconnecting)", r.op, r.path, r.status, r.body)
-				}
-			}
-		}
-		if good {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("traffic did not recover within 30 s of the restart")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	awaitRecovery(t, round, 30*time.Second)
 	stopTraffic()
 
 	outage := 0

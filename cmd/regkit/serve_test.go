@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	bolt "go.etcd.io/bbolt"
@@ -72,15 +73,21 @@ func TestRestartKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pull after restart: %v", err)
 	}
-	wm, _ := img.RawManifest()
-	gm, err := got.RawManifest()
-	if err != nil || !bytes.Equal(wm, gm) {
-		t.Fatalf("manifest after restart differs: %v", err)
+	sameImage(t, "after restart", img, got)
+}
+
+// sameImage fails t unless got has want's manifest and layers, byte for
+// byte.
+func sameImage(t *testing.T, what string, want, got v1.Image) {
+	t.Helper()
+	wm, _ := want.RawManifest()
+	if gm, err := got.RawManifest(); err != nil || !bytes.Equal(wm, gm) {
+		t.Fatalf("%s: manifest differs (%v)", what, err)
 	}
-	layers, _ := img.Layers()
+	layers, _ := want.Layers()
 	glayers, err := got.Layers()
 	if err != nil || len(glayers) != len(layers) {
-		t.Fatalf("layers after restart: %d, %v", len(glayers), err)
+		t.Fatalf("%s: %d layers, %v", what, len(glayers), err)
 	}
 	for i := range layers {
 		w, _ := layers[i].Compressed()
@@ -91,7 +98,7 @@ func TestRestartKeepsData(t *testing.T) {
 		wb, _ := io.ReadAll(w)
 		gb, err := io.ReadAll(g)
 		if err != nil || !bytes.Equal(wb, gb) {
-			t.Fatalf("layer %d differs after restart", i)
+			t.Fatalf("%s: layer %d differs (%v)", what, i, err)
 		}
 	}
 }

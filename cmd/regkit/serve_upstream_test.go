@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/base64"
 	"io"
 	"net"
@@ -47,27 +46,7 @@ func TestServeUpstreamProxy(t *testing.T) {
 		if err != nil {
 			t.Fatalf("pull from the %s: %v", what, err)
 		}
-		wm, _ := img.RawManifest()
-		if gm, err := got.RawManifest(); err != nil || !bytes.Equal(wm, gm) {
-			t.Fatalf("%s: manifest differs (%v)", what, err)
-		}
-		layers, _ := img.Layers()
-		glayers, err := got.Layers()
-		if err != nil || len(glayers) != len(layers) {
-			t.Fatalf("%s: %d layers, %v", what, len(glayers), err)
-		}
-		for i := range layers {
-			w, _ := layers[i].Compressed()
-			g, err := glayers[i].Compressed()
-			if err != nil {
-				t.Fatal(err)
-			}
-			wb, _ := io.ReadAll(w)
-			gb, err := io.ReadAll(g)
-			if err != nil || !bytes.Equal(wb, gb) {
-				t.Fatalf("%s: layer %d differs (%v)", what, i, err)
-			}
-		}
+		sameImage(t, "pull from the "+what, img, got)
 	}
 
 	// An upload ID is the upstream Location, encoded: one naming another
