@@ -2,12 +2,14 @@ package emulators
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -44,6 +46,7 @@ type Proxy struct {
 	mu   sync.Mutex
 	reqs []Request
 	drop bool
+	sent atomic.Int64 // request body bytes forwarded
 }
 
 // Proxy starts a counting proxy in front of e, stopped when t ends. Only
@@ -74,6 +77,9 @@ func (e *Emulator) Proxy(t testing.TB) *Proxy {
 		p.reqs = append(p.reqs, Request{Method: r.Method, Path: r.URL.EscapedPath(), Range: rg})
 		drop := p.drop
 		p.mu.Unlock()
+		if r.Body != nil {
+			r.Body = &countingBody{ReadCloser: r.Body, n: &p.sent}
+		}
 		if drop {
 			// The connection ends before a response, as when a server dies
 			// in the middle of a request.
@@ -121,6 +127,22 @@ func (p *Proxy) Drop(on bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.drop = on
+}
+
+// Sent returns the request body bytes forwarded since the last call, and
+// starts counting again.
+func (p *Proxy) Sent() int64 { return p.sent.Swap(0) }
+
+// countingBody adds what is read of a request body to n.
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
 }
 
 // Take returns the requests forwarded since the last Take (or the start)
