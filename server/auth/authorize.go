@@ -110,4 +110,3 @@ func (s *Service) Authorize(ctx context.Context, p Principal, repository, pkgTyp
 	}
 	return nil
 }
-
