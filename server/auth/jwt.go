@@ -83,6 +83,21 @@ const maxJWTLength = 8192
 // both).
 const clockSkew = 30 * time.Second
 
+// validity is the validity window of a token, Unix seconds, as VerifyJWT checks
+// it (with clockSkew of tolerance on both ends; NotBefore 0: none).
+type validity struct{ NotBefore, Expires int64 }
+
+// check returns ErrTokenExpired unless now is within w.
+func (w validity) check(now time.Time) error {
+	if now.After(time.Unix(w.Expires, 0).Add(clockSkew)) {
+		return ErrTokenExpired
+	}
+	if w.NotBefore != 0 && now.Add(clockSkew).Before(time.Unix(w.NotBefore, 0)) {
+		return fmt.Errorf("%w: not valid yet", ErrTokenExpired)
+	}
+	return nil
+}
+
 // Errors of VerifyJWT; all mean 401.
 var (
 	// ErrTokenMalformed: not a well-formed regkit JWT.
