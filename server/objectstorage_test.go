@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/regkit/regkit/fixtures"
 	"github.com/regkit/regkit/server"
+	"github.com/regkit/regkit/server/metadata/redismeta"
+	"github.com/regkit/regkit/server/metadata/redismeta/redistest"
 	"github.com/regkit/regkit/server/storage/emulators"
 )
 
@@ -48,8 +51,9 @@ func rangeOf(off, n int) string {
 	return strconv.Itoa(off) + "-" + strconv.Itoa(off+n-1)
 }
 
-// TestObjectStorageReplicas: two registries share one metadata store
-// and one bucket on each emulator; the PATCHes of one upload alternate
+// TestObjectStorageReplicas: two registries share one Redis (each with
+// its own client, as replicas would) and one bucket on each emulator;
+// the PATCHes of one upload alternate
 // between them (1 MiB chunks, so S3 merges them into 5 MiB parts), the
 // final PUT lands on the other, and the blob reads back byte-exact from
 // both.
@@ -58,8 +62,13 @@ func TestObjectStorageReplicas(t *testing.T) {
 		t.Run(string(k), func(t *testing.T) {
 			e := emulators.Start(t, k)
 			url := e.NewBucket(t)
-			meta := newMeta(t, "mem")
-			a, b := newServer(t, meta, url), newServer(t, meta, url)
+			addr := redistest.Start(t)
+			replica := func() string {
+				m := redismeta.New(redis.NewClient(&redis.Options{Addr: addr}))
+				t.Cleanup(func() { _ = m.Close() })
+				return newServer(t, m, url)
+			}
+			a, b := replica(), replica()
 			data := fixtures.Blob(7, 11<<20+777)
 			d := digest.FromBytes(data)
 			resp, body := do(t, http.MethodPost, a+"/v2/rep/blob/blobs/uploads/", nil)
