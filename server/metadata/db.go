@@ -78,7 +78,7 @@ var (
 	tReferrer  = driver.Table{Name: "referrer", Ordered: true} // subject NUL digest → Descriptor
 	tLink      = driver.Table{Name: "link", Ordered: true}     // digest → Blob as linked
 	tIntent    = driver.Table{Name: "intent", Ordered: true}   // digest NUL nonce → "": a LinkBlob in flight
-	repoTables = []driver.Table{tMeta, tTag, tManifest, tReferrer, tLink, tIntent, tIdx, tIdxDir}
+	repoTables = []driver.Table{tMeta, tTag, tManifest, tReferrer, tLink, tIntent, tIdx, tIdxDir, tTagW, tRefused}
 	// blob:<digest>
 	tBlob    = driver.Table{Name: "blob"}                   // "" → blobRec
 	tLinkers = driver.Table{Name: "linkers", Ordered: true} // repo → ""
