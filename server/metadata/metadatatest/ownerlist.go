@@ -322,3 +322,91 @@ func testOwnerCrashes(t *testing.T, newDriver func(t *testing.T) driver.Driver) 
 	m.tags["mix/c\x00x"] = ms[0].Created
 	checkOwner(t, db, m, "after all")
 }
+
+// testCatalogOf: RepositoriesOf lists, in catalog order and page after
+// page from any last, the repositories of the owners of a set — also
+// where owner names are prefixes of each other ("k", "k-x", "k.y") and
+// repositories are named like their owner.
+func testCatalogOf(t *testing.T, open listOpener) {
+	w, r := open(t)
+	ctx := t.Context()
+	vis := map[string]metadata.Visibility{}
+	for i, name := range []string{"k", "k-x", "k.y", "k-x-z", "ka", "k_b", "pub", "lim", "priv", "org", "z"} {
+		v := []metadata.Visibility{metadata.VisibilityPublic, metadata.VisibilityLimited, metadata.VisibilityPrivate}[i%3]
+		typ := metadata.AccountUser
+		if name == "org" {
+			typ = metadata.AccountOrganization
+		}
+		_, err := w.CreateAccount(ctx, metadata.Account{Name: strings.ToUpper(name[:1]) + name[1:], Type: typ, Visibility: v})
+		noErr(t, err, "CreateAccount "+name)
+		vis[name] = v
+	}
+	noErr(t, w.SetMember(ctx, "org", "k", metadata.RoleRead), "SetMember")
+	var repos []string
+	for owner := range vis {
+		repos = append(repos, owner, owner+"/a", owner+"/b/c", owner+"/z")
+	}
+	repos = append(repos, "z/x", "noaccount/x", "k-x-/y")
+	for _, repo := range repos {
+		noErr(t, w.PutManifest(ctx, repo, newManifest("c"+repo)), "PutManifest "+repo)
+	}
+	slices.Sort(repos)
+	orgs, err := r.Memberships(ctx, "K")
+	if noErr(t, err, "Memberships"); !slices.Equal(orgs, []string{"org"}) {
+		t.Fatalf("Memberships = %v", orgs)
+	}
+	check := func(what string) {
+		t.Helper()
+		for _, s := range []metadata.OwnerSet{
+			{Visibilities: []metadata.Visibility{metadata.VisibilityPublic}},
+			{Visibilities: []metadata.Visibility{metadata.VisibilityPublic, metadata.VisibilityLimited}, Owners: []string{"K", "org", "k-x"}},
+			{Owners: []string{"noaccount", "k.y"}},
+			{Visibilities: []metadata.Visibility{metadata.VisibilityLimited}},
+			{All: true},
+			{},
+		} {
+			in := map[string]bool{}
+			for _, o := range s.Owners {
+				in[strings.ToLower(o)] = true
+			}
+			want := []string{}
+			for _, repo := range repos {
+				owner, _, _ := strings.Cut(repo, "/")
+				v, ok := vis[owner]
+				if s.All || in[owner] || ok && slices.Contains(s.Visibilities, v) {
+					want = append(want, repo)
+				}
+			}
+			lasts := append([]string{"", "k-", "k/", "k-x/a", "k.y/zz", "k/b", "zzz", "k-x-/y"}, want...)
+			for _, last := range lasts {
+				exp := []string{}
+				for _, repo := range want {
+					if repo > last {
+						exp = append(exp, repo)
+					}
+				}
+				for _, n := range []int{-1, 0, 1, 2, 5, 100} {
+					got, more, err := r.RepositoriesOf(ctx, s, last, n)
+					noErr(t, err, "RepositoriesOf")
+					e, emore := exp, false
+					if n >= 0 && len(e) > n {
+						e, emore = e[:n], true
+					}
+					if !slices.Equal(got, e) || more != emore {
+						t.Fatalf("%s: RepositoriesOf(%+v, %q, %d) = %v (more %v), want %v (more %v)", what, s, last, n, got, more, e, emore)
+					}
+				}
+			}
+		}
+	}
+	check("as written")
+	// Visibility changes and a deleted account, through the reading store.
+	noErr(t, r.UpdateAccount(ctx, metadata.Account{Name: "pub", Visibility: metadata.VisibilityPrivate}), "UpdateAccount")
+	vis["pub"] = metadata.VisibilityPrivate
+	noErr(t, r.UpdateAccount(ctx, metadata.Account{Name: "priv", Visibility: metadata.VisibilityPublic}), "UpdateAccount")
+	vis["priv"] = metadata.VisibilityPublic
+	noErr(t, r.DeleteAccount(ctx, "z"), "DeleteAccount")
+	delete(vis, "z")
+	check("after visibility changes")
+
+}
