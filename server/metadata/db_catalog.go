@@ -104,7 +104,7 @@ type OwnerCatalog interface {
 	// owners outside s cost nothing: a page reads the identity shard's
 	// entries of the owners of s it passes (two per owner, 128 a Range)
 	// and the catalog prefix by prefix of those (per batch of up to 128
-	// prefixes, doubling from 8: one GetMany of the names k and one
+	// prefixes, doubling from 2: one GetMany of the names k and one
 	// RangeMany of the prefixes k/, each at most the rest of the page),
 	// so O(page + owners of s passed) records in O(1 + owners passed /
 	// 64) round trips.
@@ -209,7 +209,7 @@ func (db *DB) RepositoriesOf(ctx context.Context, s OwnerSet, last string, n int
 			out = append(out, keys(kvs)...)
 		}
 	}
-	batch, prev := 8, ""
+	batch, prev := 2, ""
 	for need < 0 || len(out) < need {
 		var qs []driver.RangeQuery
 		for len(qs) < batch {
