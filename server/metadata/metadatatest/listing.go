@@ -40,6 +40,7 @@ func RunListings(t *testing.T, newDriver func(t *testing.T) driver.Driver) {
 			t.Run("TagPages", func(t *testing.T) { testTagPages(t, open) })
 			t.Run("OwnerPages", func(t *testing.T) { testOwnerPages(t, open) })
 			t.Run("CatalogOf", func(t *testing.T) { testCatalogOf(t, open) })
+			t.Run("OwnerConcurrent", func(t *testing.T) { testOwnerConcurrent(t, open) })
 		})
 	}
 	t.Run("OwnerCrashes", func(t *testing.T) { testOwnerCrashes(t, newDriver) })

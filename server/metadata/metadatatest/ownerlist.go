@@ -410,3 +410,60 @@ func testCatalogOf(t *testing.T, open listOpener) {
 	check("after visibility changes")
 
 }
+
+// testOwnerConcurrent: tag writes to several repositories of one owner,
+// moves among them, and a reader listing all along (which may refuse
+// writes in flight) end with the listing of exactly the tags written.
+func testOwnerConcurrent(t *testing.T, open listOpener) {
+	_, db := open(t)
+	ctx := t.Context()
+	ms := []metadata.Manifest{newManifest("p0"), newManifest("p1"), newManifest("p2")}
+	for i := range ms {
+		ms[i].Created = base.Add(time.Duration(i) * time.Second)
+	}
+	const writers, each = 4, 20
+	m := newOwnerModel("conc")
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs = make(chan error, writers+1)
+		stop = make(chan struct{})
+	)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			repo := fmt.Sprintf("conc/r%d", w%2)
+			for i := range each {
+				mf, tag := ms[i%3], fmt.Sprintf("w%d-%d", w, i%7) // tags move
+				if err := db.PutManifest(ctx, repo, mf, tag); err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				m.tags[repo+"\x00"+tag] = mf.Created
+				mu.Unlock()
+			}
+		}()
+	}
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, _, err := db.ListOwner(ctx, "conc", metadata.OwnerFilter{Containers: true}, 0, 10); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	for err := range errs {
+		noErr(t, err, "concurrent writes and reads")
+	}
+	checkOwner(t, db, m, "after concurrent writes")
+}
