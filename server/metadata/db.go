@@ -18,7 +18,8 @@ import (
 type DB struct {
 	d       driver.Driver
 	retries int
-	noIndex bool // WithoutListIndexes
+	noIndex bool          // WithoutListIndexes
+	grace   time.Duration // WithRepairGrace
 }
 
 var (
@@ -38,7 +39,7 @@ func WithConflictRetries(n int) Option { return func(db *DB) { db.retries = max(
 
 // New returns the store over d. Close closes d.
 func New(d driver.Driver, opts ...Option) *DB {
-	db := &DB{d: d, retries: 8}
+	db := &DB{d: d, retries: 8, grace: defaultRepairGrace}
 	for _, o := range opts {
 		o(db)
 	}

@@ -116,10 +116,9 @@ func (db *DB) ListOwner(ctx context.Context, owner string, f OwnerFilter, offset
 		if err != nil || len(stale) == 0 || attempt == listAttempts-1 {
 			return items, total, err
 		}
-		for _, e := range stale {
-			if err := db.repairTag(ctx, owner, e); err != nil {
-				return nil, 0, err
-			}
+		repaired, err := db.repairTags(ctx, owner, stale)
+		if err != nil || !repaired {
+			return items, total, err
 		}
 	}
 }
@@ -296,6 +295,30 @@ func (db *DB) ownerItems(ctx context.Context, owner string, kvs []driver.KV) ([]
 	return out, stale, nil
 }
 
+// repairTags repairs the entries of stale older than the grace, and
+// reports whether it repaired any.
+func (db *DB) repairTags(ctx context.Context, owner string, stale []tagEntry) (bool, error) {
+	var now int64
+	if db.grace > 0 {
+		t, err := db.d.Now(ctx)
+		if err != nil {
+			return false, mapErr(err)
+		}
+		now = t.UnixNano()
+	}
+	repaired := false
+	for _, e := range stale {
+		if db.grace > 0 && now-e.entered < int64(db.grace) {
+			continue // most likely a write in flight
+		}
+		if err := db.repairTag(ctx, owner, e); err != nil {
+			return false, err
+		}
+		repaired = true
+	}
+	return repaired, nil
+}
+
 // repairTag removes the invalid entry e (see db_ownertags.go): in the
 // repository shard, unless the entry became valid, its nonce is refused;
 // then the entry goes if it still has that nonce.
@@ -354,7 +377,7 @@ func (db *DB) ensureOwnerTags(ctx context.Context, owner string) error {
 				return err
 			}
 			for _, s := range states {
-				entries = append(entries, driver.KV{Key: tagSortKey(s.created, kv.Key, s.tag), Value: []byte(string(s.digest) + "\x00" + s.nonce)})
+				entries = append(entries, driver.KV{Key: tagSortKey(s.created, kv.Key, s.tag), Value: tagValue(s.digest, s.nonce, time.Time{})})
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,11 +48,19 @@ import (
 //   - Readers verify. A page's tag entries are checked against the tag
 //     and its manifest (in the same GetMany that reads them): an entry is
 //     valid when the tag names its digest and the manifest has its
-//     Created. An invalid entry is repaired: in the repository shard, if
-//     it is still invalid, its nonce is refused (tRefused), so the write
-//     that entered it can never commit; then, in the owner shard, the
-//     entry is removed if it still has that nonce (a write that entered
-//     the same key since carries another). The page is read again.
+//     Created. An invalid entry is not listed. When it is older than the
+//     repair grace (by the store's clock; entries carry the time they
+//     were entered) it is repaired: in the repository shard, if it is
+//     still invalid, its nonce is refused (tRefused), so the write that
+//     entered it can never commit; then, in the owner shard, the entry is
+//     removed if it still has that nonce (a write that entered the same
+//     key since carries another). The page is read again. A younger one
+//     is most likely a write in flight, which readers leave alone so
+//     that a listing polled all along cannot starve writers; until it
+//     commits or is repaired it counts in the total but is not shown.
+//     The grace decides only when a repair happens, never whether the
+//     listing ends right: a write slower than the grace is refused and
+//     starts again.
 //
 // So an entry is removed only when no write can make it valid again, and
 // every committed tag has its entry: its write entered it before
@@ -93,6 +102,16 @@ func repoOwner(repo string) (string, bool) {
 	return PackageKey(repo[:i]), true
 }
 
+// defaultRepairGrace is how old an invalid owner entry must be before a
+// reader repairs it (WithRepairGrace).
+const defaultRepairGrace = 10 * time.Second
+
+// WithRepairGrace sets how old (by the store's clock) an owner entry
+// that does not match its tag must be before a reader repairs it
+// (default 10s; see db_ownertags.go). It decides when, never whether, a
+// listing is repaired: 0 repairs at once (tests of crashes).
+func WithRepairGrace(d time.Duration) Option { return func(db *DB) { db.grace = max(d, 0) } }
+
 // timeKey is the descending key of t (the first 16 bytes of newestKey).
 func timeKey(t time.Time) string { return newestKey(t, "") }
 
@@ -107,6 +126,7 @@ type tagEntry struct {
 	sk, repo, tag string
 	digest        digest.Digest
 	nonce         string
+	entered       int64 // unix nanoseconds of the store's clock (0: unknown)
 }
 
 // parseTagEntry reads the entry kv (sort key as Key); false for a
@@ -116,8 +136,24 @@ func parseTagEntry(kv driver.KV) (tagEntry, bool) {
 		return tagEntry{}, false
 	}
 	tag, repo, _ := strings.Cut(kv.Key[17:], "\x00")
-	d, nonce, _ := strings.Cut(string(kv.Value), "\x00")
-	return tagEntry{sk: kv.Key, repo: repo, tag: tag, digest: digest.Digest(d), nonce: nonce}, true
+	parts := strings.SplitN(string(kv.Value), "\x00", 3)
+	e := tagEntry{sk: kv.Key, repo: repo, tag: tag, digest: digest.Digest(parts[0])}
+	if len(parts) > 1 {
+		e.nonce = parts[1]
+	}
+	if len(parts) > 2 {
+		e.entered, _ = strconv.ParseInt(parts[2], 16, 64)
+	}
+	return e, true
+}
+
+// tagValue is the value of a tag entry.
+func tagValue(d digest.Digest, nonce string, entered time.Time) []byte {
+	v := string(d) + "\x00" + nonce
+	if !entered.IsZero() {
+		v += "\x00" + strconv.FormatInt(entered.UnixNano(), 16)
+	}
+	return []byte(v)
 }
 
 // valid reports whether the entry matches the tag's digest and manifest
@@ -146,7 +182,7 @@ type tagState struct {
 // created, with nonce, in the owner shard of tx (an entry with that key
 // keeps its place and takes the new value).
 func putTagEntry(tx driver.Tx, repo, tag string, created time.Time, d digest.Digest, nonce string) error {
-	sk, val := tagSortKey(created, repo, tag), []byte(string(d)+"\x00"+nonce)
+	sk, val := tagSortKey(created, repo, tag), tagValue(d, nonce, tx.Now())
 	k := ixOwnerTags()
 	if _, ok, err := tx.Get(k.t, k.prefix+sk); err != nil || ok {
 		if err != nil {
@@ -174,7 +210,7 @@ func dropTagEntry(tx driver.Tx, repo, sk, nonce string) error {
 	if err != nil || !ok {
 		return err
 	}
-	if _, n, _ := strings.Cut(string(v), "\x00"); n != nonce {
+	if e, _ := parseTagEntry(driver.KV{Key: sk, Value: v}); e.nonce != nonce {
 		return nil
 	}
 	for _, ix := range []index{k, ixMixed()} {

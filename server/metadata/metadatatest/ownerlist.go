@@ -218,8 +218,9 @@ func testOwnerPages(t *testing.T, open listOpener) {
 // leave them: not run) or run a hook first, as fault says for each call.
 type faulty struct {
 	driver.Driver
-	mu    sync.Mutex
-	fault func(shard string) (fail bool, before func())
+	mu      sync.Mutex
+	fault   func(shard string) (fail bool, before func())
+	updates map[string]int // shard → Updates
 }
 
 var errCrash = errors.New("metadatatest: simulated crash")
@@ -227,6 +228,7 @@ var errCrash = errors.New("metadatatest: simulated crash")
 func (d *faulty) Update(ctx context.Context, shard string, fn func(driver.Tx) error) error {
 	d.mu.Lock()
 	f := d.fault
+	d.updates[shard]++
 	d.mu.Unlock()
 	if f != nil {
 		fail, before := f(shard)
@@ -262,9 +264,10 @@ func (d *faulty) arm(shard string, n int, fail bool, before func()) {
 // a write in flight neither shows its tag early nor loses it.
 func testOwnerCrashes(t *testing.T, newDriver func(t *testing.T) driver.Driver) {
 	t.Parallel()
-	d := &faulty{Driver: newDriver(t)}
-	db := metadata.New(d)
+	d := &faulty{Driver: newDriver(t), updates: map[string]int{}}
+	db := metadata.New(d, metadata.WithRepairGrace(0)) // repairs at once
 	t.Cleanup(func() { db.Close() })
+	graceful := metadata.New(d) // leaves young entries alone
 	ctx := t.Context()
 	m := newOwnerModel("mix")
 	ms := []metadata.Manifest{newManifest("c0"), newManifest("c1"), newManifest("c2")}
@@ -316,6 +319,24 @@ func testOwnerCrashes(t *testing.T, newDriver func(t *testing.T) driver.Driver) 
 	}
 	m.tags["mix/a\x00raced"] = ms[1].Created
 	checkOwner(t, db, m, "a write raced by a reader")
+
+	// With the grace, a reader in the middle of a write neither lists its
+	// tag nor refuses it: the write commits at its first attempt.
+	d.arm("repo:mix/a", 1, false, func() {
+		items, _, err := graceful.ListOwner(ctx, "mix", metadata.OwnerFilter{Containers: true}, 0, -1)
+		noErr(t, err, "ListOwner during a write")
+		during = ownerItemNames(items)
+	})
+	d.mu.Lock()
+	d.updates["repo:mix/a"] = 0
+	d.mu.Unlock()
+	noErr(t, graceful.PutManifest(ctx, "mix/a", ms[0], "polite"), "PutManifest next to a graceful reader")
+	d.arm("", 0, false, nil)
+	if slices.Contains(during, "mix/a:polite") || d.updates["repo:mix/a"] != 1 {
+		t.Fatalf("a graceful reader saw %v and the write took %d repository transactions", during, d.updates["repo:mix/a"])
+	}
+	m.tags["mix/a\x00polite"] = ms[0].Created
+	checkOwner(t, graceful, m, "a write next to a graceful reader")
 
 	// A new repository of the owner after the crashes.
 	noErr(t, db.PutManifest(ctx, "mix/c", ms[0], "x"), "PutManifest mix/c")
