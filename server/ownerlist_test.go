@@ -77,6 +77,7 @@ func TestPackageListMixed(t *testing.T) {
 				{"type=generic", func(e entry) bool { return e.typ == "generic" }},
 				{"q=O", func(e entry) bool { return strings.Contains(e.name, "o") }},
 				{"type=container&q=ui", func(e entry) bool { return e.typ == "container" && strings.Contains(e.name, "ui") }},
+				{"type=npm", func(entry) bool { return false }},
 			} {
 				want := model(c.keep)
 				var got []string

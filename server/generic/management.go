@@ -269,7 +269,10 @@ func (s *API) pkgList(w http.ResponseWriter, r *http.Request, req generic.Reques
 		}
 	}
 	filter := metadata.PackageFilter{Type: generic.TypeGeneric, Query: req.Q}
-	if !wantContainer {
+	switch {
+	case !wantGeneric && !wantContainer: // an unknown type, or nothing readable
+		return writePage(w, r, req, nil, 0)
+	case !wantContainer:
 		return s.genericList(w, r, req, filter, offset, limit) // paged in the store
 	}
 	if ol, ok := s.cfg.Packages.(metadata.OwnerLister); ok {
