@@ -15,6 +15,7 @@ import (
 
 	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/core"
+	"github.com/regkit/regkit/server/metadata"
 	ociapi "github.com/regkit/regkit/server/oci"
 	"github.com/regkit/regkit/spec/oci"
 )
@@ -278,8 +279,39 @@ const catalogPage = 100
 
 // catalogVisible answers GET /v2/_catalog with auth: only the
 // repositories the caller may pull are listed (site admins see all), with
-// the same n/last pagination and Link header as the open catalog.
+// the same n/last pagination and Link header as the open catalog. On the
+// local registry it reads only the owners the caller may see
+// (auth.CatalogOwners, metadata.OwnerCatalog): O(page + visible owners
+// passed), whatever the hidden owners hold.
 func (s *Server) catalogVisible(w http.ResponseWriter, r *http.Request, req oci.Request) error {
+	ctx := r.Context()
+	a := s.opts.auth
+	p := principal(ctx).Principal
+	if oc, ok := s.meta.(metadata.OwnerCatalog); ok && s.opts.registry == nil {
+		set, err := a.CatalogOwners(ctx, p, oc)
+		if err != nil {
+			return fmt.Errorf("catalog: %w", err)
+		}
+		out, more := []string{}, false
+		if n := ociapi.Limit(req); n != 0 {
+			if out, more, err = oc.RepositoriesOf(ctx, set, req.Last, n); err != nil {
+				return fmt.Errorf("catalog: %w", err)
+			}
+		}
+		if more && len(out) > 0 {
+			ociapi.NextPage(w, req, out[len(out)-1])
+		}
+		return core.WriteJSON(w, r, http.StatusOK, "application/json", struct {
+			Repositories []string `json:"repositories"`
+		}{out})
+	}
+	return s.catalogWalk(w, r, req)
+}
+
+// catalogWalk is catalogVisible over a registry that is not the local
+// one: it walks the catalog, deciding each owner once, and jumps past the
+// rest of a page's hidden owner.
+func (s *Server) catalogWalk(w http.ResponseWriter, r *http.Request, req oci.Request) error {
 	ctx := r.Context()
 	a := s.opts.auth
 	p := principal(ctx).Principal

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/core"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/spec/generic"
@@ -268,30 +269,21 @@ func (s *API) pkgList(w http.ResponseWriter, r *http.Request, req generic.Reques
 		}
 	}
 	filter := metadata.PackageFilter{Type: generic.TypeGeneric, Query: req.Q}
-	var repos []string
-	if wantContainer {
-		owned, err := s.containerRepos(ctx, req.Owner, -1)
-		if err != nil {
-			return err
-		}
-		for _, repo := range owned {
-			name := strings.TrimPrefix(repo, generic.Key(req.Owner)+"/")
-			if strings.Contains(name, generic.Key(req.Q)) && s.canReadRepo(ctx, repo) {
-				repos = append(repos, repo)
-			}
-		}
-	}
-	if wantGeneric && len(repos) == 0 {
+	switch {
+	case !wantGeneric && !wantContainer: // an unknown type, or nothing readable
+		return writePage(w, r, req, nil, 0)
+	case !wantContainer:
 		return s.genericList(w, r, req, filter, offset, limit) // paged in the store
 	}
-	if !wantGeneric && len(repos) == 1 {
-		vs, total, err := s.containerVersions(r, req.Owner, repos[0], offset, limit) // paged in the store
-		if err != nil && !errors.Is(err, generic.ErrNotFound) {
-			return err
-		}
-		return writePage(w, r, req, vs, total)
+	if ol, ok := s.cfg.Packages.(metadata.OwnerLister); ok {
+		return s.ownerList(w, r, req, ol, wantGeneric, offset, limit)
 	}
-	// Several sources: merged here (O(the owner's versions and tags)).
+	// A package store without owner listings: merged here (O(the
+	// owner's versions and tags)).
+	owned, err := s.containerRepos(ctx, req.Owner, -1)
+	if err != nil {
+		return err
+	}
 	var all []apiPackage
 	if wantGeneric {
 		vs, _, err := s.cfg.Packages.ListPackageVersions(ctx, req.Owner, filter, 0, -1)
@@ -302,7 +294,11 @@ func (s *API) pkgList(w http.ResponseWriter, r *http.Request, req generic.Reques
 			all = append(all, s.toAPI(r, v))
 		}
 	}
-	for _, repo := range repos {
+	for _, repo := range owned {
+		name := strings.TrimPrefix(repo, generic.Key(req.Owner)+"/")
+		if !strings.Contains(name, generic.Key(req.Q)) || !s.canReadRepo(ctx, repo) {
+			continue
+		}
 		vs, _, err := s.containerVersions(r, req.Owner, repo, 0, -1)
 		if err != nil && !errors.Is(err, generic.ErrNotFound) {
 			return err
@@ -311,6 +307,32 @@ func (s *API) pkgList(w http.ResponseWriter, r *http.Request, req generic.Reques
 	}
 	slices.SortFunc(all, newestFirst)
 	return writePage(w, r, req, metadata.PageOf(all, offset, limit), len(all))
+}
+
+// ownerList writes one page of the owner's generic versions (when
+// withGeneric) and container tags, paged in the store (see
+// metadata.OwnerLister). A bearer token that names repositories reads
+// only the tags of those.
+func (s *API) ownerList(w http.ResponseWriter, r *http.Request, req generic.Request, ol metadata.OwnerLister, withGeneric bool, offset, limit int) error {
+	ctx := r.Context()
+	f := metadata.OwnerFilter{Packages: withGeneric, Type: generic.TypeGeneric, Containers: true, Query: req.Q}
+	if s.cfg.Auth != nil && core.AuthOf(ctx).Principal.Method == auth.MethodBearer {
+		f.Repository = func(repo string) bool { return s.canReadRepo(ctx, repo) }
+	}
+	items, total, err := ol.ListOwner(ctx, req.Owner, f, offset, limit)
+	if err != nil {
+		return fmt.Errorf("list packages: %w", err)
+	}
+	u := s.user(ctx, req.Owner)
+	out := make([]apiPackage, len(items))
+	for i, it := range items {
+		if it.Version != nil {
+			out[i] = s.toAPI(r, *it.Version)
+		} else {
+			out[i] = s.containerVersion(r, u, req.Owner, it.Repository, *it.Tag, false)
+		}
+	}
+	return writePage(w, r, req, out, total)
 }
 
 // genericList writes one page of the owner's generic versions, paged in

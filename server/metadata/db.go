@@ -18,7 +18,8 @@ import (
 type DB struct {
 	d       driver.Driver
 	retries int
-	noIndex bool // WithoutListIndexes
+	noIndex bool          // WithoutListIndexes
+	grace   time.Duration // WithRepairGrace
 }
 
 var (
@@ -38,7 +39,7 @@ func WithConflictRetries(n int) Option { return func(db *DB) { db.retries = max(
 
 // New returns the store over d. Close closes d.
 func New(d driver.Driver, opts ...Option) *DB {
-	db := &DB{d: d, retries: 8}
+	db := &DB{d: d, retries: 8, grace: defaultRepairGrace}
 	for _, o := range opts {
 		o(db)
 	}
@@ -78,7 +79,7 @@ var (
 	tReferrer  = driver.Table{Name: "referrer", Ordered: true} // subject NUL digest → Descriptor
 	tLink      = driver.Table{Name: "link", Ordered: true}     // digest → Blob as linked
 	tIntent    = driver.Table{Name: "intent", Ordered: true}   // digest NUL nonce → "": a LinkBlob in flight
-	repoTables = []driver.Table{tMeta, tTag, tManifest, tReferrer, tLink, tIntent, tIdx, tIdxDir}
+	repoTables = []driver.Table{tMeta, tTag, tManifest, tReferrer, tLink, tIntent, tIdx, tIdxDir, tTagW, tRefused}
 	// blob:<digest>
 	tBlob    = driver.Table{Name: "blob"}                   // "" → blobRec
 	tLinkers = driver.Table{Name: "linkers", Ordered: true} // repo → ""

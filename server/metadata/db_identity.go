@@ -42,6 +42,9 @@ const identityVersionKey = "version"
 // the identity version commit together.
 func (db *DB) identity(ctx context.Context, fn func(tx driver.Tx) error) error {
 	return db.update(ctx, shardIdentity, func(tx driver.Tx) error {
+		if err := db.ensureVisible(tx); err != nil {
+			return err
+		}
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -77,6 +80,9 @@ func (db *DB) CreateAccount(ctx context.Context, a Account) (Account, error) {
 		if a.Created = utc(a.Created); a.Created.IsZero() {
 			a.Created = utc(tx.Now())
 		}
+		if err := db.indexAccount(tx, nil, &a); err != nil {
+			return err
+		}
 		return put(tx, tAccount, k, a)
 	})
 	if err != nil {
@@ -105,6 +111,9 @@ func (db *DB) UpdateAccount(ctx context.Context, a Account) error {
 			return notFound("update account %s", a.Name)
 		}
 		a.ID, a.Name, a.Type, a.Created = old.ID, old.Name, old.Type, old.Created
+		if err := db.indexAccount(tx, &old, &a); err != nil {
+			return err
+		}
 		return put(tx, tAccount, k, a)
 	})
 }
@@ -128,10 +137,14 @@ func deleteAll(tx driver.Tx, t driver.Table, prefix string) ([]driver.KV, error)
 func (db *DB) DeleteAccount(ctx context.Context, name string) error {
 	return db.identity(ctx, func(tx driver.Tx) error {
 		k := NameKey(name)
-		if _, ok, err := tx.Get(tAccount, k); err != nil || !ok {
+		old, ok, err := get[Account](tx, tAccount, k)
+		if err != nil || !ok {
 			if err == nil {
 				err = notFound("delete account %s", name)
 			}
+			return err
+		}
+		if err := db.indexAccount(tx, &old, nil); err != nil {
 			return err
 		}
 		if err := tx.Delete(tAccount, k); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -20,28 +21,30 @@ func referrerKey(subject, d digest.Digest) string { return string(subject) + "\x
 // already takes one transaction; the first PutManifest (and the first
 // after DeleteRepository) enters it in the catalog first, with a fresh
 // token that the repository's meta record then carries (see doc.go).
+// Tags of a repository with an owner (<owner>/...) also go into the
+// owner's indexes, entries first (db_ownertags.go): a Get, an owner
+// transaction and the repository's, and one more owner transaction when
+// tags moved.
 func (db *DB) PutManifest(ctx context.Context, repo string, m Manifest, tags ...string) error {
+	if owner, ok := repoOwner(repo); ok && len(tags) > 0 && !db.noIndex {
+		return db.putOwnedManifest(ctx, owner, repo, m, tags)
+	}
 	rs := shardRepo(repo)
-	err := db.update(ctx, rs, func(tx driver.Tx) error { return putManifestTx(tx, db, m, tags, "") })
+	err := db.update(ctx, rs, func(tx driver.Tx) error { return putManifestTx(tx, db, m, tags, "", nil) })
 	if !errors.Is(err, errAbsent) {
 		return err
 	}
-	token := NewInc()
-	err = db.update(ctx, shardCatalog, func(tx driver.Tx) error {
-		if err := tx.Put(tAll, repo, nil); err != nil {
-			return err
-		}
-		return tx.Put(tRepos, repo, []byte(token))
-	})
+	token, err := db.enterCatalog(ctx, repo)
 	if err != nil {
 		return err
 	}
-	return db.update(ctx, rs, func(tx driver.Tx) error { return putManifestTx(tx, db, m, tags, token) })
+	return db.update(ctx, rs, func(tx driver.Tx) error { return putManifestTx(tx, db, m, tags, token, nil) })
 }
 
 // putManifestTx stores m and its tags in the repository's shard; without
 // a token it refuses (errAbsent) a repository the catalog may not list.
-func putManifestTx(tx driver.Tx, db *DB, m Manifest, tags []string, token string) error {
+// With w, the tags have owner entries (w.check, w.record).
+func putManifestTx(tx driver.Tx, db *DB, m Manifest, tags []string, token string, w *tagWrite) error {
 	meta, err := db.meta(tx)
 	if err != nil {
 		return err
@@ -58,6 +61,11 @@ func putManifestTx(tx driver.Tx, db *DB, m Manifest, tags []string, token string
 	stored, exists, err := get[Manifest](tx, tManifest, string(m.Digest))
 	if err != nil {
 		return err
+	}
+	if w != nil {
+		if err := w.check(tx, stored, exists); err != nil {
+			return err
+		}
 	}
 	if exists {
 		m.Created = stored.Created
@@ -77,6 +85,11 @@ func putManifestTx(tx driver.Tx, db *DB, m Manifest, tags []string, token string
 		}
 	}
 	for _, t := range tags {
+		if w != nil {
+			if err := w.record(tx, t, m.Digest); err != nil {
+				return err
+			}
+		}
 		if err := db.moveTag(tx, &meta, t, m); err != nil {
 			return err
 		}
@@ -110,9 +123,12 @@ func (db *DB) GetManifest(ctx context.Context, repo, ref string) (Manifest, erro
 	return m, decode(b, &m)
 }
 
-// DeleteManifest implements Manifests in one transaction.
+// DeleteManifest implements Manifests in one transaction, then removes
+// the owner entries of the tags it deleted (db_ownertags.go).
 func (db *DB) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
-	return db.update(ctx, shardRepo(repo), func(tx driver.Tx) error {
+	var gone []tagState
+	err := db.update(ctx, shardRepo(repo), func(tx driver.Tx) error {
+		gone = nil
 		m, ok, err := get[Manifest](tx, tManifest, string(d))
 		if err != nil {
 			return err
@@ -131,18 +147,18 @@ func (db *DB) DeleteManifest(ctx context.Context, repo string, d digest.Digest) 
 		if err := tx.Delete(tManifest, string(d)); err != nil {
 			return err
 		}
-		tags, err := rangeAll(tx, tTag, "")
-		if err != nil {
+		if gone, err = tagStates(tx, d, m.Created); err != nil {
 			return err
 		}
-		for _, kv := range tags {
-			if string(kv.Value) == string(d) {
-				if err := db.unindexTag(tx, &meta, kv.Key, m.Created); err != nil {
-					return err
-				}
-				if err := tx.Delete(tTag, kv.Key); err != nil {
-					return err
-				}
+		for _, s := range gone {
+			if err := db.unindexTag(tx, &meta, s.tag, m.Created); err != nil {
+				return err
+			}
+			if err := tx.Delete(tTag, s.tag); err != nil {
+				return err
+			}
+			if err := tx.Delete(tTagW, s.tag); err != nil {
+				return err
 			}
 		}
 		if m.Subject != "" {
@@ -152,11 +168,25 @@ func (db *DB) DeleteManifest(ctx context.Context, repo string, d digest.Digest) 
 		}
 		return put(tx, tMeta, "", meta)
 	})
+	if err == nil {
+		db.dropOwned(ctx, repo, gone)
+	}
+	return err
 }
 
-// DeleteTag implements Manifests.
+// dropOwned removes the owner entries of tags of repo that a committed
+// delete removed.
+func (db *DB) dropOwned(ctx context.Context, repo string, gone []tagState) {
+	if owner, ok := repoOwner(repo); ok && !db.noIndex {
+		db.dropTagStates(ctx, owner, repo, gone, false)
+	}
+}
+
+// DeleteTag implements Manifests, then removes the tag's owner entry.
 func (db *DB) DeleteTag(ctx context.Context, repo, tag string) error {
-	return db.update(ctx, shardRepo(repo), func(tx driver.Tx) error {
+	var gone []tagState
+	err := db.update(ctx, shardRepo(repo), func(tx driver.Tx) error {
+		gone = nil
 		d, ok, err := tx.Get(tTag, tag)
 		if err != nil {
 			return err
@@ -164,25 +194,39 @@ func (db *DB) DeleteTag(ctx context.Context, repo, tag string) error {
 		if !ok {
 			return notFound("tag %s in %s", tag, repo)
 		}
+		nonce, _, err := tx.Get(tTagW, tag)
+		if err != nil {
+			return err
+		}
 		if err := tx.Delete(tTag, tag); err != nil || db.noIndex {
+			return err
+		}
+		if err := tx.Delete(tTagW, tag); err != nil {
 			return err
 		}
 		meta, err := db.meta(tx)
 		if err != nil {
 			return err
 		}
-		if !meta.Indexed {
-			return db.ensureRepoIndex(tx, &meta) // builds without the tag
-		}
-		m, _, err := get[Manifest](tx, tManifest, string(d))
+		m, mok, err := get[Manifest](tx, tManifest, string(d))
 		if err != nil {
 			return err
+		}
+		if mok {
+			gone = []tagState{{tag: tag, digest: digest.Digest(d), created: m.Created, nonce: string(nonce)}}
+		}
+		if !meta.Indexed {
+			return db.ensureRepoIndex(tx, &meta) // builds without the tag
 		}
 		if err := db.unindexTag(tx, &meta, tag, m.Created); err != nil {
 			return err
 		}
 		return put(tx, tMeta, "", meta)
 	})
+	if err == nil {
+		db.dropOwned(ctx, repo, gone)
+	}
+	return err
 }
 
 // Tags implements Manifests: one Range; an empty page reads the meta
@@ -246,7 +290,10 @@ func (db *DB) AllRepositories(ctx context.Context, last string, n int) ([]string
 // still the entry of the incarnation just deleted (a PutManifest racing
 // the delete writes a fresh one). The list of all repositories keeps it.
 func (db *DB) DeleteRepository(ctx context.Context, repo string) error {
-	var token string
+	var (
+		token string
+		gone  []tagState
+	)
 	err := db.update(ctx, shardRepo(repo), func(tx driver.Tx) error {
 		meta, err := db.meta(tx)
 		if err != nil {
@@ -264,6 +311,9 @@ func (db *DB) DeleteRepository(ctx context.Context, repo string) error {
 		if empty && token == "" {
 			return notFound("repository %s", repo)
 		}
+		if gone, err = tagStates(tx, "", time.Time{}); err != nil {
+			return err
+		}
 		for _, t := range repoTables {
 			kvs := []driver.KV{{Key: ""}} // tMeta
 			if t.Ordered {
@@ -279,8 +329,12 @@ func (db *DB) DeleteRepository(ctx context.Context, repo string) error {
 		}
 		return nil
 	})
-	if err != nil || token == "" {
+	if err != nil {
 		return err
+	}
+	db.dropOwned(ctx, repo, gone)
+	if token == "" {
+		return nil
 	}
 	return db.update(ctx, shardCatalog, func(tx driver.Tx) error {
 		v, ok, err := tx.Get(tRepos, repo)

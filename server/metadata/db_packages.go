@@ -35,6 +35,11 @@ type ownerMeta struct {
 	// Indexed reports that the owner's list indexes are built (stores
 	// written before them are indexed on first use, ensureOwnerIndex).
 	Indexed bool `json:"x,omitempty"`
+	// Mixed reports that the versions are in the owner index m too, Tags
+	// that the tags of the owner's repositories are in m and k
+	// (db_ownertags.go).
+	Mixed bool `json:"xm,omitempty"`
+	Tags  bool `json:"xt,omitempty"`
 }
 
 // pkgRec is a stored package: Package with the counts of its versions.
@@ -135,7 +140,7 @@ func (db *DB) PutPackageFile(ctx context.Context, ref PackageRef, f PackageFile,
 			if err := put(tx, tVersion, verKey(ref), v); err != nil {
 				return err
 			}
-			if err := db.indexVersion(tx, &p, ref, v.ID, true); err != nil {
+			if err := db.indexVersion(tx, &p, ref, v.PackageVersion, true); err != nil {
 				return err
 			}
 			if err := put(tx, tPackage, pkgKey(ref), p); err != nil {
@@ -208,7 +213,7 @@ func (db *DB) dropVersion(tx driver.Tx, p pkgRec, ref PackageRef, v verRec) erro
 	if err := tx.Delete(tVersion, verKey(ref)); err != nil {
 		return err
 	}
-	if err := db.indexVersion(tx, &p, ref, v.ID, false); err != nil {
+	if err := db.indexVersion(tx, &p, ref, v.PackageVersion, false); err != nil {
 		return err
 	}
 	rest, _, err := tx.Range(tVersion, pkgKey(ref)+"\x00", "", 1)

@@ -33,9 +33,10 @@ func ownerShard(owner string) string { return shardOwner(PackageKey(owner)) }
 // the indexing of such stores on first use.
 func WithoutListIndexes() Option { return func(db *DB) { db.noIndex = true } }
 
-// indexVersion enters (add) or removes version id of ref in the indexes
-// and counts of its package p.
-func (db *DB) indexVersion(tx driver.Tx, p *pkgRec, ref PackageRef, id int64, add bool) error {
+// indexVersion enters (add) or removes version v of ref in the indexes
+// and counts of its package p, and in the owner index m.
+func (db *DB) indexVersion(tx driver.Tx, p *pkgRec, ref PackageRef, v PackageVersion, add bool) error {
+	id := v.ID
 	d := 1
 	if !add {
 		d = -1
@@ -53,7 +54,7 @@ func (db *DB) indexVersion(tx driver.Tx, p *pkgRec, ref PackageRef, id int64, ad
 		ix index
 		sk string
 	}
-	es := []entry{{ixOwner(), descID(id)}, {ixType(ref.Type), descID(id)}, {ixVersions(pk), descID(id)}}
+	es := []entry{{ixOwner(), descID(id)}, {ixType(ref.Type), descID(id)}, {ixVersions(pk), descID(id)}, {ixMixed(), verSortKey(v.Created, id)}}
 	if semver {
 		es = append(es, entry{ixPkgSemVer(pk), sk})
 	}
@@ -72,17 +73,18 @@ func (db *DB) indexVersion(tx driver.Tx, p *pkgRec, ref PackageRef, id int64, ad
 }
 
 // ensureOwnerIndex builds the owner's indexes and package counts when
-// the shard has none yet (a store written before them), in tx.
+// the shard has none yet (a store written before them), and its
+// versions' entries in the owner index m when they are not there, in tx.
 func (db *DB) ensureOwnerIndex(tx driver.Tx) error {
 	m, _, err := get[ownerMeta](tx, tOwnerMeta, "")
-	if err != nil || m.Indexed || db.noIndex {
+	if err != nil || (m.Indexed && m.Mixed) || db.noIndex {
 		return err
 	}
 	pkgs, err := rangeAll(tx, tPackage, "")
 	if err != nil {
 		return err
 	}
-	var owner []driver.KV
+	var owner, mixed []driver.KV
 	byType := map[string][]driver.KV{}
 	for _, pkv := range pkgs {
 		var p pkgRec
@@ -102,11 +104,15 @@ func (db *DB) ensureOwnerIndex(tx driver.Tx) error {
 			}
 			e := driver.KV{Key: descID(v.ID), Value: []byte(vkv.Key)}
 			byID = append(byID, e)
+			mixed = append(mixed, driver.KV{Key: verSortKey(v.Created, v.ID), Value: e.Value})
 			if sk, ok := pkgversion.LatestKey(v.Version); ok {
 				bySemVer = append(bySemVer, driver.KV{Key: sk, Value: e.Value})
 			} else {
 				p.NonSemVer++
 			}
+		}
+		if m.Indexed {
+			continue
 		}
 		sortKVs(byID)
 		sortKVs(bySemVer)
@@ -123,17 +129,24 @@ func (db *DB) ensureOwnerIndex(tx driver.Tx) error {
 			return err
 		}
 	}
-	sortKVs(owner)
-	if err := ixOwner().build(tx, owner); err != nil {
-		return err
+	if !m.Indexed {
+		sortKVs(owner)
+		if err := ixOwner().build(tx, owner); err != nil {
+			return err
+		}
+		for typ, kvs := range byType {
+			sortKVs(kvs)
+			if err := ixType(typ).build(tx, kvs); err != nil {
+				return err
+			}
+		}
 	}
-	for typ, kvs := range byType {
-		sortKVs(kvs)
-		if err := ixType(typ).build(tx, kvs); err != nil {
+	if !m.Mixed {
+		if err := ixMixed().rebuild(tx, mixed); err != nil {
 			return err
 		}
 	}
-	m.Indexed = true
+	m.Indexed, m.Mixed = true, true
 	return put(tx, tOwnerMeta, "", m)
 }
 

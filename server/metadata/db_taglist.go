@@ -74,7 +74,7 @@ func (db *DB) moveTag(tx driver.Tx, meta *repoMeta, t string, m Manifest) error 
 			return err
 		}
 		if semver {
-			if err := tx.Put(tIdx, ixTagsSemVer.prefix+sk, semverVal(t, string(m.Digest))); err != nil {
+			if err := tx.Put(ixTagsSemVer.t, ixTagsSemVer.prefix+sk, semverVal(t, string(m.Digest))); err != nil {
 				return err
 			}
 		}

@@ -32,7 +32,9 @@
 //     usage, and the list indexes of its versions (below). pkgindex lists
 //     the owners (PackageBlobs) and draws IDs.
 //   - identity — accounts, memberships and tokens (uniqueness of names and
-//     token hashes spans them; identity writes are rare).
+//     token hashes spans them; identity writes are rare), and the
+//     repository prefixes of the public and limited accounts (tVisible,
+//     db_catalog.go) for the catalog of the owners a caller may see.
 //   - lease:<name>, ns:<namespace> (reservations), counter:<key>.
 //
 // # List indexes
@@ -48,6 +50,15 @@
 // Shards written before the indexes existed carry no index marker in
 // their meta record: the first write, or the first read that finds an
 // empty index, builds the shard's indexes in one transaction.
+//
+// The owner listing that mixes package versions with the tags of the
+// owner's repositories (ListOwner) reads two more indexes of the owner
+// shard (db_ownertags.go): every tag of every repository <owner>/..., and
+// those tags with every version, newest first. They index records of
+// other shards, so they are kept across shards (below) and checked by
+// every read; a page is still two Ranges and one GetMany (which reads the
+// versions and, for the tags, the tag and its manifest to check the
+// entry), plus the owner meta record and the indexes' counts.
 //
 // Records are CBOR of whole Go structs (keys from their json tags): bytes
 // stay bytes, unknown keys are skipped, and fields added to the structs
@@ -109,6 +120,22 @@
 // Linker entries stay until PurgeBlob: removing one in UnlinkBlob could
 // race a LinkBlob of the same digest.
 //
+// Owner entries before tags, refusal before removal. A tag write of a
+// repository <owner>/... enters the tags' owner entries, with a fresh
+// nonce, before it commits the tags in the repository shard (which also
+// records each tag's nonce), then removes the entries of the tags'
+// previous manifests that carry their recorded nonce; deletes commit
+// first and remove after. A reader that finds an entry that does not
+// match its tag (a write in flight, a crash between the steps) refuses
+// the entry's nonce in the repository shard, atomically with checking the
+// tag again, so the write that made the entry can never commit; then it
+// removes the entry if it still has that nonce. A refused write starts
+// again. Left behind by a crash: owner entries that do not match (removed
+// by the first reader that meets them) and refusal records of a few bytes
+// in the repository shard; never a tag without its entry. Owners written
+// before these indexes get them on their first listing, from the tags of
+// all their repositories (db_ownertags.go).
+//
 // Uploads: a session's lease, offset, state and epoch live in one record,
 // so AcquireUpload and ReleaseUpload are one transaction each. DeleteUpload
 // deletes the session (and its package record), then its index entry.
@@ -119,9 +146,16 @@
 // and RepoBlob one Get; a tags or catalog page one Range (an empty tags
 // page reads the meta record too, to tell an unknown repository);
 // AcquireUpload and ReleaseUpload one Update; PutManifest one Update on a
-// listed repository; LinkBlob three (four on a repository's first link);
-// a page of versions or of the container view two Ranges and one or two
-// GetMany, whatever the offset.
+// listed repository without owner or without tags, and with tags of a
+// repository <owner>/... one Get and two Updates (three when a tag
+// moved); LinkBlob three (four on a repository's first link); a page of
+// versions or of the container view two Ranges and one or two GetMany,
+// whatever the offset; a page of an owner's versions and tags
+// (ListOwner) one Get, up to three counts (one Range each), two Ranges
+// and one GetMany; a catalog page of the owners a caller may see
+// (RepositoriesOf) one Get, one Range of tVisible per visibility and 64
+// owners passed, and one GetMany and one RangeMany per batch of owners
+// passed, never a read for an owner outside the set.
 //
 // Driver errors wrapping driver.ErrUnavailable, and transactions that
 // keep conflicting (driver.ErrConflict after the retries), are returned

@@ -46,10 +46,18 @@ type idxChunk struct {
 }
 
 // index is one sorted index of a shard, named by its parts (any strings;
-// they are escaped so that no name is a prefix of another's entries).
-type index struct{ prefix string }
+// they are escaped so that no name is a prefix of another's entries). Its
+// entries and chunk records live in the tables t and dir (tIdx and
+// tIdxDir, or tOIdx and tOIdxDir for the owner-level indexes that take
+// container tags, see db_ownertags.go).
+type index struct {
+	prefix string
+	t, dir driver.Table
+}
 
-func newIndex(parts ...string) index {
+func newIndex(parts ...string) index { return newIndexIn(tIdx, tIdxDir, parts...) }
+
+func newIndexIn(t, dir driver.Table, parts ...string) index {
 	var b strings.Builder
 	for i, p := range parts {
 		if i > 0 {
@@ -68,14 +76,14 @@ func newIndex(parts ...string) index {
 		}
 	}
 	b.WriteByte(0)
-	return index{b.String()}
+	return index{b.String(), t, dir}
 }
 
 func (ix index) dirKey(upper string) string { return ix.prefix + upper + "\x00" }
 
 // chunkOf returns the chunk that holds (or would hold) sort key sk.
 func (ix index) chunkOf(r driver.Reader, sk string) (key string, c idxChunk, ok bool, err error) {
-	kvs, _, err := r.Range(tIdxDir, ix.prefix, ix.prefix+sk, 1)
+	kvs, _, err := r.Range(ix.dir, ix.prefix, ix.prefix+sk, 1)
 	if err != nil || len(kvs) == 0 {
 		return "", c, false, err
 	}
@@ -88,7 +96,7 @@ func (ix index) insert(tx driver.Tx, sk string, val []byte) error {
 	if sk == "" || sk >= idxTop {
 		panic("metadata: index sort key out of range") // the callers' encodings never make one
 	}
-	if err := tx.Put(tIdx, ix.prefix+sk, val); err != nil {
+	if err := tx.Put(ix.t, ix.prefix+sk, val); err != nil {
 		return err
 	}
 	dk, c, ok, err := ix.chunkOf(tx, sk)
@@ -96,24 +104,24 @@ func (ix index) insert(tx driver.Tx, sk string, val []byte) error {
 		return err
 	}
 	if !ok {
-		return put(tx, tIdxDir, ix.dirKey(idxTop), idxChunk{N: 1})
+		return put(tx, ix.dir, ix.dirKey(idxTop), idxChunk{N: 1})
 	}
 	c.N++
 	if c.N <= idxChunkMax {
-		return put(tx, tIdxDir, dk, c)
+		return put(tx, ix.dir, dk, c)
 	}
 	// Split: the lower half becomes a chunk of its own, ending at its
 	// last entry.
 	half := c.N / 2
-	kvs, _, err := tx.Range(tIdx, ix.prefix, ix.after(string(c.Lo)), half)
+	kvs, _, err := tx.Range(ix.t, ix.prefix, ix.after(string(c.Lo)), half)
 	if err != nil {
 		return err
 	}
 	mid := strings.TrimPrefix(kvs[len(kvs)-1].Key, ix.prefix)
-	if err := put(tx, tIdxDir, ix.dirKey(mid), idxChunk{N: len(kvs), Lo: c.Lo}); err != nil {
+	if err := put(tx, ix.dir, ix.dirKey(mid), idxChunk{N: len(kvs), Lo: c.Lo}); err != nil {
 		return err
 	}
-	return put(tx, tIdxDir, dk, idxChunk{N: c.N - len(kvs), Lo: []byte(mid)})
+	return put(tx, ix.dir, dk, idxChunk{N: c.N - len(kvs), Lo: []byte(mid)})
 }
 
 // after is the Range after-key of the entries above sort key lo.
@@ -126,7 +134,7 @@ func (ix index) after(lo string) string {
 
 // remove deletes the entry sk, which the caller knows is in the index.
 func (ix index) remove(tx driver.Tx, sk string) error {
-	if err := tx.Delete(tIdx, ix.prefix+sk); err != nil {
+	if err := tx.Delete(ix.t, ix.prefix+sk); err != nil {
 		return err
 	}
 	dk, c, ok, err := ix.chunkOf(tx, sk)
@@ -134,20 +142,20 @@ func (ix index) remove(tx driver.Tx, sk string) error {
 		return err
 	}
 	if c.N--; c.N > 0 {
-		return put(tx, tIdxDir, dk, c)
+		return put(tx, ix.dir, dk, c)
 	}
 	if dk == ix.dirKey(idxTop) {
 		if len(c.Lo) > 0 {
-			return put(tx, tIdxDir, dk, c) // the last chunk stays while others do
+			return put(tx, ix.dir, dk, c) // the last chunk stays while others do
 		}
-		return tx.Delete(tIdxDir, dk)
+		return tx.Delete(ix.dir, dk)
 	}
 	// An empty chunk goes; the next one takes over its lower bound (and
 	// goes too when it is the empty last chunk, now the only one).
-	if err := tx.Delete(tIdxDir, dk); err != nil {
+	if err := tx.Delete(ix.dir, dk); err != nil {
 		return err
 	}
-	next, _, err := tx.Range(tIdxDir, ix.prefix, dk, 1)
+	next, _, err := tx.Range(ix.dir, ix.prefix, dk, 1)
 	if err != nil || len(next) == 0 {
 		return err
 	}
@@ -156,9 +164,9 @@ func (ix index) remove(tx driver.Tx, sk string) error {
 		return err
 	}
 	if nc.Lo = c.Lo; nc.N == 0 && len(nc.Lo) == 0 {
-		return tx.Delete(tIdxDir, next[0].Key)
+		return tx.Delete(ix.dir, next[0].Key)
 	}
-	return put(tx, tIdxDir, next[0].Key, nc)
+	return put(tx, ix.dir, next[0].Key, nc)
 }
 
 // build writes the entries kvs (keys are sort keys, ascending, none
@@ -169,7 +177,7 @@ func (ix index) build(tx driver.Tx, kvs []driver.KV) error {
 	for i := 0; i < len(kvs); i += fill {
 		end := min(i+fill, len(kvs))
 		for _, kv := range kvs[i:end] {
-			if err := tx.Put(tIdx, ix.prefix+kv.Key, kv.Value); err != nil {
+			if err := tx.Put(ix.t, ix.prefix+kv.Key, kv.Value); err != nil {
 				return err
 			}
 		}
@@ -177,7 +185,7 @@ func (ix index) build(tx driver.Tx, kvs []driver.KV) error {
 		if end == len(kvs) {
 			upper = idxTop
 		}
-		if err := put(tx, tIdxDir, ix.dirKey(upper), idxChunk{N: end - i, Lo: []byte(lo)}); err != nil {
+		if err := put(tx, ix.dir, ix.dirKey(upper), idxChunk{N: end - i, Lo: []byte(lo)}); err != nil {
 			return err
 		}
 		lo = upper
@@ -185,10 +193,42 @@ func (ix index) build(tx driver.Tx, kvs []driver.KV) error {
 	return nil
 }
 
+// rebuild adds the entries kvs (keys are sort keys, in any order) to
+// the index, keeping the value of an entry already there, and writes its
+// chunks anew: two Ranges, then writes only.
+func (ix index) rebuild(tx driver.Tx, kvs []driver.KV) error {
+	old, err := rangeAll(tx, ix.t, ix.prefix)
+	if err != nil {
+		return err
+	}
+	dir, err := rangeAll(tx, ix.dir, ix.prefix)
+	if err != nil {
+		return err
+	}
+	for _, kv := range dir {
+		if err := tx.Delete(ix.dir, kv.Key); err != nil {
+			return err
+		}
+	}
+	all := map[string][]byte{}
+	for _, kv := range kvs {
+		all[kv.Key] = kv.Value
+	}
+	for _, kv := range ix.strip(old) {
+		all[kv.Key] = kv.Value
+	}
+	merged := make([]driver.KV, 0, len(all))
+	for k, v := range all {
+		merged = append(merged, driver.KV{Key: k, Value: v})
+	}
+	sortKVs(merged)
+	return ix.build(tx, merged)
+}
+
 // page returns at most n entries (n < 0: all) from rank offset, with
 // their sort keys as Key, and the number of entries. Two Ranges.
 func (ix index) page(r driver.Reader, offset, n int) ([]driver.KV, int, error) {
-	dir, _, err := r.Range(tIdxDir, ix.prefix, "", -1)
+	dir, _, err := r.Range(ix.dir, ix.prefix, "", -1)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -210,7 +250,7 @@ func (ix index) page(r driver.Reader, offset, n int) ([]driver.KV, int, error) {
 	if n > 0 {
 		want = skip + n
 	}
-	kvs, _, err := r.Range(tIdx, ix.prefix, ix.after(start), want)
+	kvs, _, err := r.Range(ix.t, ix.prefix, ix.after(start), want)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -221,7 +261,7 @@ func (ix index) page(r driver.Reader, offset, n int) ([]driver.KV, int, error) {
 // first returns the first n entries (n < 0: all) in one Range, and
 // whether more follow.
 func (ix index) first(r driver.Reader, after string, n int) ([]driver.KV, bool, error) {
-	kvs, more, err := r.Range(tIdx, ix.prefix, ix.after(after), n)
+	kvs, more, err := r.Range(ix.t, ix.prefix, ix.after(after), n)
 	if err != nil {
 		return nil, false, err
 	}

@@ -83,6 +83,11 @@ func TestRoundTrips(t *testing.T) {
 	if err := db.PutManifest(ctx, "lib/app", m, "v1"); err != nil {
 		t.Fatal(err)
 	}
+	if err := db.PutManifest(ctx, "app", m, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	body2 := []byte(`{"schemaVersion":2,"n":2}`)
+	m2 := metadata.Manifest{Digest: digest.FromBytes(body2), MediaType: m.MediaType, Body: body2}
 	if err := db.CreateUpload(ctx, metadata.Upload{ID: "u1", Repo: "lib/app"}); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +103,13 @@ func TestRoundTrips(t *testing.T) {
 		{"RepoBlob", func() error { _, err := db.RepoBlob(ctx, "lib/app", b.Digest); return err }, map[string]int{"Get": 1}},
 		{"Tags", func() error { _, _, err := db.Tags(ctx, "lib/app", "", 10); return err }, map[string]int{"Range": 1}},
 		{"Repositories", func() error { _, _, err := db.Repositories(ctx, "", 10); return err }, map[string]int{"Range": 1}},
-		{"PutManifest of a listed repository", func() error { return db.PutManifest(ctx, "lib/app", m, "v2") }, map[string]int{"Update": 1}},
+		// Tags of a repository with an owner: the manifest's Created, the
+		// owner entries, the tags (db_ownertags.go); one more Update when a
+		// tag moved.
+		{"PutManifest of a listed repository", func() error { return db.PutManifest(ctx, "lib/app", m, "v2") }, map[string]int{"Get": 1, "Update": 2}},
+		{"PutManifest moving a tag", func() error { return db.PutManifest(ctx, "lib/app", m2, "v2") }, map[string]int{"Get": 1, "Update": 3}},
+		{"PutManifest without tags", func() error { return db.PutManifest(ctx, "lib/app", m2) }, map[string]int{"Update": 1}},
+		{"PutManifest of a listed repository without owner", func() error { return db.PutManifest(ctx, "app", m, "v2") }, map[string]int{"Update": 1}},
 		{"AcquireUpload", func() error { _, err := db.AcquireUpload(ctx, "u1", 0, "tok", time.Minute); return err }, map[string]int{"Update": 1}},
 		{"ReleaseUpload", func() error { return db.ReleaseUpload(ctx, metadata.Upload{ID: "u1", Offset: 3}, "tok") }, map[string]int{"Update": 1}},
 		{"TouchBlob", func() error { _, err := db.TouchBlob(ctx, b.Digest); return err }, map[string]int{"Update": 1}},

@@ -84,8 +84,17 @@ func TestRecordSizes(t *testing.T) {
 	_, tags := s.table("tag")
 	_, idx := s.table("idx")
 	_, idxdir := s.table("idxdir")
-	t.Logf("%d links: %d bytes; manifest with %d-byte body: %d bytes; tag %d; meta %d; tag index %d + %d",
-		nl, links, len(body), manifest, tags, meta, idx, idxdir)
+	_, tagw := s.table("tagw")
+	_, oidx := s.table("oidx")
+	_, oidxdir := s.table("oidxdir")
+	_, ownrepo := s.table("ownrepo")
+	t.Logf("%d links: %d bytes; manifest with %d-byte body: %d bytes; tag %d (its nonce %d); meta %d; tag index %d + %d; owner entries %d + %d + %d",
+		nl, links, len(body), manifest, tags, tagw, meta, idx, idxdir, oidx, oidxdir, ownrepo)
+	// A tag's nonce, and its two owner entries (with the digest) and the
+	// owner's chunk records and count.
+	if tagw > 32 || oidx+oidxdir+ownrepo > 320 {
+		t.Fatalf("a tag's nonce takes %d bytes, its owner entries %d", tagw, oidx+oidxdir+ownrepo)
+	}
 	// The bounds are half again what the fixed-field codec of the stores
 	// before the redesign took for the same records (984 bytes for the
 	// four links, 607 for the manifest).

@@ -13,9 +13,12 @@ import (
 // BenchListings measures page 1 and a deep page (rank 99,900, page 1,000
 // of 100) of every listing at 100,000 entries on db: the catalog and the
 // tags (by last), the container view (TagPage), the package listing of an
-// owner and the versions of a package (by offset), and latest of a
-// package and of a repository. Both pages must cost the same. Setup
-// writes the entries through db (several minutes on Redis).
+// owner and the versions of a package (by offset), the owner listing of
+// 25,000 generic versions and the tags of 3 repositories (25,000 each;
+// ListOwner, also of the tags alone), the catalog of the public owners
+// (RepositoriesOf) past 10,000 private owners, and latest of a package
+// and of a repository. Both pages must cost the same. Setup writes the
+// entries through db (several minutes on Redis).
 func BenchListings(b *testing.B, db *metadata.DB) {
 	const entries, page = 100_000, 100
 	deep := entries - page
@@ -67,9 +70,54 @@ func BenchListings(b *testing.B, db *metadata.DB) {
 			b.Fatal(err)
 		}
 	}
+	// The mixed owner: a quarter generic versions, the rest tags of three
+	// repositories, a thousand tags to a manifest.
+	const mixed = "mix"
+	for i := range entries / 4 {
+		r := metadata.PackageRef{Owner: mixed, Type: "generic", Name: fmt.Sprint("tool", i%7), Version: tag(i)}
+		f := metadata.PackageFile{Name: "f", Size: 1, SHA256: fmt.Sprintf("%064x", i)}
+		if _, err := db.PutPackageFile(ctx, r, f, metadata.PutFileOptions{SemVer: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < entries*3/4; i += 1000 {
+		tags := make([]string, 1000)
+		for j := range tags {
+			tags[j] = tag(i + j)
+		}
+		if err := db.PutManifest(ctx, fmt.Sprintf("%s/c%d", mixed, i/1000%3), manifest(2*entries+i/1000), tags...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The owners o000 … o999 of the repositories are public accounts;
+	// 10,000 private owners o000-h0 … o999-h9, one repository each, sort
+	// among them.
+	for i := range 1000 {
+		if _, err := db.CreateAccount(ctx, metadata.Account{Name: fmt.Sprintf("o%03d", i), Type: metadata.AccountUser, Visibility: metadata.VisibilityPublic}); err != nil {
+			b.Fatal(err)
+		}
+		for h := range 10 {
+			o := fmt.Sprintf("o%03d-h%d", i, h)
+			if _, err := db.CreateAccount(ctx, metadata.Account{Name: o, Type: metadata.AccountOrganization, Visibility: metadata.VisibilityPrivate}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	parallel(10_000, func(i int) error {
+		return db.PutManifest(ctx, fmt.Sprintf("o%03d-h%d/r", i/10, i%10), manifest(3*entries+i), "v1")
+	})
 	repos, _, err := db.Repositories(ctx, "", -1)
-	if err != nil || len(repos) != entries+1 {
+	if err != nil || len(repos) != entries+1+3+10_000 {
 		b.Fatalf("repositories: %d, %v", len(repos), err)
+	}
+	public := metadata.OwnerSet{Visibilities: []metadata.Visibility{metadata.VisibilityPublic}}
+	visible, _, err := db.RepositoriesOf(ctx, public, "", -1)
+	if err != nil || len(visible) != entries {
+		b.Fatalf("visible repositories: %d, %v", len(visible), err)
+	}
+	both := metadata.OwnerFilter{Packages: true, Type: "generic", Containers: true}
+	if _, total, err := db.ListOwner(ctx, mixed, both, 0, 1); err != nil || total != entries {
+		b.Fatalf("mixed owner: %d, %v", total, err)
 	}
 	tags, _, err := db.Tags(ctx, repo, "", -1)
 	if err != nil || len(tags) != entries {
@@ -93,6 +141,26 @@ func BenchListings(b *testing.B, db *metadata.DB) {
 			}
 			rs, _, err := db.Repositories(ctx, last, page)
 			return len(rs), err
+		}},
+		{"catalog-public-owners", func(first bool) (int, error) {
+			last := ""
+			if !first {
+				last = visible[deep-1]
+			}
+			rs, _, err := db.RepositoriesOf(ctx, public, last, page)
+			return len(rs), err
+		}},
+		{"owner-mixed", func(first bool) (int, error) {
+			items, _, err := db.ListOwner(ctx, mixed, both, at(first), page)
+			return len(items), err
+		}},
+		{"owner-tags-3-repos", func(first bool) (int, error) {
+			off := 0
+			if !first {
+				off = entries*3/4 - page
+			}
+			items, _, err := db.ListOwner(ctx, mixed, metadata.OwnerFilter{Containers: true}, off, page)
+			return len(items), err
 		}},
 		{"tags", func(first bool) (int, error) {
 			last := ""

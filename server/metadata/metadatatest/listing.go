@@ -14,8 +14,8 @@ import (
 )
 
 // RunListings runs the contract of the paged listings (package versions
-// of an owner, a type and a package; tags with their manifests) and of
-// latest, over metadata.New on the drivers newDriver returns, against a
+// of an owner, a type and a package; tags with their manifests; an
+// owner's versions and tags together, also across crashes) and of latest, over metadata.New on the drivers newDriver returns, against a
 // model kept by the test. Enough entries are written that the indexes
 // split and merge their chunks. Legacy runs the same on a store written
 // with metadata.WithoutListIndexes (as before the indexes existed) and
@@ -38,8 +38,12 @@ func RunListings(t *testing.T, newDriver func(t *testing.T) driver.Driver) {
 			t.Run("PackagePages", func(t *testing.T) { testPackagePages(t, open) })
 			t.Run("PackageLatest", func(t *testing.T) { testPackageLatest(t, open) })
 			t.Run("TagPages", func(t *testing.T) { testTagPages(t, open) })
+			t.Run("OwnerPages", func(t *testing.T) { testOwnerPages(t, open) })
+			t.Run("CatalogOf", func(t *testing.T) { testCatalogOf(t, open) })
+			t.Run("OwnerConcurrent", func(t *testing.T) { testOwnerConcurrent(t, open) })
 		})
 	}
+	t.Run("OwnerCrashes", func(t *testing.T) { testOwnerCrashes(t, newDriver) })
 }
 
 type listOpener func(t *testing.T) (write, read *metadata.DB)
