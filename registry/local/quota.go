@@ -87,7 +87,6 @@ func quotaError(err error) error {
 	return err
 }
 
-
 // addSize adds two sizes of at least 0, saturating at math.MaxInt64
 // instead of overflowing (a client chooses Content-Length).
 func addSize(a, b int64) int64 {
