@@ -187,34 +187,11 @@ func (db *DB) walkOwner(ctx context.Context, owner string, ix index, f OwnerFilt
 		}
 		total += n
 	}
-	out := []driver.KV{}
-	seen, after := 0, ""
-	for total > 0 && (limit < 0 || len(out) < limit) {
-		var (
-			kvs  []driver.KV
-			more bool
-		)
-		err := db.view(ctx, shard, func(r driver.Reader) (err error) {
-			kvs, more, err = ix.first(r, after, searchBatch)
-			return err
-		})
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, kv := range kvs {
-			if !match(kv) {
-				continue
-			}
-			if seen++; seen > offset && (limit < 0 || len(out) < limit) {
-				out = append(out, kv)
-			}
-		}
-		if !more || len(kvs) == 0 {
-			break
-		}
-		after = kvs[len(kvs)-1].Key
+	if total == 0 {
+		return []driver.KV{}, 0, nil
 	}
-	return out, total, nil
+	out, err := db.scanMatching(ctx, shard, ix, offset, limit, match)
+	return out, total, err
 }
 
 // ownerItems reads the versions and tags of the entries kvs in one

@@ -311,10 +311,20 @@ func (db *DB) searchVersions(ctx context.Context, owner string, ix index, filter
 		}
 		total += p.Versions
 	}
-	out := []driver.KV{}
 	if total == 0 {
-		return out, 0, nil
+		return []driver.KV{}, 0, nil
 	}
+	out, err := db.scanMatching(ctx, shard, ix, offset, limit, func(kv driver.KV) bool {
+		return match(pkgOfVerKey(string(kv.Value)))
+	})
+	return out, total, err
+}
+
+// scanMatching walks ix from its start in batches and returns the
+// entries match keeps, from rank offset among them, at most limit (< 0:
+// all): O(rank of the page's end), for filters no index orders.
+func (db *DB) scanMatching(ctx context.Context, shard string, ix index, offset, limit int, match func(driver.KV) bool) ([]driver.KV, error) {
+	out := []driver.KV{}
 	seen, after := 0, ""
 	for limit < 0 || len(out) < limit {
 		var (
@@ -326,10 +336,10 @@ func (db *DB) searchVersions(ctx context.Context, owner string, ix index, filter
 			return err
 		})
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		for _, kv := range kvs {
-			if !match(pkgOfVerKey(string(kv.Value))) {
+			if !match(kv) {
 				continue
 			}
 			if seen++; seen > offset && (limit < 0 || len(out) < limit) {
@@ -341,7 +351,7 @@ func (db *DB) searchVersions(ctx context.Context, owner string, ix index, filter
 		}
 		after = kvs[len(kvs)-1].Key
 	}
-	return out, total, nil
+	return out, nil
 }
 
 // LatestPackageVersion implements Packages: the package record, the first
