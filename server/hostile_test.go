@@ -257,7 +257,7 @@ func TestSlowBodies(t *testing.T) {
 }
 
 // panicStore is a metadata store whose manifest, package file and
-// package listing lookups panic with v.
+// package listing lookups (by version and by owner) panic with v.
 type panicStore struct {
 	*memmeta.Store
 	v any
@@ -272,6 +272,10 @@ func (p panicStore) GetPackageFile(context.Context, metadata.PackageRef, string)
 }
 
 func (p panicStore) ListPackageVersions(context.Context, string, metadata.PackageFilter, int, int) ([]metadata.PackageVersion, int, error) {
+	panic(p.v)
+}
+
+func (p panicStore) ListOwner(context.Context, string, metadata.OwnerFilter, int, int) ([]metadata.OwnerItem, int, error) {
 	panic(p.v)
 }
 

@@ -20,7 +20,11 @@ import (
 func TestCommitCostIsConstant(t *testing.T) {
 	for _, k := range []emulators.Kind{emulators.S3, emulators.Azure} {
 		t.Run(string(k), func(t *testing.T) {
-			p := emulators.Start(t, k).Proxy(t)
+			e, err := emulators.Shared(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := e.Proxy(t)
 			ctx := context.Background()
 			meta := memmeta.New()
 			st, err := storage.Open(ctx, p.NewBucket(t), meta)
