@@ -26,11 +26,75 @@ const (
 	DigestGrammar = `sha256:[a-f0-9]{64} or sha512:[a-f0-9]{128}`
 )
 
-var (
-	repositoryRE = regexp.MustCompile(`^` + RepositoryGrammar + `$`)
-	componentRE  = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
-	tagRE        = regexp.MustCompile(`^` + TagGrammar + `$`)
-)
+// componentRE is one component of a repository name, for diagnostics.
+var componentRE = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
+
+// matchRepository reports whether s matches RepositoryGrammar: components
+// joined by "/". It is the grammar written out by hand, because it runs
+// on both sides of every request (name_test.go checks it against the
+// regular expression on every short string of the grammar's alphabet).
+func matchRepository(s string) bool {
+	for {
+		i := strings.IndexByte(s, '/')
+		if i < 0 {
+			return matchComponent(s)
+		}
+		if !matchComponent(s[:i]) {
+			return false
+		}
+		s = s[i+1:]
+	}
+}
+
+// matchComponent reports whether s matches [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*.
+func matchComponent(s string) bool {
+	i, n := 0, len(s)
+	for {
+		j := i
+		for j < n && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= '0' && s[j] <= '9') {
+			j++
+		}
+		if j == i {
+			return false
+		}
+		if j == n {
+			return true
+		}
+		switch s[j] {
+		case '.':
+			j++
+		case '_':
+			j++
+			if j < n && s[j] == '_' {
+				j++
+			}
+		case '-':
+			for j < n && s[j] == '-' {
+				j++
+			}
+		default:
+			return false
+		}
+		i = j
+	}
+}
+
+// matchTag reports whether s matches TagGrammar.
+func matchTag(s string) bool {
+	if len(s) == 0 || len(s) > MaxTagLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_':
+		case (c == '.' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // quote returns s quoted for an error message, shortened when long.
 func quote(s string) string {
@@ -44,7 +108,7 @@ func quote(s string) string {
 // ValidRepository returns nil when s is a valid repository name, else a
 // NAME_INVALID *Error explaining what is wrong.
 func ValidRepository(s string) error {
-	if len(s) <= MaxRepositoryLength && repositoryRE.MatchString(s) {
+	if len(s) <= MaxRepositoryLength && matchRepository(s) {
 		return nil
 	}
 	return CodeNameInvalid.Errorf("repository name %s is invalid: %s (names must match %s and have at most %d characters)",
@@ -84,7 +148,7 @@ func repositoryProblem(s string) string {
 // ValidTag returns nil when s is a valid tag, else a MANIFEST_INVALID *Error
 // explaining what is wrong. (Parse picks the code that fits each route.)
 func ValidTag(s string) error {
-	if tagRE.MatchString(s) {
+	if matchTag(s) {
 		return nil
 	}
 	var why string

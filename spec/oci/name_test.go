@@ -2,6 +2,7 @@ package oci
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -169,6 +170,55 @@ func FuzzParseDigest(f *testing.F) {
 	})
 }
 
+// The grammars as regular expressions, which the hand-written matchers
+// must agree with.
+var (
+	repositoryRE = regexp.MustCompile(`^` + RepositoryGrammar + `$`)
+	tagRE        = regexp.MustCompile(`^` + TagGrammar + `$`)
+)
+
+// TestMatchersAgreeWithTheGrammars compares matchRepository and matchTag
+// with the regular expressions on every string of up to 7 characters over
+// an alphabet that exercises every rule (and longer tags at the limit).
+func TestMatchersAgreeWithTheGrammars(t *testing.T) {
+	alphabet := []byte("a0._-/A")
+	var walk func(prefix []byte)
+	n := 0
+	walk = func(prefix []byte) {
+		s := string(prefix)
+		n++
+		if got, want := matchRepository(s), repositoryRE.MatchString(s); got != want {
+			t.Fatalf("matchRepository(%q) = %v, the grammar says %v", s, got, want)
+		}
+		if got, want := matchTag(s), tagRE.MatchString(s); got != want {
+			t.Fatalf("matchTag(%q) = %v, the grammar says %v", s, got, want)
+		}
+		if len(prefix) == 7 {
+			return
+		}
+		for _, c := range alphabet {
+			walk(append(prefix, c))
+		}
+	}
+	walk(nil)
+	for _, s := range []string{strings.Repeat("a", 128), strings.Repeat("a", 129), "_" + strings.Repeat("-", 127), "a__b", "a___b", "a--.b"} {
+		if got, want := matchTag(s), tagRE.MatchString(s); got != want {
+			t.Fatalf("matchTag(%q) = %v, the grammar says %v", s, got, want)
+		}
+		if got, want := matchRepository(s), repositoryRE.MatchString(s); got != want {
+			t.Fatalf("matchRepository(%q) = %v, the grammar says %v", s, got, want)
+		}
+	}
+	t.Logf("%d strings compared", n)
+}
+
+// BenchmarkValidRepository measures the check every request makes.
+func BenchmarkValidRepository(b *testing.B) {
+	for range b.N {
+		_ = ValidRepository("library/some-team__x/app.name")
+	}
+}
+
 // FuzzValidRepository checks the diagnostics never panic and agree with
 // the grammar.
 func FuzzValidRepository(f *testing.F) {
@@ -183,6 +233,8 @@ func FuzzValidRepository(f *testing.F) {
 		if err != nil && strings.Contains(err.Error(), "does not match the grammar") {
 			t.Fatalf("no specific reason for %q", s)
 		}
-		_ = ValidTag(s)
+		if (ValidTag(s) == nil) != tagRE.MatchString(s) {
+			t.Fatalf("ValidTag(%q) disagrees with the grammar", s)
+		}
 	})
 }
