@@ -36,7 +36,21 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flag.NewFlagSet("regkit conformance oci", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseConformanceFlags(fs, cfg, args[1:]); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	fmt.Fprintf(stdout, "regkit conformance oci: %s\n", cfg)
+	sum, err := conformance.Run(ctx, cfg, oci.Register)
+	return reportRun(stdout, cfg, sum, err)
+}
+
+// parseConformanceFlags parses args into fs and loads cfg from the flags,
+// the environment and any config file; a usage error is errUsage.
+func parseConformanceFlags(fs *flag.FlagSet, cfg *conformance.Config, args []string) error {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
@@ -45,12 +59,7 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := cfg.Load(fs, os.Getenv); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	fmt.Fprintf(stdout, "regkit conformance oci: %s\n", cfg)
-	sum, err := conformance.Run(ctx, cfg, oci.Register)
-	return reportRun(stdout, cfg, sum, err)
+	return nil
 }
 
 // reportRun prints where the reports went and the closing line of a

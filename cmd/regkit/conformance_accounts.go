@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/regkit/regkit/conformance"
 	"github.com/regkit/regkit/conformance/accounts"
@@ -25,14 +23,8 @@ func runConformanceAccounts(ctx context.Context, args []string, stdout, stderr i
 		fmt.Fprintln(stderr, "usage: regkit conformance accounts --url URL --username ADMIN --password P [--report DIR] [--labels '!extension']")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if err := cfg.Load(fs, os.Getenv); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := parseConformanceFlags(fs, cfg, args); err != nil {
+		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)

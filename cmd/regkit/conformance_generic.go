@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,14 +26,8 @@ func runConformanceGeneric(ctx context.Context, args []string, stdout, stderr io
 		fmt.Fprintln(stderr, "usage: regkit conformance generic --url URL --owner OWNER [--token TOKEN | --username U --password P] [--report DIR] [--labels '!extension']")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if err := cfg.Load(fs, os.Getenv); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := parseConformanceFlags(fs, cfg, args); err != nil {
+		return err
 	}
 	if *owner == "" {
 		*owner = os.Getenv("REGKIT_CONFORMANCE_OWNER")

@@ -39,14 +39,8 @@ func runConformanceOfficial(ctx context.Context, args []string, stdout, stderr i
 		fmt.Fprintln(stderr, "\nOCI_* variables in the environment override the harness settings (see docs/ci.md).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if err := cfg.Load(fs, os.Getenv); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := parseConformanceFlags(fs, cfg, args); err != nil {
+		return err
 	}
 	if cfg.Token != "" && cfg.Username == "" {
 		return fmt.Errorf("%w: the official harness logs in with --username and --password only", errUsage)

@@ -7,9 +7,6 @@ import (
 	"os"
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	"github.com/regkit/regkit/conformance"
 	"github.com/regkit/regkit/conformance/accounts"
 	"github.com/regkit/regkit/conformance/internal/inproc"
@@ -50,21 +47,5 @@ func TestAccountsConformance(t *testing.T) {
 		t.Cleanup(srv.Close)
 		cfg.URL, cfg.Username, cfg.Password = srv.URL, auth.AdminName, conformance.Secret(pw)
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	RegisterFailHandler(Fail)
-	accounts.Register(cfg)
-	ReportAfterSuite("conformance reports", func(r Report) {
-		sum, err := conformance.WriteReports(cfg.ReportDir, r, cfg)
-		if err != nil {
-			t.Errorf("writing reports: %v", err)
-		}
-		t.Logf("%s (%d unsupported) against %s", sum.Line(), sum.Unsupported, cfg.URL)
-	})
-	suiteConfig, reporterConfig := GinkgoConfiguration()
-	if cfg.Labels != "" {
-		suiteConfig.LabelFilter = cfg.Labels
-	}
-	RunSpecs(t, "Accounts conformance", suiteConfig, reporterConfig)
+	inproc.RunSuite(t, "Accounts conformance", cfg, func() { accounts.Register(cfg) })
 }

@@ -8,9 +8,6 @@ import (
 	"os"
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	"github.com/regkit/regkit/conformance"
 	"github.com/regkit/regkit/conformance/generic"
 	"github.com/regkit/regkit/conformance/internal/inproc"
@@ -52,23 +49,7 @@ func TestGenericConformance(t *testing.T) {
 			cfg.Username, cfg.Password = owner, conformance.Secret(token)
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	RegisterFailHandler(Fail)
-	generic.Register(cfg, owner)
-	ReportAfterSuite("conformance reports", func(r Report) {
-		sum, err := conformance.WriteReports(cfg.ReportDir, r, cfg)
-		if err != nil {
-			t.Errorf("writing reports: %v", err)
-		}
-		t.Logf("%s (%d unsupported) against %s", sum.Line(), sum.Unsupported, cfg.URL)
-	})
-	suiteConfig, reporterConfig := GinkgoConfiguration()
-	if cfg.Labels != "" {
-		suiteConfig.LabelFilter = cfg.Labels
-	}
-	RunSpecs(t, "Generic conformance", suiteConfig, reporterConfig)
+	inproc.RunSuite(t, "Generic conformance", cfg, func() { generic.Register(cfg, owner) })
 }
 
 // startServer starts regkit on backend and returns its URL and, with

@@ -8,9 +8,6 @@ import (
 	"os"
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	ociclient "github.com/regkit/regkit/client/oci"
 	"github.com/regkit/regkit/conformance"
 	"github.com/regkit/regkit/conformance/internal/inproc"
@@ -52,23 +49,7 @@ func TestOCIConformance(t *testing.T) {
 			cfg.Namespace, cfg.DeniedNamespace = authUser, authOtherUser
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	RegisterFailHandler(Fail)
-	oci.Register(cfg)
-	ReportAfterSuite("conformance reports", func(r Report) {
-		sum, err := conformance.WriteReports(cfg.ReportDir, r, cfg)
-		if err != nil {
-			t.Errorf("writing reports: %v", err)
-		}
-		t.Logf("%s (%d unsupported) against %s", sum.Line(), sum.Unsupported, cfg.URL)
-	})
-	suiteConfig, reporterConfig := GinkgoConfiguration()
-	if cfg.Labels != "" {
-		suiteConfig.LabelFilter = cfg.Labels
-	}
-	RunSpecs(t, "OCI conformance", suiteConfig, reporterConfig)
+	inproc.RunSuite(t, "OCI conformance", cfg, func() { oci.Register(cfg) })
 }
 
 // proxyBackend is regkit's server whose registry is the Go client
