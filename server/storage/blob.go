@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -148,7 +147,7 @@ func (s *Store) ReadBlob(ctx context.Context, b metadata.Blob, offset, length in
 		if err != nil {
 			return nil, err
 		}
-		f, err := os.Open(p)
+		f, err := openBlob(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s: %w", ErrNotFound, b.Key, err)
 		}
