@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,15 +48,6 @@ func principal(ctx context.Context) authResult { return core.AuthOf(ctx) }
 // isOCIPath reports whether p is under /v2.
 func isOCIPath(p string) bool { return p == "/v2" || strings.HasPrefix(p, "/v2/") }
 
-// clientIP returns the host part of the peer address.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // credentials extracts the credentials of r: the Authorization header,
 // or on /api routes ?token= (and ?access_token=) when allowed.
 func (s *Server) credentials(r *http.Request) (auth.Credentials, error) {
@@ -86,7 +76,7 @@ func (s *Server) authenticate(next bunrouter.HandlerFunc) bunrouter.HandlerFunc 
 		a := s.opts.auth
 		r := req.Request
 		ctx := r.Context()
-		ip := clientIP(r)
+		ip := s.clientIP(r)
 		var res authResult
 		creds, err := s.credentials(r)
 		if err == nil && creds.Kind != auth.NoCredentials {

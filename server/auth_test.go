@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/regkit/regkit/server"
 	"github.com/regkit/regkit/server/auth"
 	"github.com/regkit/regkit/server/metadata"
 	"github.com/regkit/regkit/server/metadata/redismeta"
@@ -228,6 +230,30 @@ func TestAuthRateLimit(t *testing.T) {
 		resp = a.send(http.MethodGet, "/api/v1/user", "", nil)
 		if resp.status != http.StatusTooManyRequests || resp.header.Get("Retry-After") == "" || !bytes.Contains(resp.body, []byte(`"message"`)) {
 			t.Fatalf("/api after the limit: %s", resp)
+		}
+	})
+	t.Run("per client behind a trusted proxy", func(t *testing.T) {
+		limit := func(cfg *auth.Config) { cfg.Limits.PerIP = 3 }
+		local, err := server.ParseTrustedProxies("127.0.0.1,::1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		behind := newAuthServerWith(t, newMeta(t, "mem"), "", nil, limit, server.WithTrustedProxies(local))
+		direct := newAuthServer(t, newMeta(t, "mem"), "", nil, limit)
+		statuses := func(e *authEnv, clients ...string) []int {
+			var out []int
+			for _, c := range clients {
+				// The client's own claim (left) is never believed.
+				out = append(out, e.send(http.MethodGet, "/v2/", "", nil, "X-Forwarded-For", "203.0.113.66, "+c).status)
+			}
+			return out
+		}
+		a, b := "198.51.100.1", "198.51.100.2"
+		if got := statuses(behind, a, a, a, a, b, b); !slices.Equal(got, []int{401, 401, 401, 429, 401, 401}) {
+			t.Fatalf("behind a trusted proxy, clients a×4 then b×2: %v (each client has its own limit of 3)", got)
+		}
+		if got := statuses(direct, a, a, b, b); !slices.Equal(got, []int{401, 401, 401, 429}) {
+			t.Fatalf("X-Forwarded-For from an untrusted peer: %v (one limit for the peer)", got)
 		}
 	})
 	t.Run("per token", func(t *testing.T) {

@@ -110,6 +110,7 @@ type responseWriter struct {
 	status      int
 	written     int64
 	wroteHeader bool
+	pace        pace // the download rate check (download.go)
 }
 
 func (w *responseWriter) WriteHeader(code int) {
@@ -124,7 +125,15 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	n, err := w.ResponseWriter.Write(p)
+	var (
+		n   int
+		err error
+	)
+	if w.pace.on {
+		n, err = w.pace.write(p, w.ResponseWriter.Write)
+	} else {
+		n, err = w.ResponseWriter.Write(p)
+	}
 	w.written += int64(n)
 	return n, err
 }
@@ -134,12 +143,19 @@ func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	readFrom := func(r io.Reader) (int64, error) { return io.Copy(w.ResponseWriter, r) }
 	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		n, err := rf.ReadFrom(r)
-		w.written += n
-		return n, err
+		readFrom = rf.ReadFrom
 	}
-	n, err := io.Copy(w.ResponseWriter, r)
+	var (
+		n   int64
+		err error
+	)
+	if w.pace.on {
+		n, err = w.pace.readFrom(r, readFrom)
+	} else {
+		n, err = readFrom(r)
+	}
 	w.written += n
 	return n, err
 }
@@ -184,9 +200,11 @@ func (s *Server) logRequests(next bunrouter.HandlerFunc) bunrouter.HandlerFunc {
 		case rw.status >= 500:
 			level = slog.LevelError
 		}
-		s.opts.log.Log(r.Context(), level, "request",
-			"method", r.Method, "path", r.URL.Path, "route", routeLabel(r.Context(), r.URL.Path), "status", rw.status,
-			"bytes", rw.written, "duration", time.Since(start))
+		if ctx := r.Context(); s.opts.log.Enabled(ctx, level) {
+			s.opts.log.Log(ctx, level, "request",
+				"method", r.Method, "path", r.URL.Path, "route", routeLabel(ctx, r.URL.Path), "status", rw.status,
+				"bytes", rw.written, "duration", time.Since(start), "client", s.clientIP(r.Request))
+		}
 		return err
 	}
 }

@@ -17,7 +17,8 @@ import (
 // request body (see body.go), and recovers a panic of anything below it —
 // the router included — into a 500 in the protocol's error format.
 func (s *Server) guard(w http.ResponseWriter, r *http.Request) {
-	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
+	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK, pace: s.newPace(w)}
+	defer rw.pace.finish()
 	r = s.begin(rw, r)     // requestid.go: X-Request-Id, request context
 	defer s.track(rw, r)() // metrics.go
 	defer s.recoverPanic(rw, r)

@@ -7,6 +7,7 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -58,6 +59,9 @@ type options struct {
 	generic           genericOptions // see packages.go
 	minBodyRate       int64          // see body.go
 	minBodyWindow     time.Duration
+	minDownloadRate   int64          // see download.go
+	trustedProxies    []netip.Prefix // see clientip.go
+	minDownloadWindow time.Duration
 	metrics           *metrics.Metrics // see metrics.go
 	accessLog         bool
 	metricsOnMain     bool
@@ -130,6 +134,8 @@ func New(meta metadata.Store, store *storage.Store, opts ...Option) *Server {
 		now:               time.Now,
 		minBodyRate:       DefaultMinBodyRate,
 		minBodyWindow:     DefaultMinBodyWindow,
+		minDownloadRate:   DefaultMinDownloadRate,
+		minDownloadWindow: DefaultMinDownloadWindow,
 	}}
 	for _, o := range opts {
 		o(&s.opts)

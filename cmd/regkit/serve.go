@@ -63,6 +63,9 @@ type httpLimits struct {
 	MaxHeaderBytes    byteSize      `yaml:"max-header-bytes"`
 	MinUploadRate     byteSize      `yaml:"min-upload-rate"`
 	MinUploadWindow   time.Duration `yaml:"min-upload-window"`
+	MinDownloadRate   byteSize      `yaml:"min-download-rate"`
+	MinDownloadWindow time.Duration `yaml:"min-download-window"`
+	TrustedProxies    string        `yaml:"trusted-proxies"`
 }
 
 func defaultHTTPLimits() httpLimits {
@@ -72,6 +75,8 @@ func defaultHTTPLimits() httpLimits {
 		MaxHeaderBytes:    64 << 10,
 		MinUploadRate:     server.DefaultMinBodyRate,
 		MinUploadWindow:   server.DefaultMinBodyWindow,
+		MinDownloadRate:   server.DefaultMinDownloadRate,
+		MinDownloadWindow: server.DefaultMinDownloadWindow,
 	}
 }
 
@@ -82,6 +87,9 @@ func addHTTPFlags(fs *flag.FlagSet, c *httpLimits) {
 	fs.Var(&c.MaxHeaderBytes, "max-header-bytes", "largest request line and headers accepted, e.g. 64KiB (larger: 431)")
 	fs.Var(&c.MinUploadRate, "min-upload-rate", "slowest a request body may arrive, bytes per second averaged over -min-upload-window, e.g. 1KiB (slower: 408, the upload session is kept unchanged; 0: no minimum)")
 	fs.DurationVar(&c.MinUploadWindow, "min-upload-window", c.MinUploadWindow, "window of -min-upload-rate: each one must bring rate×window bytes, so a body may stall at most this long")
+	fs.Var(&c.MinDownloadRate, "min-download-rate", "slowest a client may read a response, bytes per second averaged over -min-download-window, e.g. 4KiB (slower: the connection is closed; 0: no minimum)")
+	fs.DurationVar(&c.MinDownloadWindow, "min-download-window", c.MinDownloadWindow, "window of -min-download-rate: each one must take rate×window bytes, so a reader may stall at most this long")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated addresses or CIDR prefixes of the load balancers in front (e.g. 10.0.0.0/8,::1): from them, the client IP of rate limits, failed-login lockouts and the access log is taken from X-Forwarded-For")
 }
 
 // newHTTPServer returns the HTTP server of h with the limits of c.
@@ -189,6 +197,10 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 	if err := cfg.opsConfig.validate(cfg.Auth); err != nil {
 		return err
 	}
+	proxies, err := server.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("%w: -trusted-proxies %q: %w (use addresses or CIDR prefixes, comma-separated)", errUsage, cfg.TrustedProxies, err)
+	}
 	log = slog.New(server.LogHandler(log.Handler()))
 	m := cfg.newMetrics()
 	meta, store, closeStores, err := openStores(ctx, cfg, log, m)
@@ -245,6 +257,8 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		server.WithSparseManifests(cfg.SparseManifests),
 		server.WithGenericMaxFileSize(int64(cfg.GenericMaxFile)),
 		server.WithMinBodyRate(int64(cfg.MinUploadRate), cfg.MinUploadWindow),
+		server.WithMinDownloadRate(int64(cfg.MinDownloadRate), cfg.MinDownloadWindow),
+		server.WithTrustedProxies(proxies),
 		server.WithMetrics(m),
 		server.WithMetricsEndpoint(cfg.MetricsEndpoint),
 		server.WithAccessLog(cfg.AccessLog),
