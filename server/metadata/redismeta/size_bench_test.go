@@ -1,6 +1,8 @@
 package redismeta_test
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,11 +65,15 @@ func BenchmarkTinyRepos(b *testing.B) {
 		if err := iter.Err(); err != nil {
 			b.Fatal(err)
 		}
+		var lines []string
 		for table, g := range byTable {
 			if g[1] >= n*10 {
-				b.Logf("%-12s %7d keys %8.1f B/repo", table, g[0], float64(g[1])/n)
+				lines = append(lines, fmt.Sprintf("%8.1f B/repo %7d keys %s", float64(g[1])/n, g[0], table))
 			}
 		}
+		slices.Sort(lines)
+		slices.Reverse(lines)
+		b.Logf("MEMORY USAGE by table (10 B/repo or more):\n%s", strings.Join(lines, "\n"))
 		b.ReportMetric(float64(after-before)/n, "used-B/repo")
 		b.ReportMetric(float64(bytes)/n, "keys-B/repo")
 		b.ReportMetric(float64(keys)/n, "keys/repo")
