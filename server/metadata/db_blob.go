@@ -17,10 +17,11 @@ const (
 	stateTomb    = 2
 )
 
-// blobRec is the global record of a blob in its shard blob:<digest>.
+// blobRec is the global record of a blob in its shard blob:<digest>
+// (stored by putBlobRec, record_blob.go).
 type blobRec struct {
 	Blob
-	State uint8 `json:"st,omitempty"`
+	State uint8
 }
 
 // repoMeta is the record "" of table meta in repo:<name>.
