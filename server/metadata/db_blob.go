@@ -17,10 +17,11 @@ const (
 	stateTomb    = 2
 )
 
-// blobRec is the global record of a blob in its shard blob:<digest>.
+// blobRec is the global record of a blob in its shard blob:<digest>
+// (stored by putBlobRec, record_blob.go).
 type blobRec struct {
 	Blob
-	State uint8 `json:"st,omitempty"`
+	State uint8
 }
 
 // repoMeta is the record "" of table meta in repo:<name>.
@@ -56,7 +57,7 @@ func use(tx driver.Tx, rec *blobRec) {
 // claimTx is ClaimBlob's transaction on blob:<d>. A missing record is
 // created pending with inc, or errAbsent when inc is "".
 func claimTx(tx driver.Tx, b Blob, inc string, rec *blobRec, live *bool) error {
-	cur, ok, err := get[blobRec](tx, tBlob, "")
+	cur, ok, err := getBlobRec(tx, b.Digest)
 	switch {
 	case err != nil:
 		return err
@@ -69,7 +70,7 @@ func claimTx(tx driver.Tx, b Blob, inc string, rec *blobRec, live *bool) error {
 	}
 	use(tx, &cur)
 	*rec, *live = cur, cur.State == stateLive
-	return put(tx, tBlob, "", cur)
+	return putBlobRec(tx, cur)
 }
 
 // ClaimBlob implements Blobs. A digest without a record is entered in the
@@ -118,7 +119,7 @@ func (db *DB) reindexBlob(ctx context.Context, d digest.Digest, ours, theirs str
 // putTx is PutBlob's transaction on blob:<d>; a missing record is created
 // live with inc, or errAbsent when inc is "".
 func putTx(tx driver.Tx, b Blob, inc string, rec *blobRec) error {
-	cur, ok, err := get[blobRec](tx, tBlob, "")
+	cur, ok, err := getBlobRec(tx, b.Digest)
 	switch {
 	case err != nil:
 		return err
@@ -139,7 +140,7 @@ func putTx(tx driver.Tx, b Blob, inc string, rec *blobRec) error {
 	}
 	use(tx, &cur)
 	*rec = cur
-	return put(tx, tBlob, "", cur)
+	return putBlobRec(tx, cur)
 }
 
 // PutBlob implements Blobs.
@@ -164,19 +165,23 @@ func (db *DB) PutBlob(ctx context.Context, b Blob) (Blob, error) {
 
 // GetBlob implements Blobs with one Get.
 func (db *DB) GetBlob(ctx context.Context, d digest.Digest) (Blob, error) {
-	rec, ok, err := getRec[blobRec](ctx, db, shardBlob(string(d)), tBlob, "")
+	v, ok, err := db.d.Get(ctx, driver.Ref{Shard: shardBlob(string(d)), Table: tBlob})
 	if err != nil {
-		return Blob{}, err
+		return Blob{}, mapErr(err)
 	}
-	if !ok || rec.State != stateLive {
+	if !ok {
 		return Blob{}, notFound("blob %s", d)
 	}
-	return rec.Blob, nil
+	b, st, err := decodeBlob(v, d)
+	if err == nil && st != stateLive {
+		err = notFound("blob %s", d)
+	}
+	return b, err
 }
 
 // touchTx refreshes the live record of d; errors as TouchBlob.
 func touchTx(tx driver.Tx, d digest.Digest) (blobRec, error) {
-	rec, ok, err := get[blobRec](tx, tBlob, "")
+	rec, ok, err := getBlobRec(tx, d)
 	switch {
 	case err != nil:
 		return rec, err
@@ -186,7 +191,7 @@ func touchTx(tx driver.Tx, d digest.Digest) (blobRec, error) {
 		return rec, notFound("blob %s", d)
 	}
 	use(tx, &rec)
-	return rec, put(tx, tBlob, "", rec)
+	return rec, putBlobRec(tx, rec)
 }
 
 // TouchBlob implements GC.
@@ -251,7 +256,7 @@ func (db *DB) LinkBlob(ctx context.Context, repo string, b Blob) error {
 		if err != nil {
 			return err
 		}
-		old, had, err := get[Blob](tx, tLink, string(d))
+		old, had, err := getLink(tx, d)
 		if err != nil {
 			return err
 		}
@@ -261,7 +266,7 @@ func (db *DB) LinkBlob(ctx context.Context, repo string, b Blob) error {
 		l := Blob{Digest: d, Size: b.Size, Key: b.Key, Created: utc(b.Created), Inc: rec.Inc}
 		m.Usage += l.Size
 		m.All = true
-		if err := put(tx, tLink, string(d), l); err != nil {
+		if err := putLink(tx, l); err != nil {
 			return err
 		}
 		return put(tx, tMeta, "", m)
@@ -278,14 +283,15 @@ func dropIntent(tx driver.Tx, d digest.Digest, nonce string) error {
 
 // RepoBlob implements Blobs with one Get.
 func (db *DB) RepoBlob(ctx context.Context, repo string, d digest.Digest) (Blob, error) {
-	b, ok, err := getRec[Blob](ctx, db, shardRepo(repo), tLink, string(d))
+	v, ok, err := db.d.Get(ctx, driver.Ref{Shard: shardRepo(repo), Table: tLink, Key: string(d)})
 	if err != nil {
-		return Blob{}, err
+		return Blob{}, mapErr(err)
 	}
 	if !ok {
 		return Blob{}, notFound("blob %s in %s", d, repo)
 	}
-	return b, nil
+	b, _, err := decodeBlob(v, d)
+	return b, err
 }
 
 // UnlinkBlob implements Blobs. The blob's linker entry stays until the
@@ -299,7 +305,7 @@ func (db *DB) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) erro
 // unlinkTx removes the link of d (only of incarnation inc when inc is not
 // "") and updates the usage; ErrNotFound when strict and not linked.
 func unlinkTx(tx driver.Tx, db *DB, d digest.Digest, inc, repo string, strict bool) error {
-	l, ok, err := get[Blob](tx, tLink, string(d))
+	l, ok, err := getLink(tx, d)
 	if err != nil {
 		return err
 	}
@@ -342,15 +348,15 @@ func (db *DB) ListBlobs(ctx context.Context, after digest.Digest, n int) ([]Blob
 		if err != nil {
 			return nil, false, mapErr(err)
 		}
-		for _, v := range vals {
+		for i, v := range vals {
 			if v == nil {
 				continue
 			}
-			var rec blobRec
-			if err := decode(v, &rec); err != nil {
+			b, st, err := decodeBlob(v, digest.Digest(kvs[i].Key))
+			if err != nil {
 				return nil, false, err
 			}
-			out = append(out, BlobInfo{Blob: rec.Blob, Deleting: rec.State == stateTomb, Pending: rec.State == statePending})
+			out = append(out, BlobInfo{Blob: b, Deleting: st == stateTomb, Pending: st == statePending})
 		}
 		if len(out) > 0 || !more {
 			return out, more, nil
@@ -372,7 +378,7 @@ func (db *DB) DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBefor
 			ok  bool
 			err error
 		)
-		if rec, ok, err = get[blobRec](tx, tBlob, ""); err != nil {
+		if rec, ok, err = getBlobRec(tx, d); err != nil {
 			return err
 		} else if !ok {
 			return notFound("delete blob %s", d)
@@ -382,7 +388,7 @@ func (db *DB) DeleteBlobIfUnused(ctx context.Context, d digest.Digest, usedBefor
 				return conflict("delete blob %s: used since (gen %d, at %v)", d, rec.Gen, rec.LastUsed())
 			}
 			rec.State = stateTomb
-			if err := put(tx, tBlob, "", rec); err != nil {
+			if err := putBlobRec(tx, rec); err != nil {
 				return err
 			}
 		}
@@ -419,7 +425,7 @@ func (db *DB) PurgeBlob(ctx context.Context, d digest.Digest) error {
 			ok  bool
 			err error
 		)
-		if rec, ok, err = get[blobRec](tx, tBlob, ""); err != nil {
+		if rec, ok, err = getBlobRec(tx, d); err != nil {
 			return err
 		} else if !ok || rec.State != stateTomb {
 			return notFound("purge blob %s: no tombstone", d)

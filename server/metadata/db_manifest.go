@@ -3,6 +3,7 @@ package metadata
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -102,6 +103,32 @@ func putManifestTx(tx driver.Tx, db *DB, m Manifest, tags []string, token string
 
 // GetManifest implements Manifests: one Follow by tag, one Get by digest.
 func (db *DB) GetManifest(ctx context.Context, repo, ref string) (Manifest, error) {
+	var m Manifest
+	b, err := db.manifestRecord(ctx, repo, ref)
+	if err == nil {
+		if err = decodeManifest(b, &m); err != nil {
+			return Manifest{}, fmt.Errorf("%w: manifest %s in %s: %w", errCorrupt, ref, repo, err)
+		}
+	}
+	return m, err
+}
+
+// GetManifestHead implements ManifestHeads: GetManifest that decodes of
+// the record only the digest, the media type and the body.
+func (db *DB) GetManifestHead(ctx context.Context, repo, ref string) (Manifest, error) {
+	b, err := db.manifestRecord(ctx, repo, ref)
+	if err != nil {
+		return Manifest{}, err
+	}
+	m, err := decodeManifestHead(b)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("%w: manifest %s in %s: %w", errCorrupt, ref, repo, err)
+	}
+	return m, nil
+}
+
+// manifestRecord reads the record of ref (see GetManifest).
+func (db *DB) manifestRecord(ctx context.Context, repo, ref string) ([]byte, error) {
 	var (
 		b   []byte
 		ok  bool
@@ -114,13 +141,12 @@ func (db *DB) GetManifest(ctx context.Context, repo, ref string) (Manifest, erro
 		b, ok, err = db.d.Follow(ctx, rs, tTag, ref, tManifest)
 	}
 	if err != nil {
-		return Manifest{}, mapErr(err)
+		return nil, mapErr(err)
 	}
 	if !ok {
-		return Manifest{}, notFound("manifest %s in %s", ref, repo)
+		return nil, notFound("manifest %s in %s", ref, repo)
 	}
-	var m Manifest
-	return m, decode(b, &m)
+	return b, nil
 }
 
 // DeleteManifest implements Manifests in one transaction, then removes

@@ -191,6 +191,14 @@ type Manifests interface {
 	DeleteRepository(ctx context.Context, repo string) error
 }
 
+// ManifestHeads is implemented by stores that can read a manifest
+// without the fields a manifest GET does not serve (the *DB does).
+type ManifestHeads interface {
+	// GetManifestHead is GetManifest with only Digest, MediaType and Body
+	// of the result set.
+	GetManifestHead(ctx context.Context, repo, ref string) (Manifest, error)
+}
+
 // Upload is an upload session. Its bytes live in the bucket; everything
 // needed to continue it on any replica lives here.
 type Upload struct {

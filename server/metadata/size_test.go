@@ -50,10 +50,10 @@ func (s *sizing) table(name string) (n, bytes int) {
 }
 
 // TestRecordSizes bounds the bytes a repository's records take (keys and
-// values), against the fixed-field codec the stores used before.
-// What the fixed-field codec of the stores before the redesign took for
-// the records TestRecordSizes writes (keys and values).
-const fixedLinks, fixedManifest = 984, 607
+// values). The compact records (record.go) of the four links and the
+// manifest took 396 and 336 bytes (2026-12-03); the format before took
+// 1,248 and 688.
+const maxLinks, maxManifest = 400, 340
 
 func TestRecordSizes(t *testing.T) {
 	ctx := t.Context()
@@ -95,11 +95,9 @@ func TestRecordSizes(t *testing.T) {
 	if tagw > 32 || oidx+oidxdir+ownrepo > 320 {
 		t.Fatalf("a tag's nonce takes %d bytes, its owner entries %d", tagw, oidx+oidxdir+ownrepo)
 	}
-	// The bounds are half again what the fixed-field codec of the stores
-	// before the redesign took for the same records (984 bytes for the
-	// four links, 607 for the manifest).
 	// meta holds usage, catalog token and the list index marker and count.
-	if links > fixedLinks*3/2 || manifest > fixedManifest*3/2 || meta > 40 || idx+idxdir > 160 {
-		t.Fatalf("records grew by more than half over the fixed-field codec (%d, %d bytes)", fixedLinks, fixedManifest)
+	if links > maxLinks || manifest > maxManifest || meta > 40 || idx+idxdir > 160 {
+		t.Fatalf("records grew: links %d bytes (at most %d), manifest %d (at most %d), meta %d (40), tag indexes %d (160)",
+			links, maxLinks, manifest, maxManifest, meta, idx+idxdir)
 	}
 }

@@ -98,6 +98,15 @@ func (s *store) GetManifest(ctx context.Context, repo, ref string) (metadata.Man
 	return mf, err
 }
 
+// GetManifestHead implements metadata.ManifestHeads, measured as
+// GetManifest (the manifest GET's read).
+func (s *store) GetManifestHead(ctx context.Context, repo, ref string) (metadata.Manifest, error) {
+	t := time.Now()
+	mf, err := s.DB.GetManifestHead(ctx, repo, ref)
+	s.obs("GetManifest", t, err)
+	return mf, err
+}
+
 func (s *store) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
 	t := time.Now()
 	err := s.DB.DeleteManifest(ctx, repo, d)

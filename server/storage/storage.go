@@ -273,14 +273,9 @@ func Owned(key string, d digest.Digest) bool {
 }
 
 // Key returns the content-addressed key of d:
-// blobs/<alg>/<2 hex>/<2 hex>/<hex>. d must be valid (d.Validate()).
-func Key(d digest.Digest) string {
-	alg, hex := d.Algorithm().String(), d.Encoded()
-	if len(hex) < 4 {
-		return "blobs/" + alg + "/" + hex
-	}
-	return "blobs/" + alg + "/" + hex[:2] + "/" + hex[2:4] + "/" + hex
-}
+// blobs/<alg>/<2 hex>/<2 hex>/<hex> (metadata.DefaultBlobKey: blob
+// records leave it out). d must be valid (d.Validate()).
+func Key(d digest.Digest) string { return metadata.DefaultBlobKey(d) }
 
 // newID returns 128 random bits as 26 lowercase base32 characters.
 func newID() string {
