@@ -699,10 +699,12 @@ func TestConcurrentAppend(t *testing.T) {
 // TestLeaseRefresh: a PATCH streaming for several lease ttls keeps its
 // lease, and a second writer meanwhile gets a *BusyError.
 func TestLeaseRefresh(t *testing.T) {
-	data := randBytes(40 << 10) // 10 reads of 4 KiB, 60ms each: 600ms
+	// 20 reads of 4 KiB, 60ms each: 1.2 s, four ttls (the lease is renewed
+	// every 100 ms, so a renewal must be 200 ms late to lose it).
+	data := randBytes(80 << 10)
 	forEach(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		ttl := storage.WithLeaseTTL(150 * time.Millisecond)
+		ttl := storage.WithLeaseTTL(300 * time.Millisecond)
 		u, err := e.replica(t, ttl).StartUpload(ctx, "r")
 		if err != nil {
 			t.Fatal(err)
@@ -712,7 +714,7 @@ func TestLeaseRefresh(t *testing.T) {
 			_, err := e.replica(t, ttl).AppendUpload(ctx, "", u.ID, 0, &slowReader{data: data, pause: 60 * time.Millisecond})
 			done <- err
 		}()
-		time.Sleep(350 * time.Millisecond) // past the ttl
+		time.Sleep(700 * time.Millisecond) // past two ttls
 		var busy *storage.BusyError
 		_, ierr := e.replica(t, ttl).AppendUpload(ctx, "", u.ID, 0, strings.NewReader("intruder"))
 		if err := <-done; err != nil {
