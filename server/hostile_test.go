@@ -267,6 +267,11 @@ func (p panicStore) GetManifest(context.Context, string, string) (metadata.Manif
 	panic(p.v)
 }
 
+// GetManifestHead is what a manifest GET calls (metadata.ManifestHeads).
+func (p panicStore) GetManifestHead(context.Context, string, string) (metadata.Manifest, error) {
+	panic(p.v)
+}
+
 func (p panicStore) GetPackageFile(context.Context, metadata.PackageRef, string) (metadata.PackageFile, error) {
 	panic(p.v)
 }
