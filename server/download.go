@@ -77,16 +77,16 @@ func (p *pace) arm() bool {
 	return p.on
 }
 
-// write writes b through write in pieces, each under its deadline.
-func (p *pace) write(b []byte, write func([]byte) (int, error)) (int, error) {
+// write writes b to w in pieces, each under its deadline.
+func (p *pace) write(w io.Writer, b []byte) (int, error) {
 	n := 0
 	for len(b) > 0 {
 		if !p.arm() {
-			m, err := write(b)
+			m, err := w.Write(b)
 			return n + m, err
 		}
 		k := int(min(int64(len(b)), p.piece))
-		m, err := write(b[:k])
+		m, err := w.Write(b[:k])
 		n += m
 		if err != nil {
 			return n, err
@@ -96,10 +96,11 @@ func (p *pace) write(b []byte, write func([]byte) (int, error)) (int, error) {
 	return n, nil
 }
 
-// readFrom copies r through readFrom in pieces, each under its deadline.
-// An *io.LimitedReader (storage's sendfile path) is cut by its N, so the
-// connection still sees the *os.File beneath it.
-func (p *pace) readFrom(r io.Reader, readFrom func(io.Reader) (int64, error)) (int64, error) {
+// copy copies r to w in pieces, each under its deadline (io.Copy: w's
+// ReadFrom, sendfile for a file). An *io.LimitedReader (storage's
+// sendfile path) is cut by its N, so the connection still sees the
+// *os.File beneath it.
+func (p *pace) copy(w io.Writer, r io.Reader) (int64, error) {
 	lr, ok := r.(*io.LimitedReader)
 	if !ok {
 		lr = &io.LimitedReader{R: r, N: math.MaxInt64}
@@ -107,13 +108,13 @@ func (p *pace) readFrom(r io.Reader, readFrom func(io.Reader) (int64, error)) (i
 	var total int64
 	for lr.N > 0 {
 		if !p.arm() {
-			n, err := readFrom(lr)
+			n, err := io.Copy(w, lr)
 			return total + n, err
 		}
 		left := lr.N
 		k := min(left, p.piece)
 		lr.N = k
-		n, err := readFrom(lr)
+		n, err := io.Copy(w, lr)
 		lr.N = left - n
 		total += n
 		if err != nil || n < k {

@@ -130,7 +130,7 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 		err error
 	)
 	if w.pace.on {
-		n, err = w.pace.write(p, w.ResponseWriter.Write)
+		n, err = w.pace.write(w.ResponseWriter, p)
 	} else {
 		n, err = w.ResponseWriter.Write(p)
 	}
@@ -143,18 +143,14 @@ func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	readFrom := func(r io.Reader) (int64, error) { return io.Copy(w.ResponseWriter, r) }
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		readFrom = rf.ReadFrom
-	}
 	var (
 		n   int64
 		err error
 	)
 	if w.pace.on {
-		n, err = w.pace.readFrom(r, readFrom)
+		n, err = w.pace.copy(w.ResponseWriter, r)
 	} else {
-		n, err = readFrom(r)
+		n, err = io.Copy(w.ResponseWriter, r) // the writer's ReadFrom: sendfile for a file
 	}
 	w.written += n
 	return n, err

@@ -267,7 +267,7 @@ func (p panicStore) GetManifest(context.Context, string, string) (metadata.Manif
 	panic(p.v)
 }
 
-// GetManifestHead is what a manifest GET calls (metadata.ManifestHeads).
+// GetManifestHead is what a manifest GET calls.
 func (p panicStore) GetManifestHead(context.Context, string, string) (metadata.Manifest, error) {
 	panic(p.v)
 }

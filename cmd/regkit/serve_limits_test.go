@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -16,21 +17,30 @@ import (
 // REGKIT_* variables), with bounded defaults.
 func TestServeLimitFlags(t *testing.T) {
 	d := defaultServeConfig()
-	if d.IdleTimeout <= 0 || d.ReadHeaderTimeout <= 0 || d.MaxHeaderBytes <= 0 || d.MinUploadRate <= 0 || d.MinUploadWindow <= 0 {
+	if d.IdleTimeout <= 0 || d.ReadHeaderTimeout <= 0 || d.MaxHeaderBytes <= 0 || d.MinUploadRate <= 0 || d.MinUploadWindow <= 0 ||
+		d.MinDownloadRate <= 0 || d.MinDownloadWindow <= 0 {
 		t.Fatalf("unbounded defaults: %+v", d.httpLimits)
 	}
 	t.Setenv("REGKIT_MIN_UPLOAD_WINDOW", "7s")
+	t.Setenv("REGKIT_TRUSTED_PROXIES", "10.0.0.0/8")
 	cfg := defaultServeConfig()
 	fs := newServeFlags(&cfg)
 	var configPath string
 	fs.StringVar(&configPath, "config", "", "")
-	args := []string{"--idle-timeout", "5s", "--read-header-timeout", "2s", "--max-header-bytes", "16KiB", "--min-upload-rate", "0"}
+	args := []string{"--idle-timeout", "5s", "--read-header-timeout", "2s", "--max-header-bytes", "16KiB", "--min-upload-rate", "0",
+		"--min-download-rate", "8KiB", "--min-download-window", "9s"}
 	if err := loadConfig(fs, args, &cfg, &configPath); err != nil {
 		t.Fatal(err)
 	}
-	want := httpLimits{IdleTimeout: 5 * time.Second, ReadHeaderTimeout: 2 * time.Second, MaxHeaderBytes: 16 << 10, MinUploadRate: 0, MinUploadWindow: 7 * time.Second}
+	want := httpLimits{IdleTimeout: 5 * time.Second, ReadHeaderTimeout: 2 * time.Second, MaxHeaderBytes: 16 << 10, MinUploadRate: 0, MinUploadWindow: 7 * time.Second,
+		MinDownloadRate: 8 << 10, MinDownloadWindow: 9 * time.Second, TrustedProxies: "10.0.0.0/8"}
 	if cfg.httpLimits != want {
 		t.Fatalf("limits %+v, want %+v", cfg.httpLimits, want)
+	}
+	bad := defaultServeConfig()
+	bad.Data, bad.TrustedProxies = t.TempDir(), "10.0.0.0/33"
+	if err := serve(t.Context(), bad, slog.New(slog.DiscardHandler), nil); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "trusted-proxies") {
+		t.Fatalf("serve with -trusted-proxies 10.0.0.0/33: %v, want a usage error naming the flag", err)
 	}
 }
 

@@ -19,11 +19,7 @@ import (
 // GetManifest resolves ref in repo: one metadata round trip, no bucket
 // access.
 func (g *Registry) GetManifest(ctx context.Context, repo, ref string) (registry.Manifest, error) {
-	get := g.meta.GetManifest
-	if h, ok := g.meta.(metadata.ManifestHeads); ok {
-		get = h.GetManifestHead // a GET serves no more than the head
-	}
-	m, err := get(ctx, repo, ref)
+	m, err := g.meta.GetManifestHead(ctx, repo, ref) // a GET serves no more than the head
 	if err != nil {
 		return registry.Manifest{}, notFoundAs(err, oci.CodeManifestUnknown.Errorf("manifest %q not found in repository %q", ref, repo).
 			WithDetail(map[string]string{"reference": ref}))

@@ -165,18 +165,22 @@ func (db *DB) PutBlob(ctx context.Context, b Blob) (Blob, error) {
 
 // GetBlob implements Blobs with one Get.
 func (db *DB) GetBlob(ctx context.Context, d digest.Digest) (Blob, error) {
-	v, ok, err := db.d.Get(ctx, driver.Ref{Shard: shardBlob(string(d)), Table: tBlob})
-	if err != nil {
-		return Blob{}, mapErr(err)
-	}
-	if !ok {
-		return Blob{}, notFound("blob %s", d)
-	}
-	b, st, err := decodeBlob(v, d)
-	if err == nil && st != stateLive {
+	b, st, ok, err := db.readBlob(ctx, driver.Ref{Shard: shardBlob(string(d)), Table: tBlob}, d)
+	if err == nil && (!ok || st != stateLive) {
 		err = notFound("blob %s", d)
 	}
 	return b, err
+}
+
+// readBlob reads and decodes the blob record (global or link) of d at ref
+// with one Get; false when absent.
+func (db *DB) readBlob(ctx context.Context, ref driver.Ref, d digest.Digest) (Blob, uint8, bool, error) {
+	v, ok, err := db.d.Get(ctx, ref)
+	if err != nil || !ok {
+		return Blob{}, 0, false, mapErr(err)
+	}
+	b, st, err := decodeBlob(v, d)
+	return b, st, true, err
 }
 
 // touchTx refreshes the live record of d; errors as TouchBlob.
@@ -283,14 +287,10 @@ func dropIntent(tx driver.Tx, d digest.Digest, nonce string) error {
 
 // RepoBlob implements Blobs with one Get.
 func (db *DB) RepoBlob(ctx context.Context, repo string, d digest.Digest) (Blob, error) {
-	v, ok, err := db.d.Get(ctx, driver.Ref{Shard: shardRepo(repo), Table: tLink, Key: string(d)})
-	if err != nil {
-		return Blob{}, mapErr(err)
+	b, _, ok, err := db.readBlob(ctx, driver.Ref{Shard: shardRepo(repo), Table: tLink, Key: string(d)}, d)
+	if err == nil && !ok {
+		err = notFound("blob %s in %s", d, repo)
 	}
-	if !ok {
-		return Blob{}, notFound("blob %s in %s", d, repo)
-	}
-	b, _, err := decodeBlob(v, d)
 	return b, err
 }
 

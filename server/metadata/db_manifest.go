@@ -113,8 +113,8 @@ func (db *DB) GetManifest(ctx context.Context, repo, ref string) (Manifest, erro
 	return m, err
 }
 
-// GetManifestHead implements ManifestHeads: GetManifest that decodes of
-// the record only the digest, the media type and the body.
+// GetManifestHead implements Manifests: GetManifest that decodes of the
+// record only the digest, the media type and the body.
 func (db *DB) GetManifestHead(ctx context.Context, repo, ref string) (Manifest, error) {
 	b, err := db.manifestRecord(ctx, repo, ref)
 	if err != nil {

@@ -159,6 +159,10 @@ type Manifests interface {
 	// containing ":" is a digest, anything else a tag (the tag grammar
 	// has no ":").
 	GetManifest(ctx context.Context, repo, ref string) (Manifest, error)
+	// GetManifestHead is GetManifest with only Digest, MediaType and Body
+	// of the result set: what a manifest GET serves, without decoding the
+	// rest of the record.
+	GetManifestHead(ctx context.Context, repo, ref string) (Manifest, error)
 	// DeleteManifest removes the manifest d, every tag pointing at it and
 	// its referrer entry, atomically. ErrNotFound when absent.
 	DeleteManifest(ctx context.Context, repo string, d digest.Digest) error
@@ -189,14 +193,6 @@ type Manifests interface {
 	// entry. A later PutManifest or LinkBlob starts a new, empty
 	// repository.
 	DeleteRepository(ctx context.Context, repo string) error
-}
-
-// ManifestHeads is implemented by stores that can read a manifest
-// without the fields a manifest GET does not serve (the *DB does).
-type ManifestHeads interface {
-	// GetManifestHead is GetManifest with only Digest, MediaType and Body
-	// of the result set.
-	GetManifestHead(ctx context.Context, repo, ref string) (Manifest, error)
 }
 
 // Upload is an upload session. Its bytes live in the bucket; everything

@@ -107,7 +107,7 @@ func decodeManifestHead(b []byte) (Manifest, error) {
 		return m, decodeManifest(b, &m)
 	}
 	var h manifestHead
-	if err := decode(b, &h); err != nil {
+	if err := decMode.Unmarshal(b, &h); err != nil {
 		return Manifest{}, err
 	}
 	d, err := unpackDigest(h.Digest)

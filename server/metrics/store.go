@@ -98,8 +98,7 @@ func (s *store) GetManifest(ctx context.Context, repo, ref string) (metadata.Man
 	return mf, err
 }
 
-// GetManifestHead implements metadata.ManifestHeads, measured as
-// GetManifest (the manifest GET's read).
+// GetManifestHead is measured as GetManifest (the manifest GET's read).
 func (s *store) GetManifestHead(ctx context.Context, repo, ref string) (metadata.Manifest, error) {
 	t := time.Now()
 	mf, err := s.DB.GetManifestHead(ctx, repo, ref)
