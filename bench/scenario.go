@@ -91,9 +91,11 @@ func effectiveChunk(chunk int64, u *oci.Upload) int64 {
 	return max(chunk, u.MinChunk)
 }
 
-// uploadChunks opens a session and PATCHes Data(seed, size) into it. When
-// known is empty it hashes each chunk concurrently with its PATCH. It
-// returns the session, the digest and the PATCH latencies.
+// uploadChunks opens a session and PATCHes Data(seed, size) into it. The
+// next chunk is generated (and, when known is empty, the current one
+// hashed) while a PATCH is in flight, so that the client's own work stays
+// off the critical path of the server it measures. It returns the
+// session, the digest and the PATCH latencies.
 func uploadChunks(ctx context.Context, c *oci.Client, repo string, size, chunk int64, seed uint64, known digest.Digest) (*oci.Upload, digest.Digest, []time.Duration, error) {
 	if chunk <= 0 {
 		chunk = DefaultChunkSize
@@ -104,33 +106,49 @@ func uploadChunks(ctx context.Context, c *oci.Client, repo string, size, chunk i
 	}
 	chunk = max(chunk, u.MinChunk)
 	src := Data(seed, size)
-	buf := make([]byte, min(chunk, max(size, 1)))
+	bufSize := min(chunk, max(size, 1))
+	bufs := [2][]byte{make([]byte, bufSize), make([]byte, bufSize)}
+	// fill reads the chunk at off into bufs[i].
+	fill := func(i int, off int64) ([]byte, error) {
+		b := bufs[i][:min(bufSize, size-off)]
+		_, err := io.ReadFull(src, b)
+		return b, err
+	}
 	h := sha256.New()
 	lat := make([]time.Duration, 0, size/chunk+1)
-	for off := int64(0); off < size; {
-		n := min(int64(len(buf)), size-off)
-		b := buf[:n]
-		if _, err := io.ReadFull(src, b); err != nil {
-			return nil, "", nil, err
-		}
-		hashed := make(chan struct{})
-		if known == "" {
-			go func() {
+	b, err := fill(0, 0)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	for i, off := 0, int64(0); off < size; i = 1 - i {
+		n := int64(len(b))
+		var (
+			nb      []byte
+			nerr    error
+			prepped = make(chan struct{})
+		)
+		go func() {
+			defer close(prepped)
+			if known == "" {
 				h.Write(b)
-				close(hashed)
-			}()
-		} else {
-			close(hashed)
-		}
+			}
+			if off+n < size {
+				nb, nerr = fill(1-i, off+n)
+			}
+		}()
 		t0 := time.Now()
 		err := c.UploadChunk(ctx, u, bytes.NewReader(b), n)
 		lat = append(lat, time.Since(t0))
-		<-hashed
+		<-prepped
+		if err == nil {
+			err = nerr
+		}
 		if err != nil {
 			_ = c.UploadCancel(context.WithoutCancel(ctx), u)
 			return nil, "", nil, fmt.Errorf("chunk at %d: %w", off, err)
 		}
 		off += n
+		b = nb
 	}
 	if known != "" {
 		return u, known, lat, nil
