@@ -68,10 +68,14 @@ func (db *DB) GetUpload(ctx context.Context, id string) (Upload, error) {
 	return normUpload(rec.Upload), nil
 }
 
-// AcquireUpload implements Uploads in one transaction.
+// AcquireUpload implements Uploads in one transaction (on a local store,
+// one read: see db_uploadlease.go).
 func (db *DB) AcquireUpload(ctx context.Context, id string, offset int64, token string, ttl time.Duration) (Upload, error) {
 	if token == "" {
 		return Upload{}, errEmptyToken
+	}
+	if t := db.localLeases(); t != nil {
+		return db.acquireLocal(ctx, t, id, offset, token, ttl)
 	}
 	var rec uploadRec
 	err := db.update(ctx, shardUpload(id), func(tx driver.Tx) error {
@@ -105,6 +109,9 @@ func (db *DB) ReleaseUpload(ctx context.Context, u Upload, token string) error {
 	if token == "" {
 		return errEmptyToken
 	}
+	if t := db.localLeases(); t != nil {
+		return db.releaseLocal(ctx, t, u, token)
+	}
 	return db.update(ctx, shardUpload(u.ID), func(tx driver.Tx) error {
 		rec, ok, err := get[uploadRec](tx, tUpload, "")
 		if err != nil {
@@ -129,6 +136,10 @@ func (db *DB) ReleaseUpload(ctx context.Context, u Upload, token string) error {
 // DeleteUpload implements Uploads: the session and its package upload
 // record in one transaction, then its index entry.
 func (db *DB) DeleteUpload(ctx context.Context, id string) error {
+	t := db.localLeases()
+	if t != nil {
+		defer t.Lock(id)()
+	}
 	missing := false
 	err := db.update(ctx, shardUpload(id), func(tx driver.Tx) error {
 		_, ok, err := tx.Get(tUpload, "")
@@ -146,6 +157,9 @@ func (db *DB) DeleteUpload(ctx context.Context, id string) error {
 	}
 	if err == nil && missing {
 		err = notFound("upload %s", id)
+	}
+	if t != nil && (err == nil || errors.Is(err, ErrNotFound)) {
+		t.Delete(id)
 	}
 	return err
 }

@@ -137,15 +137,22 @@
 // all their repositories (db_ownertags.go).
 //
 // Uploads: a session's lease, offset, state and epoch live in one record,
-// so AcquireUpload and ReleaseUpload are one transaction each. DeleteUpload
-// deletes the session (and its package record), then its index entry.
+// so AcquireUpload and ReleaseUpload are one transaction each. On a local
+// store (driver.Local: bbolt, memory), which one process holds, the lease
+// lives in the driver's in-memory table instead: AcquireUpload is one read
+// (and a write only for a takeover, to store the new epoch) and
+// ReleaseUpload the one transaction that stores the session, so a PATCH
+// costs one fsync'd commit on bbolt, not two (db_uploadlease.go).
+// DeleteUpload deletes the session (and its package record), then its
+// index entry.
 //
 // # Round trips
 //
 // Manifest GET by tag is one driver Follow, by digest one Get; GetBlob
 // and RepoBlob one Get; a tags or catalog page one Range (an empty tags
 // page reads the meta record too, to tell an unknown repository);
-// AcquireUpload and ReleaseUpload one Update; PutManifest one Update on a
+// AcquireUpload and ReleaseUpload one Update (on a local store one Get
+// and one Update in all); PutManifest one Update on a
 // listed repository without owner or without tags, and with tags of a
 // repository <owner>/... one Get and two Updates (three when a tag
 // moved); LinkBlob three (four on a repository's first link); a page of

@@ -136,3 +136,43 @@ func TestConcurrentLinks(t *testing.T) {
 		t.Fatalf("RepoUsage = %d, %v; want 7", n, err)
 	}
 }
+
+// TestLeasesEndWithTheProcess: upload leases of the embedded store live
+// in the process (driver.Local), so a session leased when the process
+// stopped without releasing it (a crash) is free at once in the next
+// one, without a takeover, and the lease was never written to the file.
+func TestLeasesEndWithTheProcess(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s, err := boltmeta.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUpload(ctx, metadata.Upload{ID: "u1", Repo: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AcquireUpload(ctx, "u1", 0, "dead", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AcquireUpload(ctx, "u1", 0, "other", time.Hour); !errors.Is(err, metadata.ErrConflict) {
+		t.Fatalf("AcquireUpload while leased: %v, want ErrConflict", err)
+	}
+	if err := s.Close(); err != nil { // the holder never released it
+		t.Fatal(err)
+	}
+	s, err = boltmeta.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	u, err := s.AcquireUpload(ctx, "u1", 0, "next", time.Hour)
+	if err != nil {
+		t.Fatalf("AcquireUpload after a restart: %v, want the lease (its holder is gone)", err)
+	}
+	if u.Epoch != 0 {
+		t.Errorf("epoch after a restart: %d, want 0 (no takeover)", u.Epoch)
+	}
+	if err := s.ReleaseUpload(ctx, u, "next"); err != nil {
+		t.Fatal(err)
+	}
+}

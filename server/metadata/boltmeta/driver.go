@@ -24,9 +24,17 @@ type Driver struct {
 	clock func() time.Time
 	last  atomic.Int64 // the latest time handed out, in Unix nanoseconds
 	group group        // writers waiting for a commit (group.go)
+	lease driver.LeaseTable
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver = (*Driver)(nil)
+	_ driver.Local  = (*Driver)(nil)
+)
+
+// LocalLeases implements driver.Local: the file is locked to this
+// process, so upload leases live in its memory.
+func (d *Driver) LocalLeases() *driver.LeaseTable { return &d.lease }
 
 // OpenDriver opens or creates the metadata file at path. A file that
 // another process (or another Driver in this process) holds fails after

@@ -21,6 +21,7 @@ type Driver struct {
 	mu     sync.Mutex
 	shards map[string]map[string]*table
 	now    func() time.Time
+	lease  driver.LeaseTable
 }
 
 type table struct {
@@ -28,7 +29,13 @@ type table struct {
 	keys []string // sorted; maintained for ordered tables only
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver = (*Driver)(nil)
+	_ driver.Local  = (*Driver)(nil)
+)
+
+// LocalLeases implements driver.Local (memory is one process's).
+func (d *Driver) LocalLeases() *driver.LeaseTable { return &d.lease }
 
 // New returns an empty driver.
 func New() *Driver {
