@@ -325,13 +325,20 @@ func (db *DB) putOwnedManifest(ctx context.Context, owner, repo string, m Manife
 	)
 	for attempt := 0; attempt <= db.retries; attempt++ {
 		created := utc(m.Created)
-		if stored, ok, err := getRec[Manifest](ctx, db, rs, tManifest, string(m.Digest)); err != nil {
+		st, err := db.readOwned(ctx, repo, m, tags)
+		if err != nil {
 			return err
-		} else if ok {
-			created = stored.Created
+		}
+		if st.exists {
+			created = st.stored.Created
+		}
+		if st.unchanged && attempt == 0 {
+			if same, err := db.entriesInPlace(ctx, owner, repo, st, tags); err != nil || same {
+				return err // a push of what is there: nothing to write (db_repush.go)
+			}
 		}
 		w := &tagWrite{nonce: NewInc(), refused: refused}
-		err := db.update(ctx, ownerShard(owner), func(tx driver.Tx) error {
+		err = db.update(ctx, ownerShard(owner), func(tx driver.Tx) error {
 			if w.created = created; w.created.IsZero() {
 				w.created = utc(tx.Now())
 			}

@@ -154,8 +154,9 @@
 // AcquireUpload and ReleaseUpload one Update (on a local store one Get
 // and one Update in all); PutManifest one Update on a
 // listed repository without owner or without tags, and with tags of a
-// repository <owner>/... one Get and two Updates (three when a tag
-// moved); LinkBlob three (four on a repository's first link); a page of
+// repository <owner>/... one GetMany and two Updates (three when a tag
+// moved; a push of tags that already name the manifest two GetManys and
+// no Update, db_repush.go); LinkBlob three (four on a repository's first link); a page of
 // versions or of the container view two Ranges and one or two GetMany,
 // whatever the offset; a page of an owner's versions and tags
 // (ListOwner) one Get, up to three counts (one Range each), two Ranges

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -194,6 +195,30 @@ func testOwnerPages(t *testing.T, open listOpener) {
 		}
 	}
 	checkOwner(t, r, m, "after moves and deletes")
+
+	// Pushes of what is there (nothing to write: db_repush.go), alone and
+	// with a new tag beside them, through the store that reads (the legacy
+	// writer keeps no indexes).
+	n := 0
+	for _, k := range slices.Sorted(maps.Keys(m.tags)) {
+		if n++; n > 24 {
+			break
+		}
+		repo, tag, _ := strings.Cut(k, "\x00")
+		cur, err := r.GetManifest(ctx, repo, tag)
+		noErr(t, err, "GetManifest "+k)
+		if n%2 == 0 {
+			m.tag(t, r, repo, cur, tag)
+		} else {
+			m.tag(t, r, repo, cur, tag, fmt.Sprint("again", n))
+		}
+	}
+	checkOwner(t, r, m, "after pushes of what is there")
+	// A tag that the legacy writer wrote after the indexes were built has
+	// no owner entries: pushing it again through r enters them.
+	noErr(t, w.PutManifest(ctx, "mix/a", ms[7], "late"), "PutManifest late")
+	m.tag(t, r, "mix/a", ms[7], "late")
+	checkOwner(t, r, m, "after a push of a tag without entries")
 	noErr(t, r.DeleteRepository(ctx, "mix/b"), "DeleteRepository")
 	for k := range m.tags {
 		if strings.HasPrefix(k, "mix/b\x00") {
