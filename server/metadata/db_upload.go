@@ -113,24 +113,30 @@ func (db *DB) ReleaseUpload(ctx context.Context, u Upload, token string) error {
 		return db.releaseLocal(ctx, t, u, token)
 	}
 	return db.update(ctx, shardUpload(u.ID), func(tx driver.Tx) error {
-		rec, ok, err := get[uploadRec](tx, tUpload, "")
-		if err != nil {
-			return err
-		} else if !ok {
-			return notFound("upload %s", u.ID)
-		}
-		if rec.Holder != token {
-			return conflict("upload %s: lease not held", u.ID)
-		}
-		rec.Offset, rec.State = u.Offset, slices.Clone(u.State)
-		rec.Updated = utc(u.Updated)
-		if rec.Updated.IsZero() {
-			rec.Updated = utc(tx.Now())
-		}
-		rec.Upload = normUpload(rec.Upload)
-		rec.Holder, rec.Expires = "", time.Time{}
-		return put(tx, tUpload, "", rec)
+		return releaseTx(tx, u, func(rec uploadRec) bool { return rec.Holder == token })
 	})
+}
+
+// releaseTx is ReleaseUpload's transaction: it stores u in its session
+// record, without a lease, when held says the caller holds it.
+func releaseTx(tx driver.Tx, u Upload, held func(uploadRec) bool) error {
+	rec, ok, err := get[uploadRec](tx, tUpload, "")
+	if err != nil {
+		return err
+	} else if !ok {
+		return notFound("upload %s", u.ID)
+	}
+	if !held(rec) {
+		return conflict("upload %s: lease not held", u.ID)
+	}
+	rec.Offset, rec.State = u.Offset, slices.Clone(u.State)
+	rec.Updated = utc(u.Updated)
+	if rec.Updated.IsZero() {
+		rec.Updated = utc(tx.Now())
+	}
+	rec.Upload = normUpload(rec.Upload)
+	rec.Holder, rec.Expires = "", time.Time{} // (local stores: as an older binary may have left them)
+	return put(tx, tUpload, "", rec)
 }
 
 // DeleteUpload implements Uploads: the session and its package upload

@@ -3,7 +3,6 @@ package metadata
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/regkit/regkit/server/metadata/driver"
@@ -83,23 +82,7 @@ func (db *DB) acquireLocal(ctx context.Context, t *driver.LeaseTable, id string,
 func (db *DB) releaseLocal(ctx context.Context, t *driver.LeaseTable, u Upload, token string) error {
 	defer t.Lock(u.ID)()
 	err := db.update(ctx, shardUpload(u.ID), func(tx driver.Tx) error {
-		rec, ok, err := get[uploadRec](tx, tUpload, "")
-		if err != nil {
-			return err
-		} else if !ok {
-			return notFound("upload %s", u.ID)
-		}
-		if t.Get(u.ID).Holder != token {
-			return conflict("upload %s: lease not held", u.ID)
-		}
-		rec.Offset, rec.State = u.Offset, slices.Clone(u.State)
-		rec.Updated = utc(u.Updated)
-		if rec.Updated.IsZero() {
-			rec.Updated = utc(tx.Now())
-		}
-		rec.Upload = normUpload(rec.Upload)
-		rec.Holder, rec.Expires = "", time.Time{} // as an older binary may have left them
-		return put(tx, tUpload, "", rec)
+		return releaseTx(tx, u, func(uploadRec) bool { return t.Get(u.ID).Holder == token })
 	})
 	if err == nil || errors.Is(err, ErrNotFound) {
 		t.Delete(u.ID)
