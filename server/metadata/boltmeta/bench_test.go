@@ -182,3 +182,22 @@ func BenchmarkBlobLinkParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkTagRePush pushes the tag that already names the manifest
+// (a CI job pushing the same image again): reads only (db_repush.go).
+func BenchmarkTagRePush(b *testing.B) {
+	syncModes(b, func(b *testing.B, opts ...boltmeta.Option) {
+		s := openBench(b, opts...)
+		ctx := b.Context()
+		m := benchManifest(0)
+		if err := s.PutManifest(ctx, benchRepo, m, "latest"); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for range b.N {
+			if err := s.PutManifest(ctx, benchRepo, m, "latest"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -130,3 +130,20 @@ func BenchmarkUploadAcquireRelease(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTagRePush pushes the tag that already names the manifest
+// (a CI job pushing the same image again): reads only (db_repush.go).
+func BenchmarkTagRePush(b *testing.B) {
+	s, start := benchStore(b)
+	ctx := b.Context()
+	m := benchManifest(0)
+	if err := s.PutManifest(ctx, "bench/repo", m, "latest"); err != nil {
+		b.Fatal(err)
+	}
+	start()
+	for range b.N {
+		if err := s.PutManifest(ctx, "bench/repo", m, "latest"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
