@@ -43,10 +43,12 @@ type OwnerLister interface {
 	// manifest's Created then tag then repository; at one instant tags
 	// before versions), skipping offset and returning at most limit
 	// (limit < 0: all), and their number. Without Containers it is
-	// ListPackageVersions (ordered by ID). Without a Query, a Repository
-	// filter or other package types than Type, a page costs the same at
-	// any offset: the owner meta record, two Ranges and one GetMany.
-	// With them, the index is walked from the start up to the page.
+	// ListPackageVersions (ordered by ID). A page costs the same at any
+	// offset: without a Query, a Repository filter or other package
+	// types than Type, the owner meta record, two Ranges and one GetMany;
+	// with them, the package and repository records and two RangeMany
+	// over the selection indexes of the names that match (selection.go),
+	// and two GetMany.
 	ListOwner(ctx context.Context, owner string, f OwnerFilter, offset, limit int) ([]OwnerItem, int, error)
 }
 
