@@ -26,9 +26,11 @@ import (
 // are there, so an index built once stays exact. Owners written before
 // them (no Sel marker in ownerMeta) get them built from k and m in one
 // owner transaction on their first container listing (ensureOwnerTags).
-func ixRepoTags(repo string) index { return newIndexIn(tOIdx, tOIdxDir, "r", repo) }
-func ixPkgMixed(pk string) index   { return newIndexIn(tOIdx, tOIdxDir, "p", pk) }
-func ixTypeMixed(typ string) index { return newIndexIn(tOIdx, tOIdxDir, "y", PackageKey(typ)) }
+func ixRepoTags(repo string) index { return newIndexIn(tOIdx, tOIdxDir, "r", repo).withBounds() }
+func ixPkgMixed(pk string) index   { return newIndexIn(tOIdx, tOIdxDir, "p", pk).withBounds() }
+func ixTypeMixed(typ string) index {
+	return newIndexIn(tOIdx, tOIdxDir, "y", PackageKey(typ)).withBounds()
+}
 
 // selPrefixes are the prefixes of every selection index's records.
 var selPrefixes = []string{"r\x01\x01", "p\x01\x01", "y\x01\x01"}
@@ -162,11 +164,13 @@ type source struct {
 	suffix string
 }
 
-// selChunk is a chunk record of a source, its bounds in the listing's
-// sort keys ("" below every key, idxTop above).
+// selChunk is a chunk record of a source: the smallest and largest sort
+// keys its entries may have in the listing's sort keys (from its bounds,
+// else from its lower and upper bound; "" below every key, idxTop
+// above), and its lower bound in the index's own.
 type selChunk struct {
-	lo, up string
-	rawLo  string // lo in the index's own sort keys
+	lo, hi string
+	rawLo  string
 	n      int
 }
 
@@ -205,13 +209,19 @@ func (db *DB) selectPage(ctx context.Context, shard string, srcs []source, offse
 				return nil, 0, err
 			}
 			up := strings.TrimSuffix(strings.TrimPrefix(kv.Key, s.ix.prefix), "\x00")
-			sc := selChunk{lo: "", up: idxTop, rawLo: string(c.Lo), n: c.N}
-			if len(c.Lo) > 0 {
-				sc.lo = string(c.Lo) + s.suffix
+			sc := selChunk{lo: "", hi: idxTop, rawLo: string(c.Lo), n: c.N}
+			if lo, hi, known := c.bounds(); known {
+				sc.lo, sc.hi = lo+s.suffix, hi+s.suffix
+			} else {
+				if len(c.Lo) > 0 {
+					sc.lo = string(c.Lo) + s.suffix + "\x00" // its successor: entries sort above Lo
+				}
+				if up != idxTop {
+					sc.hi = up + s.suffix
+				}
 			}
-			if up != idxTop {
-				sc.up = up + s.suffix
-				cands = append(cands, sc.up)
+			if sc.hi != idxTop {
+				cands = append(cands, sc.hi)
 			}
 			chunks[i] = append(chunks[i], sc)
 			total += c.N
@@ -222,11 +232,11 @@ func (db *DB) selectPage(ctx context.Context, shard string, srcs []source, offse
 		return out, total, nil
 	}
 	// below(x) and upTo(x): the entries surely at or below x (in chunks
-	// ending at or below it) and possibly (in chunks starting below it).
+	// whose largest key is) and possibly (in chunks whose smallest is).
 	below := func(x string) int {
 		n := 0
 		for i, cs := range chunks {
-			j := sort.Search(len(cs), func(j int) bool { return cs[j].up > x })
+			j := sort.Search(len(cs), func(j int) bool { return cs[j].hi > x })
 			n += cums[i][j]
 		}
 		return n
@@ -234,7 +244,7 @@ func (db *DB) selectPage(ctx context.Context, shard string, srcs []source, offse
 	upTo := func(x string) int {
 		n := 0
 		for i, cs := range chunks {
-			j := sort.Search(len(cs), func(j int) bool { return cs[j].lo >= x })
+			j := sort.Search(len(cs), func(j int) bool { return cs[j].lo > x })
 			n += cums[i][j]
 		}
 		return n
@@ -257,15 +267,17 @@ func (db *DB) selectPage(ctx context.Context, shard string, srcs []source, offse
 	qs = qs[:0]
 	for i, s := range srcs {
 		cs := chunks[i]
-		first := sort.Search(len(cs), func(j int) bool { return cs[j].up > a })
-		last := sort.Search(len(cs), func(j int) bool { return cs[j].lo >= b }) // chunks first..last-1
+		first := sort.Search(len(cs), func(j int) bool { return cs[j].hi > a })
+		last := sort.Search(len(cs), func(j int) bool { return cs[j].lo > b }) // chunks first..last-1
 		base += cums[i][first]
 		if first >= len(cs) || last <= first {
 			continue
 		}
 		n := cums[i][last] - cums[i][first]
-		if b == idxTop {
+		if b == idxTop && last == len(cs) {
 			n = -1
+		} else if n == 0 {
+			continue
 		}
 		reads = append(reads, i)
 		qs = append(qs, driver.RangeQuery{Shard: shard, Table: s.ix.t, Prefix: s.ix.prefix, After: s.ix.after(cs[first].rawLo), N: n})
