@@ -178,7 +178,9 @@ type costTx struct {
 	costReader
 }
 
-func (x costTx) Get(t driver.Table, key string) ([]byte, bool, error) { return x.costReader.Get(t, key) }
+func (x costTx) Get(t driver.Table, key string) ([]byte, bool, error) {
+	return x.costReader.Get(t, key)
+}
 func (x costTx) Range(t driver.Table, prefix, after string, n int) ([]driver.KV, bool, error) {
 	return x.costReader.Range(t, prefix, after, n)
 }
