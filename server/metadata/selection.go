@@ -181,9 +181,12 @@ type selChunk struct {
 // source's chunk records (one RangeMany), bounds by them, in memory,
 // the sort keys of the page's first and last entries to chunks, and
 // reads the entries between those bounds from each source (one
-// RangeMany): about limit entries and two chunks of each source at any
-// offset, and every entry of sources smaller than a chunk. The ranks
-// are exact as far as the driver's reads agree (Redis: no snapshot).
+// RangeMany): at any offset, about limit entries and, of each source
+// whose keys interleave with the page's, the chunks at the page's ends
+// (of a bounded index, only chunks whose smallest and largest keys
+// bracket a part of the page; of another, also its first and last
+// chunks, which have no outer bound). The ranks are exact as far as the
+// driver's reads agree (Redis: no snapshot).
 func (db *DB) selectPage(ctx context.Context, shard string, srcs []source, offset, limit int) ([]driver.KV, int, error) {
 	out := []driver.KV{}
 	if len(srcs) == 0 {
