@@ -19,6 +19,7 @@ type DB struct {
 	d       driver.Driver
 	retries int
 	noIndex bool          // WithoutListIndexes
+	noSel   bool          // WithoutSelectionIndexes
 	grace   time.Duration // WithRepairGrace
 }
 

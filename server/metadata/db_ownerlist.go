@@ -43,10 +43,12 @@ type OwnerLister interface {
 	// manifest's Created then tag then repository; at one instant tags
 	// before versions), skipping offset and returning at most limit
 	// (limit < 0: all), and their number. Without Containers it is
-	// ListPackageVersions (ordered by ID). Without a Query, a Repository
-	// filter or other package types than Type, a page costs the same at
-	// any offset: the owner meta record, two Ranges and one GetMany.
-	// With them, the index is walked from the start up to the page.
+	// ListPackageVersions (ordered by ID). A page costs the same at any
+	// offset: without a Query, a Repository filter or other package
+	// types than Type, the owner meta record, two Ranges and one GetMany;
+	// with them, the package and repository records and two RangeMany
+	// over the selection indexes of the names that match (selection.go),
+	// and two GetMany.
 	ListOwner(ctx context.Context, owner string, f OwnerFilter, offset, limit int) ([]OwnerItem, int, error)
 }
 
@@ -92,22 +94,19 @@ func (db *DB) ListOwner(ctx context.Context, owner string, f OwnerFilter, offset
 	if f.Packages && tags == 0 {
 		return db.packageItems(ctx, owner, pf, offset, limit) // as without containers
 	}
-	match := db.ownerMatch(owner, f)
-	if f.Query == "" && f.Repository == nil && others == 0 {
-		match = nil
-	}
+	filtered := f.Query != "" || f.Repository != nil || others > 0
 	for attempt := 0; ; attempt++ {
 		var (
 			kvs   []driver.KV
 			total int
 		)
-		if match == nil {
+		if !filtered {
 			err = db.view(ctx, shard, func(r driver.Reader) (err error) {
 				kvs, total, err = ix.page(r, offset, limit)
 				return err
 			})
 		} else {
-			kvs, total, err = db.walkOwner(ctx, owner, ix, f, match, offset, limit)
+			kvs, total, err = db.selectOwner(ctx, owner, f, offset, limit)
 		}
 		if err != nil {
 			return nil, 0, err
@@ -136,62 +135,48 @@ func (db *DB) packageItems(ctx context.Context, owner string, f PackageFilter, o
 	return out, total, nil
 }
 
-// ownerMatch returns the filter of index entries (sort key, value) of f.
-func (db *DB) ownerMatch(owner string, f OwnerFilter) func(kv driver.KV) bool {
-	prefix := PackageKey(owner) + "/"
-	return func(kv driver.KV) bool {
-		if e, ok := parseTagEntry(kv); ok {
-			return strings.Contains(strings.TrimPrefix(e.repo, prefix), PackageKey(f.Query)) &&
-				(f.Repository == nil || f.Repository(e.repo))
-		}
-		typ, name, _ := strings.Cut(pkgOfVerKey(string(kv.Value)), "\x00")
-		return f.Packages && PackageFilter{Type: f.Type, Query: f.Query}.Match(typ, name)
-	}
-}
-
-// walkOwner returns the entries of ix that match, from rank offset among
-// them, at most limit, and how many match: versions counted from the
-// package records, tags from the per-repository counts.
-func (db *DB) walkOwner(ctx context.Context, owner string, ix index, f OwnerFilter, match func(driver.KV) bool, offset, limit int) ([]driver.KV, int, error) {
+// selectOwner returns the entries of f from rank offset, at most limit,
+// and their number, from the selection indexes of the names that match
+// (selectPage): the versions of the matching packages (of the type, when
+// there is no query), and the tags of the matching repositories (of
+// every one, from k, when nothing filters them).
+func (db *DB) selectOwner(ctx context.Context, owner string, f OwnerFilter, offset, limit int) ([]driver.KV, int, error) {
 	shard := ownerShard(owner)
-	total := 0
-	if f.Packages {
+	var srcs []source
+	if f.Packages && f.Query == "" && f.Type != "" {
+		srcs = append(srcs, source{ix: ixTypeMixed(f.Type)})
+	} else if f.Packages {
 		pkgs, _, err := db.d.Range(ctx, shard, tPackage, "", "", -1)
 		if err != nil {
 			return nil, 0, mapErr(err)
 		}
+		types := map[string]bool{}
 		for _, kv := range pkgs {
 			typ, name, _ := strings.Cut(kv.Key, "\x00")
-			if !(PackageFilter{Type: f.Type, Query: f.Query}).Match(typ, name) {
-				continue
+			switch {
+			case f.Query != "" && (PackageFilter{Type: f.Type, Query: f.Query}).Match(typ, name):
+				srcs = append(srcs, source{ix: ixPkgMixed(kv.Key)})
+			case f.Query == "" && !types[typ]: // every type: the Repository filter
+				types[typ] = true
+				srcs = append(srcs, source{ix: ixTypeMixed(typ)})
 			}
-			var p pkgRec
-			if err := decode(kv.Value, &p); err != nil {
-				return nil, 0, err
+		}
+	}
+	if f.Query == "" && f.Repository == nil {
+		srcs = append(srcs, source{ix: ixOwnerTags()})
+	} else {
+		repos, _, err := db.d.Range(ctx, shard, tOwnRepo, "", "", -1)
+		if err != nil {
+			return nil, 0, mapErr(err)
+		}
+		prefix := PackageKey(owner) + "/"
+		for _, kv := range repos {
+			if strings.Contains(strings.TrimPrefix(kv.Key, prefix), PackageKey(f.Query)) && (f.Repository == nil || f.Repository(kv.Key)) {
+				srcs = append(srcs, source{ix: ixRepoTags(kv.Key), suffix: "\x00" + kv.Key})
 			}
-			total += p.Versions
 		}
 	}
-	repos, _, err := db.d.Range(ctx, shard, tOwnRepo, "", "", -1)
-	if err != nil {
-		return nil, 0, mapErr(err)
-	}
-	prefix := PackageKey(owner) + "/"
-	for _, kv := range repos {
-		if !strings.Contains(strings.TrimPrefix(kv.Key, prefix), PackageKey(f.Query)) || (f.Repository != nil && !f.Repository(kv.Key)) {
-			continue
-		}
-		var n int
-		if err := decode(kv.Value, &n); err != nil {
-			return nil, 0, err
-		}
-		total += n
-	}
-	if total == 0 {
-		return []driver.KV{}, 0, nil
-	}
-	out, err := db.scanMatching(ctx, shard, ix, offset, limit, match)
-	return out, total, err
+	return db.selectPage(ctx, shard, srcs, offset, limit)
 }
 
 // ownerItems reads the versions and tags of the entries kvs in one
@@ -200,6 +185,10 @@ func (db *DB) walkOwner(ctx context.Context, owner string, ix index, f OwnerFilt
 // tag entries apart.
 func (db *DB) ownerItems(ctx context.Context, owner string, kvs []driver.KV) ([]OwnerItem, []tagEntry, error) {
 	shard := ownerShard(owner)
+	kvs, err := db.tagValues(ctx, shard, kvs)
+	if err != nil {
+		return nil, nil, err
+	}
 	refs := make([]driver.Ref, 0, 2*len(kvs))
 	pkgAt := map[string]int{}
 	for _, kv := range kvs {
@@ -272,6 +261,37 @@ func (db *DB) ownerItems(ctx context.Context, owner string, kvs []driver.KV) ([]
 	return out, stale, nil
 }
 
+// tagValues gives the tag entries of kvs without a value (from the
+// repositories' selection indexes) the value of their entry in k, in one
+// GetMany, and leaves out those that have none (removed meanwhile).
+func (db *DB) tagValues(ctx context.Context, shard string, kvs []driver.KV) ([]driver.KV, error) {
+	var refs []driver.Ref
+	for _, kv := range kvs {
+		if len(kv.Value) == 0 && len(kv.Key) > 16 && kv.Key[16] == 'c' {
+			refs = append(refs, driver.Ref{Shard: shard, Table: tOIdx, Key: ixOwnerTags().prefix + kv.Key})
+		}
+	}
+	if len(refs) == 0 {
+		return kvs, nil
+	}
+	vals, err := db.d.GetMany(ctx, refs)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]driver.KV, 0, len(kvs))
+	i := 0
+	for _, kv := range kvs {
+		if len(kv.Value) == 0 && len(kv.Key) > 16 && kv.Key[16] == 'c' {
+			kv.Value = vals[i]
+			if i++; kv.Value == nil {
+				continue
+			}
+		}
+		out = append(out, kv)
+	}
+	return out, nil
+}
+
 // repairTags repairs the entries of stale older than the grace, and
 // reports whether it repaired any.
 func (db *DB) repairTags(ctx context.Context, owner string, stale []tagEntry) (bool, error) {
@@ -323,7 +343,7 @@ func (db *DB) repairTag(ctx context.Context, owner string, e tagEntry) error {
 	if err != nil || valid {
 		return err
 	}
-	return db.update(ctx, ownerShard(owner), func(tx driver.Tx) error { return dropTagEntry(tx, e.repo, e.sk, e.nonce) })
+	return db.update(ctx, ownerShard(owner), func(tx driver.Tx) error { return db.dropTagEntry(tx, e.repo, e.sk, e.nonce) })
 }
 
 // ensureOwnerTags enters the tags of every repository of owner in its
@@ -332,7 +352,7 @@ func (db *DB) repairTag(ctx context.Context, owner string, e tagEntry) error {
 func (db *DB) ensureOwnerTags(ctx context.Context, owner string) error {
 	shard := ownerShard(owner)
 	m, ok, err := getRec[ownerMeta](ctx, db, shard, tOwnerMeta, "")
-	if err != nil || (m.Tags && m.Indexed && m.Mixed) {
+	if err != nil || (m.Tags && m.Indexed && m.Mixed && (m.Sel || db.noSel)) {
 		return err
 	}
 	repos, _, err := db.d.Range(ctx, shardCatalog, tRepos, PackageKey(owner)+"/", "", -1)
@@ -364,6 +384,11 @@ func (db *DB) ensureOwnerTags(ctx context.Context, owner string) error {
 		}
 		m, _, err := get[ownerMeta](tx, tOwnerMeta, "")
 		if err != nil || m.Tags {
+			if err == nil && !m.Sel && !db.noSel {
+				if err = db.ensureSelection(tx, &m); err == nil {
+					err = put(tx, tOwnerMeta, "", m)
+				}
+			}
 			return err
 		}
 		for _, ix := range []index{ixOwnerTags(), ixMixed()} {
@@ -386,7 +411,24 @@ func (db *DB) ensureOwnerTags(ctx context.Context, owner string) error {
 				return err
 			}
 		}
+		if m.Sel {
+			// Built before the tags were entered: enter them.
+			byRepo := map[string][]driver.KV{}
+			for _, kv := range entries {
+				if e, ok := parseTagEntry(kv); ok {
+					byRepo[e.repo] = append(byRepo[e.repo], driver.KV{Key: repoTagKey(e.sk, e.repo)})
+				}
+			}
+			for repo, kvs := range byRepo {
+				if err := ixRepoTags(repo).rebuild(tx, kvs); err != nil {
+					return err
+				}
+			}
+		}
 		m.Tags = true
+		if err := db.ensureSelection(tx, &m); err != nil {
+			return err
+		}
 		return put(tx, tOwnerMeta, "", m)
 	})
 }

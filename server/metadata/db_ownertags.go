@@ -181,7 +181,7 @@ type tagState struct {
 // putTagEntry enters the entry of tag of repo on manifest d created at
 // created, with nonce, in the owner shard of tx (an entry with that key
 // keeps its place and takes the new value).
-func putTagEntry(tx driver.Tx, repo, tag string, created time.Time, d digest.Digest, nonce string) error {
+func (db *DB) putTagEntry(tx driver.Tx, repo, tag string, created time.Time, d digest.Digest, nonce string) error {
 	sk, val := tagSortKey(created, repo, tag), tagValue(d, nonce, tx.Now())
 	k := ixOwnerTags()
 	if _, ok, err := tx.Get(k.t, k.prefix+sk); err != nil || ok {
@@ -200,11 +200,14 @@ func putTagEntry(tx driver.Tx, repo, tag string, created time.Time, d digest.Dig
 			return err
 		}
 	}
+	if err := db.selTag(tx, repo, sk, true); err != nil {
+		return err
+	}
 	return addRepoCount(tx, repo, 1)
 }
 
 // dropTagEntry removes the entry sk of repo when it has nonce.
-func dropTagEntry(tx driver.Tx, repo, sk, nonce string) error {
+func (db *DB) dropTagEntry(tx driver.Tx, repo, sk, nonce string) error {
 	k := ixOwnerTags()
 	v, ok, err := tx.Get(k.t, k.prefix+sk)
 	if err != nil || !ok {
@@ -217,6 +220,9 @@ func dropTagEntry(tx driver.Tx, repo, sk, nonce string) error {
 		if err := ix.remove(tx, sk); err != nil {
 			return err
 		}
+	}
+	if err := db.selTag(tx, repo, sk, false); err != nil {
+		return err
 	}
 	return addRepoCount(tx, repo, -1)
 }
@@ -242,14 +248,14 @@ func (db *DB) dropTagStates(ctx context.Context, owner, repo string, states []ta
 	}
 	_ = db.update(ctx, ownerShard(owner), func(tx driver.Tx) error {
 		for _, s := range states {
-			if err := dropTagEntry(tx, repo, tagSortKey(s.created, repo, s.tag), s.nonce); err != nil {
+			if err := db.dropTagEntry(tx, repo, tagSortKey(s.created, repo, s.tag), s.nonce); err != nil {
 				return err
 			}
 		}
 		if !fresh {
 			return nil
 		}
-		m, _, err := get[ownerMeta](tx, tOwnerMeta, "")
+		m, existed, err := get[ownerMeta](tx, tOwnerMeta, "")
 		if err != nil || m.Tags {
 			return err
 		}
@@ -261,6 +267,14 @@ func (db *DB) dropTagStates(ctx context.Context, owner, repo string, states []ta
 			return err
 		}
 		m.Tags = true
+		if !existed && !db.noSel {
+			// A new owner: its only entries are this repository's, entered
+			// with their selection entries.
+			m.Sel = true
+		}
+		if err := db.ensureSelection(tx, &m); err != nil {
+			return err
+		}
 		return put(tx, tOwnerMeta, "", m)
 	})
 }
@@ -343,12 +357,12 @@ func (db *DB) putOwnedManifest(ctx context.Context, owner, repo string, m Manife
 				w.created = utc(tx.Now())
 			}
 			for _, p := range prev {
-				if err := dropTagEntry(tx, repo, tagSortKey(p.created, repo, p.tag), p.nonce); err != nil {
+				if err := db.dropTagEntry(tx, repo, tagSortKey(p.created, repo, p.tag), p.nonce); err != nil {
 					return err
 				}
 			}
 			for _, t := range tags {
-				if err := putTagEntry(tx, repo, t, w.created, m.Digest, w.nonce); err != nil {
+				if err := db.putTagEntry(tx, repo, t, w.created, m.Digest, w.nonce); err != nil {
 					return err
 				}
 			}

@@ -40,6 +40,8 @@ type ownerMeta struct {
 	// (db_ownertags.go).
 	Mixed bool `json:"xm,omitempty"`
 	Tags  bool `json:"xt,omitempty"`
+	// Sel reports that the selection indexes are built (selection.go).
+	Sel bool `json:"xs,omitempty"`
 }
 
 // pkgRec is a stored package: Package with the counts of its versions.

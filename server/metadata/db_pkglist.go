@@ -69,16 +69,25 @@ func (db *DB) indexVersion(tx driver.Tx, p *pkgRec, ref PackageRef, v PackageVer
 			return err
 		}
 	}
-	return nil
+	return db.selVersion(tx, string(vk), verSortKey(v.Created, id), add)
 }
 
 // ensureOwnerIndex builds the owner's indexes and package counts when
 // the shard has none yet (a store written before them), and its
 // versions' entries in the owner index m when they are not there, in tx.
 func (db *DB) ensureOwnerIndex(tx driver.Tx) error {
-	m, _, err := get[ownerMeta](tx, tOwnerMeta, "")
+	m, existed, err := get[ownerMeta](tx, tOwnerMeta, "")
 	if err != nil || (m.Indexed && m.Mixed) || db.noIndex {
 		return err
+	}
+	if !existed && !db.noSel {
+		// A new owner has no versions; its selection indexes are
+		// complete when k is empty too (else ensureSelection builds them).
+		k, _, err := tx.Range(tOIdxDir, ixOwnerTags().prefix, "", 1)
+		if err != nil {
+			return err
+		}
+		m.Sel = len(k) == 0
 	}
 	pkgs, err := rangeAll(tx, tPackage, "")
 	if err != nil {
@@ -246,9 +255,9 @@ func (db *DB) PackageVersions(ctx context.Context, ref PackageRef, offset, limit
 }
 
 // ListPackageVersions implements Packages. Without a query it reads one
-// page of the owner's (or the type's) index; with one it walks that
-// index newest first until the page is full, and counts the matches
-// from the package records.
+// page of the owner's (or the type's) index; with one it merges the
+// version indexes of the matching packages (searchVersions). Either
+// costs the same at any offset.
 func (db *DB) ListPackageVersions(ctx context.Context, owner string, filter PackageFilter, offset, limit int) ([]PackageVersion, int, error) {
 	ix := ixOwner()
 	if filter.Type != "" {
@@ -267,7 +276,7 @@ func (db *DB) ListPackageVersions(ctx context.Context, owner string, filter Pack
 				return err
 			})
 		} else {
-			kvs, total, err = db.searchVersions(ctx, owner, ix, filter, offset, limit)
+			kvs, total, err = db.searchVersions(ctx, owner, filter, offset, limit)
 		}
 		if err != nil {
 			return nil, 0, err
@@ -284,74 +293,23 @@ func (db *DB) ListPackageVersions(ctx context.Context, owner string, filter Pack
 	}
 }
 
-// searchBatch is how many index entries searchVersions reads at a time.
-const searchBatch = 256
-
-// searchVersions returns the entries of ix whose package passes filter,
-// from rank offset among them, at most limit (< 0: all), and the number
-// of matching versions (from the package records' counts).
-func (db *DB) searchVersions(ctx context.Context, owner string, ix index, filter PackageFilter, offset, limit int) ([]driver.KV, int, error) {
+// searchVersions returns the entries of the versions of the packages
+// that pass filter, from rank offset, at most limit (< 0: all), and
+// their number: the package records, then the merged version indexes of
+// the matching packages (selectPage).
+func (db *DB) searchVersions(ctx context.Context, owner string, filter PackageFilter, offset, limit int) ([]driver.KV, int, error) {
 	shard := ownerShard(owner)
-	match := func(pk string) bool {
-		typ, name, _ := strings.Cut(pk, "\x00")
-		return filter.Match(typ, name)
-	}
-	total := 0
 	pkgs, _, err := db.d.Range(ctx, shard, tPackage, "", "", -1)
 	if err != nil {
 		return nil, 0, mapErr(err)
 	}
+	var srcs []source
 	for _, kv := range pkgs {
-		if !match(kv.Key) {
-			continue
+		if typ, name, _ := strings.Cut(kv.Key, "\x00"); filter.Match(typ, name) {
+			srcs = append(srcs, source{ix: ixVersions(kv.Key)})
 		}
-		var p pkgRec
-		if err := decode(kv.Value, &p); err != nil {
-			return nil, 0, err
-		}
-		total += p.Versions
 	}
-	if total == 0 {
-		return []driver.KV{}, 0, nil
-	}
-	out, err := db.scanMatching(ctx, shard, ix, offset, limit, func(kv driver.KV) bool {
-		return match(pkgOfVerKey(string(kv.Value)))
-	})
-	return out, total, err
-}
-
-// scanMatching walks ix from its start in batches and returns the
-// entries match keeps, from rank offset among them, at most limit (< 0:
-// all): O(rank of the page's end), for filters no index orders.
-func (db *DB) scanMatching(ctx context.Context, shard string, ix index, offset, limit int, match func(driver.KV) bool) ([]driver.KV, error) {
-	out := []driver.KV{}
-	seen, after := 0, ""
-	for limit < 0 || len(out) < limit {
-		var (
-			kvs  []driver.KV
-			more bool
-		)
-		err := db.view(ctx, shard, func(r driver.Reader) (err error) {
-			kvs, more, err = ix.first(r, after, searchBatch)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, kv := range kvs {
-			if !match(kv) {
-				continue
-			}
-			if seen++; seen > offset && (limit < 0 || len(out) < limit) {
-				out = append(out, kv)
-			}
-		}
-		if !more || len(kvs) == 0 {
-			break
-		}
-		after = kvs[len(kvs)-1].Key
-	}
-	return out, nil
+	return db.selectPage(ctx, shard, srcs, offset, limit)
 }
 
 // LatestPackageVersion implements Packages: the package record, the first

@@ -58,7 +58,14 @@
 // other shards, so they are kept across shards (below) and checked by
 // every read; a page is still two Ranges and one GetMany (which reads the
 // versions and, for the tags, the tag and its manifest to check the
-// entry), plus the owner meta record and the indexes' counts.
+// entry), plus the owner meta record and the indexes' counts. Filtered
+// listings (a query, a bearer token naming single repositories, one type
+// among others; also ListPackageVersions with a query) read the
+// selection indexes of the names that match (selection.go: per
+// repository, package and type, in the same order) and merge them by
+// sort key: the chunk records of each bound the page to a window, whose
+// entries are read in one RangeMany, so these too cost the same at any
+// offset.
 //
 // Records are CBOR of whole Go structs (keys from their json tags): bytes
 // stay bytes, unknown keys are skipped, and fields added to the structs

@@ -43,6 +43,29 @@ const idxChunkMax = 512
 type idxChunk struct {
 	N  int    `json:"n"`
 	Lo []byte `json:"lo,omitempty"` // bytes: sort keys need not be UTF-8
+	// Min and Max are the smallest and largest sort keys of the chunk's
+	// entries, kept by bounded indexes (Max left out when it is Min; both
+	// left out when unknown: chunks written before them, or empty).
+	Min []byte `json:"mn,omitempty"`
+	Max []byte `json:"mx,omitempty"`
+}
+
+// bounds returns the chunk's smallest and largest sort keys, when known.
+func (c idxChunk) bounds() (lo, hi string, known bool) {
+	if len(c.Min) == 0 {
+		return "", "", false
+	}
+	if len(c.Max) == 0 {
+		return string(c.Min), string(c.Min), true
+	}
+	return string(c.Min), string(c.Max), true
+}
+
+func (c *idxChunk) setBounds(lo, hi string) {
+	c.Min, c.Max = []byte(lo), nil
+	if hi != lo {
+		c.Max = []byte(hi)
+	}
 }
 
 // index is one sorted index of a shard, named by its parts (any strings;
@@ -53,6 +76,9 @@ type idxChunk struct {
 type index struct {
 	prefix string
 	t, dir driver.Table
+	// bounded indexes keep the smallest and largest sort key of each
+	// chunk in its record (for selectPage, selection.go).
+	bounded bool
 }
 
 func newIndex(parts ...string) index { return newIndexIn(tIdx, tIdxDir, parts...) }
@@ -76,8 +102,11 @@ func newIndexIn(t, dir driver.Table, parts ...string) index {
 		}
 	}
 	b.WriteByte(0)
-	return index{b.String(), t, dir}
+	return index{prefix: b.String(), t: t, dir: dir}
 }
+
+// withBounds returns ix keeping the bounds of its chunks.
+func (ix index) withBounds() index { ix.bounded = true; return ix }
 
 func (ix index) dirKey(upper string) string { return ix.prefix + upper + "\x00" }
 
@@ -104,24 +133,51 @@ func (ix index) insert(tx driver.Tx, sk string, val []byte) error {
 		return err
 	}
 	if !ok {
-		return put(tx, ix.dir, ix.dirKey(idxTop), idxChunk{N: 1})
+		c = idxChunk{N: 1}
+		if ix.bounded {
+			c.setBounds(sk, sk)
+		}
+		return put(tx, ix.dir, ix.dirKey(idxTop), c)
+	}
+	if ix.bounded {
+		if lo, hi, known := c.bounds(); known {
+			c.setBounds(min(lo, sk), max(hi, sk))
+		} else if c.N == 0 {
+			c.setBounds(sk, sk)
+		}
 	}
 	c.N++
 	if c.N <= idxChunkMax {
 		return put(tx, ix.dir, dk, c)
 	}
 	// Split: the lower half becomes a chunk of its own, ending at its
-	// last entry.
-	half := c.N / 2
-	kvs, _, err := tx.Range(ix.t, ix.prefix, ix.after(string(c.Lo)), half)
+	// last entry (a bounded index reads the first entry of the upper half
+	// too, its new Min).
+	half, extra := c.N/2, 0
+	if ix.bounded {
+		extra = 1
+	}
+	kvs, _, err := tx.Range(ix.t, ix.prefix, ix.after(string(c.Lo)), half+extra)
 	if err != nil {
 		return err
 	}
-	mid := strings.TrimPrefix(kvs[len(kvs)-1].Key, ix.prefix)
-	if err := put(tx, ix.dir, ix.dirKey(mid), idxChunk{N: len(kvs), Lo: c.Lo}); err != nil {
+	kvs = ix.strip(kvs)
+	var upMin string
+	if len(kvs) > half {
+		upMin, kvs = kvs[half].Key, kvs[:half]
+	}
+	mid := kvs[len(kvs)-1].Key
+	low, up := idxChunk{N: len(kvs), Lo: c.Lo}, idxChunk{N: c.N - len(kvs), Lo: []byte(mid)}
+	if ix.bounded {
+		low.setBounds(kvs[0].Key, mid)
+		if _, hi, known := c.bounds(); known && upMin != "" {
+			up.setBounds(upMin, hi)
+		}
+	}
+	if err := put(tx, ix.dir, ix.dirKey(mid), low); err != nil {
 		return err
 	}
-	return put(tx, ix.dir, dk, idxChunk{N: c.N - len(kvs), Lo: []byte(mid)})
+	return put(tx, ix.dir, dk, up)
 }
 
 // after is the Range after-key of the entries above sort key lo.
@@ -142,8 +198,14 @@ func (ix index) remove(tx driver.Tx, sk string) error {
 		return err
 	}
 	if c.N--; c.N > 0 {
+		if ix.bounded {
+			if err := ix.rebound(tx, &c, sk); err != nil {
+				return err
+			}
+		}
 		return put(tx, ix.dir, dk, c)
 	}
+	c.Min, c.Max = nil, nil
 	if dk == ix.dirKey(idxTop) {
 		if len(c.Lo) > 0 {
 			return put(tx, ix.dir, dk, c) // the last chunk stays while others do
@@ -169,6 +231,39 @@ func (ix index) remove(tx driver.Tx, sk string) error {
 	return put(tx, ix.dir, next[0].Key, nc)
 }
 
+// rebound updates the bounds of chunk c (not empty) after its entry sk
+// was removed: the next entry is its new Min (one Range of one entry),
+// the last of its entries its new Max (one Range of the chunk).
+func (ix index) rebound(tx driver.Tx, c *idxChunk, sk string) error {
+	lo, hi, known := c.bounds()
+	if !known || (sk != lo && sk != hi) {
+		return nil
+	}
+	if sk == lo {
+		next, _, err := tx.Range(ix.t, ix.prefix, ix.prefix+sk, 1)
+		if err != nil {
+			return err
+		}
+		if len(next) == 0 {
+			c.Min, c.Max = nil, nil // not as recorded: unknown
+			return nil
+		}
+		lo = next[0].Key[len(ix.prefix):]
+	} else {
+		kvs, _, err := tx.Range(ix.t, ix.prefix, ix.after(string(c.Lo)), c.N)
+		if err != nil {
+			return err
+		}
+		if len(kvs) == 0 {
+			c.Min, c.Max = nil, nil
+			return nil
+		}
+		hi = kvs[len(kvs)-1].Key[len(ix.prefix):]
+	}
+	c.setBounds(lo, hi)
+	return nil
+}
+
 // build writes the entries kvs (keys are sort keys, ascending, none
 // present yet) into an empty index, in full chunks, reading nothing.
 func (ix index) build(tx driver.Tx, kvs []driver.KV) error {
@@ -185,7 +280,11 @@ func (ix index) build(tx driver.Tx, kvs []driver.KV) error {
 		if end == len(kvs) {
 			upper = idxTop
 		}
-		if err := put(tx, ix.dir, ix.dirKey(upper), idxChunk{N: end - i, Lo: []byte(lo)}); err != nil {
+		c := idxChunk{N: end - i, Lo: []byte(lo)}
+		if ix.bounded {
+			c.setBounds(kvs[i].Key, kvs[end-1].Key)
+		}
+		if err := put(tx, ix.dir, ix.dirKey(upper), c); err != nil {
 			return err
 		}
 		lo = upper

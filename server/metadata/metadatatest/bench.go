@@ -2,6 +2,7 @@ package metadatatest
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -15,7 +16,9 @@ import (
 // tags (by last), the container view (TagPage), the package listing of an
 // owner and the versions of a package (by offset), the owner listing of
 // 25,000 generic versions and the tags of 3 repositories (25,000 each;
-// ListOwner, also of the tags alone), the catalog of the public owners
+// ListOwner, also of the tags alone, with a query matching the 7
+// packages and 3 repositories, and for a bearer token naming the 3
+// repositories; the package listing with a query), the catalog of the public owners
 // (RepositoriesOf) past 10,000 private owners, and latest of a package
 // and of a repository. Both pages must cost the same. Setup writes the
 // entries through db (several minutes on Redis).
@@ -85,7 +88,7 @@ func BenchListings(b *testing.B, db *metadata.DB) {
 		for j := range tags {
 			tags[j] = tag(i + j)
 		}
-		if err := db.PutManifest(ctx, fmt.Sprintf("%s/c%d", mixed, i/1000%3), manifest(2*entries+i/1000), tags...); err != nil {
+		if err := db.PutManifest(ctx, fmt.Sprintf("%s/tool-c%d", mixed, i/1000%3), manifest(2*entries+i/1000), tags...); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -161,6 +164,21 @@ func BenchListings(b *testing.B, db *metadata.DB) {
 			}
 			items, _, err := db.ListOwner(ctx, mixed, metadata.OwnerFilter{Containers: true}, off, page)
 			return len(items), err
+		}},
+		{"owner-query", func(first bool) (int, error) {
+			q := both
+			q.Query = "TOOL" // the 7 packages and the 3 repositories
+			items, _, err := db.ListOwner(ctx, mixed, q, at(first), page)
+			return len(items), err
+		}},
+		{"owner-token-repos", func(first bool) (int, error) {
+			f := metadata.OwnerFilter{Packages: true, Containers: true, Repository: func(repo string) bool { return strings.HasPrefix(repo, mixed+"/tool-c") }}
+			items, _, err := db.ListOwner(ctx, mixed, f, at(first), page)
+			return len(items), err
+		}},
+		{"package-query", func(first bool) (int, error) {
+			vs, _, err := db.ListPackageVersions(ctx, owner, metadata.PackageFilter{Query: "oo"}, at(first), page)
+			return len(vs), err
 		}},
 		{"tags", func(first bool) (int, error) {
 			last := ""

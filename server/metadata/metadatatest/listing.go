@@ -19,20 +19,25 @@ import (
 // model kept by the test. Enough entries are written that the indexes
 // split and merge their chunks. Legacy runs the same on a store written
 // with metadata.WithoutListIndexes (as before the indexes existed) and
-// then opened normally.
+// then opened normally, Unselected on one written with
+// metadata.WithoutSelectionIndexes (as before the selection indexes).
+// FilteredListingsCostTheSameDeep counts the calls and rows of filtered
+// listings at offset 0 and deep in them.
 func RunListings(t *testing.T, newDriver func(t *testing.T) driver.Driver) {
-	for _, legacy := range []bool{false, true} {
-		name := map[bool]string{false: "Indexed", true: "Legacy"}[legacy]
+	for _, name := range []string{"Indexed", "Legacy", "Unselected"} {
 		open := func(t *testing.T) (write, read *metadata.DB) {
 			t.Helper()
 			t.Parallel()
 			d := newDriver(t)
 			read = metadata.New(d)
 			t.Cleanup(func() { read.Close() })
-			if !legacy {
-				return read, read
+			switch name {
+			case "Legacy":
+				return metadata.New(d, metadata.WithoutListIndexes()), read
+			case "Unselected":
+				return metadata.New(d, metadata.WithoutSelectionIndexes()), read
 			}
-			return metadata.New(d, metadata.WithoutListIndexes()), read
+			return read, read
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Run("PackagePages", func(t *testing.T) { testPackagePages(t, open) })
@@ -41,9 +46,11 @@ func RunListings(t *testing.T, newDriver func(t *testing.T) driver.Driver) {
 			t.Run("OwnerPages", func(t *testing.T) { testOwnerPages(t, open) })
 			t.Run("CatalogOf", func(t *testing.T) { testCatalogOf(t, open) })
 			t.Run("OwnerConcurrent", func(t *testing.T) { testOwnerConcurrent(t, open) })
+			t.Run("OwnerSelect", func(t *testing.T) { testOwnerSelect(t, open) })
 		})
 	}
 	t.Run("OwnerCrashes", func(t *testing.T) { testOwnerCrashes(t, newDriver) })
+	t.Run("FilteredListingsCostTheSameDeep", func(t *testing.T) { testFilteredCost(t, newDriver) })
 }
 
 type listOpener func(t *testing.T) (write, read *metadata.DB)

@@ -101,6 +101,12 @@ func ownerFilters() []metadata.OwnerFilter {
 		{Packages: true, Type: "other", Containers: true},
 		{Packages: true, Type: "generic", Containers: true, Query: "B"},
 		{Containers: true, Repository: func(repo string) bool { return repo != "mix/b" }},
+		{Packages: true, Containers: true, Query: "a"},
+		{Packages: true, Containers: true, Repository: func(repo string) bool { return repo != "mix/a" }},
+		{Packages: true, Type: "other", Containers: true, Query: "l"},
+		{Packages: true, Type: "generic", Containers: true, Repository: func(repo string) bool { return repo == "mix/c/d" }},
+		{Containers: true, Query: "c/"},
+		{Packages: true, Containers: true, Query: "zzz"},
 	}
 }
 
