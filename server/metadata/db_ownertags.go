@@ -193,7 +193,7 @@ func (db *DB) putTagEntry(tx driver.Tx, repo, tag string, created time.Time, d d
 				return err
 			}
 		}
-		return nil
+		return db.selMissing(tx, repo, sk)
 	}
 	for _, ix := range []index{k, ixMixed()} {
 		if err := ix.insert(tx, sk, val); err != nil {

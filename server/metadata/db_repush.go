@@ -65,16 +65,22 @@ func (db *DB) readOwned(ctx context.Context, repo string, m Manifest, tags []str
 
 // entriesInPlace reports whether each tag of repo has its entries in the
 // owner indexes on manifest st.stored (one GetMany): then listings show
-// the tags as they are, and the push has nothing to write.
+// the tags as they are, and the push has nothing to write. A tag written
+// without them (by an older binary: no entries, or no selection entry)
+// takes the write, which enters them.
 func (db *DB) entriesInPlace(ctx context.Context, owner, repo string, st ownedState, tags []string) (bool, error) {
-	ixs := []index{ixOwnerTags(), ixMixed()}
-	refs := make([]driver.Ref, 0, len(ixs)*len(tags))
+	// Per tag: its entries in k and m (with the digest), and in its
+	// repository's selection index (no value; selection.go).
+	const per = 3
+	refs := make([]driver.Ref, 0, per*len(tags))
 	shard := ownerShard(owner)
+	sel := ixRepoTags(repo)
 	for _, t := range tags {
 		sk := tagSortKey(st.stored.Created, repo, t)
-		for _, ix := range ixs {
+		for _, ix := range []index{ixOwnerTags(), ixMixed()} {
 			refs = append(refs, driver.Ref{Shard: shard, Table: ix.t, Key: ix.prefix + sk})
 		}
+		refs = append(refs, driver.Ref{Shard: shard, Table: sel.t, Key: sel.prefix + repoTagKey(sk, repo)})
 	}
 	got, err := db.d.GetMany(ctx, refs)
 	if err != nil {
@@ -84,7 +90,10 @@ func (db *DB) entriesInPlace(ctx context.Context, owner, repo string, st ownedSt
 		if v == nil {
 			return false, nil
 		}
-		sk := tagSortKey(st.stored.Created, repo, tags[i/len(ixs)])
+		if i%per == per-1 {
+			continue // present is all it needs to be
+		}
+		sk := tagSortKey(st.stored.Created, repo, tags[i/per])
 		if e, ok := parseTagEntry(driver.KV{Key: sk, Value: v}); !ok || e.digest != st.stored.Digest {
 			return false, nil
 		}

@@ -76,6 +76,20 @@ func (db *DB) selTag(tx driver.Tx, repo, sk string, add bool) error {
 	return selRemove(tx, ix, repoTagKey(sk, repo))
 }
 
+// selMissing enters the entry sk of repo in its index when an entry of k
+// is there without it (written by a binary older than the selection
+// indexes after they were built): writing the tag again repairs it.
+func (db *DB) selMissing(tx driver.Tx, repo, sk string) error {
+	if db.noSel {
+		return nil
+	}
+	ix := ixRepoTags(repo)
+	if _, ok, err := tx.Get(ix.t, ix.prefix+repoTagKey(sk, repo)); err != nil || ok {
+		return err
+	}
+	return ix.insert(tx, repoTagKey(sk, repo), nil)
+}
+
 // selVersion enters (add) or removes the version at vk with sort key sk
 // (as in m) in the indexes of its package and type.
 func (db *DB) selVersion(tx driver.Tx, vk, sk string, add bool) error {
