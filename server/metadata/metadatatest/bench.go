@@ -31,23 +31,7 @@ func BenchListings(b *testing.B, db *metadata.DB) {
 		return metadata.Manifest{Digest: digest.FromBytes(body), MediaType: "application/vnd.oci.image.manifest.v1+json", Body: body}
 	}
 	parallel := func(n int, fn func(i int) error) {
-		var wg sync.WaitGroup
-		errs := make(chan error, 4)
-		for w := range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := w; i < n; i += 4 {
-					if err := fn(i); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
+		if err := inParallel(n, fn); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -230,4 +214,26 @@ func BenchListings(b *testing.B, db *metadata.DB) {
 			}
 		}
 	})
+}
+
+// inParallel runs fn(0) … fn(n-1) on 4 goroutines and returns the first
+// error (each goroutine stops at its own first one).
+func inParallel(n int, fn func(i int) error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 4 {
+				if err := fn(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }

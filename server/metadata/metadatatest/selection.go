@@ -273,26 +273,15 @@ func testFilteredCost(t *testing.T, newDriver func(t *testing.T) driver.Driver) 
 			noErr(t, db.PutManifest(ctx, repo, ms[(i+j)%len(ms)], tags...), "PutManifest")
 		}
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := w; j < 2500; j += 4 {
-				for _, name := range []string{"tool", "data"} {
-					ref := metadata.PackageRef{Owner: "sel", Type: "generic", Name: name, Version: fmt.Sprint("1.", j)}
-					if _, err := db.PutPackageFile(ctx, ref, pkgFile("f", fmt.Sprint(name, j)), metadata.PutFileOptions{}); err != nil {
-						errs <- err
-						return
-					}
-				}
+	noErr(t, inParallel(2500, func(j int) error {
+		for _, name := range []string{"tool", "data"} {
+			ref := metadata.PackageRef{Owner: "sel", Type: "generic", Name: name, Version: fmt.Sprint("1.", j)}
+			if _, err := db.PutPackageFile(ctx, ref, pkgFile("f", fmt.Sprint(name, j)), metadata.PutFileOptions{}); err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	noErr(t, <-errs, "PutPackageFile")
+		}
+		return nil
+	}), "PutPackageFile")
 	_, err := db.PutPackageFile(ctx, metadata.PackageRef{Owner: "sel", Type: "other", Name: "beta", Version: "1"}, pkgFile("f", "beta"), metadata.PutFileOptions{})
 	noErr(t, err, "PutPackageFile")
 	cost := func(what string, list func(offset int) (int, int, error)) {
