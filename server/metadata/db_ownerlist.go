@@ -267,7 +267,7 @@ func (db *DB) ownerItems(ctx context.Context, owner string, kvs []driver.KV) ([]
 func (db *DB) tagValues(ctx context.Context, shard string, kvs []driver.KV) ([]driver.KV, error) {
 	var refs []driver.Ref
 	for _, kv := range kvs {
-		if len(kv.Value) == 0 && len(kv.Key) > 16 && kv.Key[16] == 'c' {
+		if len(kv.Value) == 0 && isTagSortKey(kv.Key) {
 			refs = append(refs, driver.Ref{Shard: shard, Table: tOIdx, Key: ixOwnerTags().prefix + kv.Key})
 		}
 	}
@@ -281,7 +281,7 @@ func (db *DB) tagValues(ctx context.Context, shard string, kvs []driver.KV) ([]d
 	out := make([]driver.KV, 0, len(kvs))
 	i := 0
 	for _, kv := range kvs {
-		if len(kv.Value) == 0 && len(kv.Key) > 16 && kv.Key[16] == 'c' {
+		if len(kv.Value) == 0 && isTagSortKey(kv.Key) {
 			kv.Value = vals[i]
 			if i++; kv.Value == nil {
 				continue

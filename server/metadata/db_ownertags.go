@@ -129,10 +129,14 @@ type tagEntry struct {
 	entered       int64 // unix nanoseconds of the store's clock (0: unknown)
 }
 
+// isTagSortKey tells a tag entry's sort key (tagSortKey: the time key,
+// then 'c') from a version's (verSortKey: then 'g').
+func isTagSortKey(sk string) bool { return len(sk) > 16 && sk[16] == 'c' }
+
 // parseTagEntry reads the entry kv (sort key as Key); false for a
 // version entry.
 func parseTagEntry(kv driver.KV) (tagEntry, bool) {
-	if len(kv.Key) < 17 || kv.Key[16] != 'c' {
+	if !isTagSortKey(kv.Key) {
 		return tagEntry{}, false
 	}
 	tag, repo, _ := strings.Cut(kv.Key[17:], "\x00")

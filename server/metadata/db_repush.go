@@ -73,10 +73,12 @@ func (db *DB) entriesInPlace(ctx context.Context, owner, repo string, st ownedSt
 	// repository's selection index (no value; selection.go).
 	const per = 3
 	refs := make([]driver.Ref, 0, per*len(tags))
+	sks := make([]string, len(tags))
 	shard := ownerShard(owner)
 	sel := ixRepoTags(repo)
-	for _, t := range tags {
+	for i, t := range tags {
 		sk := tagSortKey(st.stored.Created, repo, t)
+		sks[i] = sk
 		for _, ix := range []index{ixOwnerTags(), ixMixed()} {
 			refs = append(refs, driver.Ref{Shard: shard, Table: ix.t, Key: ix.prefix + sk})
 		}
@@ -93,8 +95,7 @@ func (db *DB) entriesInPlace(ctx context.Context, owner, repo string, st ownedSt
 		if i%per == per-1 {
 			continue // present is all it needs to be
 		}
-		sk := tagSortKey(st.stored.Created, repo, tags[i/per])
-		if e, ok := parseTagEntry(driver.KV{Key: sk, Value: v}); !ok || e.digest != st.stored.Digest {
+		if e, ok := parseTagEntry(driver.KV{Key: sks[i/per], Value: v}); !ok || e.digest != st.stored.Digest {
 			return false, nil
 		}
 	}

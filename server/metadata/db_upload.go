@@ -89,19 +89,31 @@ func (db *DB) AcquireUpload(ctx context.Context, id string, offset int64, token 
 			return notFound("upload %s", id)
 		}
 		now := tx.Now()
-		if rec.Holder != "" && rec.Holder != token && now.Before(rec.Expires) {
-			return conflict("upload %s: leased by another writer", id)
+		takeover, err := grantLease(rec, rec.Holder, rec.Expires, now, offset, token)
+		if err != nil {
+			return err
 		}
-		if offset >= 0 && offset != rec.Offset {
-			return conflict("upload %s: offset %d, want %d", id, rec.Offset, offset)
-		}
-		if rec.Holder != "" && rec.Holder != token {
-			rec.Epoch++ // a takeover
+		if takeover {
+			rec.Epoch++
 		}
 		rec.Holder, rec.Expires = token, utc(now.Add(ttl))
 		return put(tx, tUpload, "", rec)
 	})
 	return normUpload(rec.Upload), err
+}
+
+// grantLease is AcquireUpload's decision over session rec, whose lease
+// holder holds until expires: ErrConflict when another token holds it at
+// now or the session is not at offset (< 0: any), else whether granting
+// it to token is a takeover (another token held it: the Epoch goes up).
+func grantLease(rec uploadRec, holder string, expires, now time.Time, offset int64, token string) (takeover bool, err error) {
+	if holder != "" && holder != token && now.Before(expires) {
+		return false, conflict("upload %s: leased by another writer", rec.ID)
+	}
+	if offset >= 0 && offset != rec.Offset {
+		return false, conflict("upload %s: offset %d, want %d", rec.ID, rec.Offset, offset)
+	}
+	return holder != "" && holder != token, nil
 }
 
 // ReleaseUpload implements Uploads in one transaction.

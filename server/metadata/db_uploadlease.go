@@ -46,25 +46,23 @@ func (db *DB) acquireLocal(ctx context.Context, t *driver.LeaseTable, id string,
 		return Upload{}, mapErr(err)
 	}
 	l := t.Get(id)
-	if l.Holder != "" && l.Holder != token && now.Before(l.Expires) {
-		return normUpload(rec.Upload), conflict("upload %s: leased by another writer", id)
+	takeover, err := grantLease(rec, l.Holder, l.Expires, now, offset, token)
+	if err != nil {
+		return normUpload(rec.Upload), err
 	}
-	if offset >= 0 && offset != rec.Offset {
-		return normUpload(rec.Upload), conflict("upload %s: offset %d, want %d", id, rec.Offset, offset)
-	}
-	if l.Holder != "" && l.Holder != token {
-		// A takeover: the new Epoch must be stored before the new holder
-		// writes, or a crash could hand the stale holder's epoch out again.
+	if takeover {
+		// The new Epoch must be stored before the new holder writes, or a
+		// crash could hand the stale holder's epoch out again.
 		err := db.update(ctx, rs, func(tx driver.Tx) error {
-			var ok bool
-			var err error
-			if rec, ok, err = get[uploadRec](tx, tUpload, ""); err != nil {
+			cur, ok, err := get[uploadRec](tx, tUpload, "")
+			if err != nil {
 				return err
 			} else if !ok {
 				return notFound("upload %s", id)
 			}
-			if offset >= 0 && offset != rec.Offset {
-				return conflict("upload %s: offset %d, want %d", id, rec.Offset, offset)
+			rec = cur
+			if _, err := grantLease(rec, "", time.Time{}, now, offset, token); err != nil {
+				return err // the offset moved meanwhile
 			}
 			rec.Epoch++
 			return put(tx, tUpload, "", rec)

@@ -250,22 +250,16 @@ func (db *DB) selectPage(ctx context.Context, shard string, srcs []source, offse
 	}
 	// below(x) and upTo(x): the entries surely at or below x (in chunks
 	// whose largest key is) and possibly (in chunks whose smallest is).
-	below := func(x string) int {
+	count := func(x string, bound func(selChunk) string) int {
 		n := 0
 		for i, cs := range chunks {
-			j := sort.Search(len(cs), func(j int) bool { return cs[j].hi > x })
+			j := sort.Search(len(cs), func(j int) bool { return bound(cs[j]) > x })
 			n += cums[i][j]
 		}
 		return n
 	}
-	upTo := func(x string) int {
-		n := 0
-		for i, cs := range chunks {
-			j := sort.Search(len(cs), func(j int) bool { return cs[j].lo > x })
-			n += cums[i][j]
-		}
-		return n
-	}
+	below := func(x string) int { return count(x, func(c selChunk) string { return c.hi }) }
+	upTo := func(x string) int { return count(x, func(c selChunk) string { return c.lo }) }
 	slices.Sort(cands)
 	// The entry at rank offset sorts above a, the last of the page at or
 	// below b.
